@@ -1,0 +1,276 @@
+package caddymodule
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
+
+	"github.com/partnergate/partnergate/gateway"
+	"github.com/partnergate/partnergate/keys"
+	"github.com/partnergate/partnergate/session"
+	"github.com/partnergate/partnergate/store"
+	"github.com/partnergate/partnergate/store/bolt"
+	pgredis "github.com/partnergate/partnergate/store/redis"
+	"github.com/partnergate/partnergate/templates"
+)
+
+func init() {
+	caddy.RegisterModule(App{})
+}
+
+// App is the partnergate app: the store, the keys, the partner directory
+// and the session manager shared by every partnergate handler.
+type App struct {
+	// Store is "file <dir>" (embedded, the default, under Caddy's data
+	// directory when no dir is given) or "redis <url>".
+	Store StoreConfig `json:"store,omitempty"`
+	// BaseDomain gives every partner the hostname <id>.<base_domain>.
+	BaseDomain string `json:"base_domain"`
+	// OperatorKeys are admin API bearer tokens with access to every partner.
+	OperatorKeys []string `json:"operator_keys,omitempty"`
+	// SecretKey is the master secret cookies and CSRF tokens derive from.
+	SecretKey string `json:"secret_key"`
+	// SessionLifetime is the absolute session length (default 12h).
+	SessionLifetime caddy.Duration `json:"session_lifetime,omitempty"`
+	// SessionIdleTimeout ends an unused session (default 1h).
+	SessionIdleTimeout caddy.Duration `json:"session_idle_timeout,omitempty"`
+
+	store     store.Store
+	poolKey   string
+	sessions  *session.Manager
+	directory *gateway.Directory
+	templates *templates.Set
+	csrfKey   []byte
+	operators []string
+	logger    *zap.Logger
+
+	stop    context.CancelFunc
+	stopped chan struct{}
+}
+
+// StoreConfig selects a storage backend.
+type StoreConfig struct {
+	Backend string `json:"backend,omitempty"` // "file" or "redis"
+	Path    string `json:"path,omitempty"`
+	URL     string `json:"url,omitempty"`
+}
+
+// CaddyModule returns the Caddy module information.
+func (App) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "partnergate",
+		New: func() caddy.Module { return new(App) },
+	}
+}
+
+// Provision resolves secrets, opens the shared store and builds the parts.
+// No network I/O beyond the store's own connection happens here.
+func (a *App) Provision(ctx caddy.Context) error {
+	a.logger = ctx.Logger()
+	repl := caddy.NewReplacer()
+	secret, err := repl.ReplaceOrErr(a.SecretKey, true, true)
+	if err != nil {
+		return fmt.Errorf("secret_key: %w", err)
+	}
+	for i, k := range a.OperatorKeys {
+		key, err := repl.ReplaceOrErr(k, true, true)
+		if err != nil {
+			return fmt.Errorf("operator_key %d: %w", i+1, err)
+		}
+		a.operators = append(a.operators, key)
+	}
+	sessionKey, err := keys.Derive(secret, keys.SessionCookie)
+	if err != nil {
+		return fmt.Errorf("secret_key: %w", err)
+	}
+	if a.csrfKey, err = keys.Derive(secret, keys.CSRF); err != nil {
+		return fmt.Errorf("secret_key: %w", err)
+	}
+	if a.templates, err = templates.Parse(); err != nil {
+		return err
+	}
+	if err := a.openStore(ctx); err != nil {
+		return err
+	}
+	a.sessions, err = session.NewManager(session.Config{
+		Store:       a.store,
+		MACKey:      sessionKey,
+		Lifetime:    time.Duration(a.SessionLifetime),
+		IdleTimeout: time.Duration(a.SessionIdleTimeout),
+		Logger:      a.logger.Named("session"),
+	})
+	if err != nil {
+		return err
+	}
+	a.directory = gateway.NewDirectory(a.BaseDomain, a.store.ListPartners)
+	return nil
+}
+
+// Validate checks the config without side effects.
+func (a *App) Validate() error {
+	var errs []error
+	if a.BaseDomain == "" {
+		errs = append(errs, errors.New("base_domain is required"))
+	}
+	if len(a.operators) == 0 {
+		errs = append(errs, errors.New("at least one operator_key is required"))
+	}
+	for i, k := range a.operators {
+		if len(k) < 16 {
+			errs = append(errs, fmt.Errorf("operator_key %d: must be at least 16 characters", i+1))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Start follows the store's events: revocations, partner changes and the
+// health of the channel that carries them.
+func (a *App) Start() error {
+	ctx, cancel := context.WithCancel(context.Background())
+	a.stop = cancel
+	a.stopped = make(chan struct{})
+	go func() {
+		defer close(a.stopped)
+		var wg sync.WaitGroup
+		wg.Go(func() { a.refreshDirectory(ctx) })
+		a.store.Watch(ctx, a.handleEvent, a.handleHealth)
+		wg.Wait()
+	}()
+	return nil
+}
+
+// Stop ends the event loop; the store stays open for the next config.
+func (a *App) Stop() error {
+	if a.stop != nil {
+		a.stop()
+		<-a.stopped
+	}
+	return nil
+}
+
+// Cleanup releases this config's hold on the shared store.
+func (a *App) Cleanup() error {
+	if a.poolKey == "" {
+		return nil
+	}
+	_, err := storePool.Delete(a.poolKey)
+	return err
+}
+
+func (a *App) handleEvent(e store.Event) {
+	a.sessions.HandleEvent(e)
+	if e.Kind == store.PartnersChanged {
+		a.reloadDirectory()
+	}
+}
+
+func (a *App) handleHealth(up bool) {
+	a.sessions.SetHealthy(up)
+	if up {
+		a.reloadDirectory()
+	} else {
+		a.logger.Warn("store events unreachable: refusing sessions until they are back")
+	}
+}
+
+func (a *App) reloadDirectory() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := a.directory.Reload(ctx); err != nil {
+		a.logger.Error("partner directory not refreshed", zap.Error(err))
+	}
+}
+
+// refreshDirectory loads the directory now and then periodically, as a
+// backstop should an event be lost.
+func (a *App) refreshDirectory(ctx context.Context) {
+	t := time.NewTicker(30 * time.Second)
+	defer t.Stop()
+	for {
+		a.reloadDirectory()
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// storePool keeps one open store per backend across config reloads, so a
+// reload never drops sessions or reopens a locked bolt file.
+var storePool = caddy.NewUsagePool()
+
+type pooledStore struct{ store.Store }
+
+func (p pooledStore) Destruct() error { return p.Close() }
+
+func (a *App) openStore(ctx caddy.Context) error {
+	repl := caddy.NewReplacer()
+	var open func() (store.Store, error)
+	switch a.Store.Backend {
+	case "", "file":
+		dir := a.Store.Path
+		if dir == "" {
+			dir = filepath.Join(caddy.AppDataDir(), "partnergate")
+		}
+		dir, err := filepath.Abs(repl.ReplaceKnown(dir, ""))
+		if err != nil {
+			return fmt.Errorf("store file: %w", err)
+		}
+		a.poolKey = "file:" + dir
+		open = func() (store.Store, error) { return bolt.Open(filepath.Join(dir, "partnergate.db")) }
+	case "redis":
+		url, err := repl.ReplaceOrErr(a.Store.URL, true, true)
+		if err != nil {
+			return fmt.Errorf("store redis: %w", err)
+		}
+		a.poolKey = "redis:" + url
+		open = func() (store.Store, error) {
+			ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			return pgredis.Open(ctx, url)
+		}
+	default:
+		return fmt.Errorf("store: unknown backend %q (want file or redis)", a.Store.Backend)
+	}
+	val, _, err := storePool.LoadOrNew(a.poolKey, func() (caddy.Destructor, error) {
+		s, err := open()
+		if err != nil {
+			return nil, err
+		}
+		return pooledStore{s}, nil
+	})
+	if err != nil {
+		key := a.poolKey
+		a.poolKey = ""
+		return fmt.Errorf("open store %s: %w", redactURL(key), err)
+	}
+	a.store = val.(pooledStore).Store
+	return nil
+}
+
+// redactURL hides a password in a store URL before it reaches a log or an
+// error message.
+func redactURL(s string) string {
+	at := strings.LastIndex(s, "@")
+	scheme := strings.Index(s, "://")
+	if at < 0 || scheme < 0 || at < scheme {
+		return s
+	}
+	return s[:scheme+3] + "REDACTED" + s[at:]
+}
+
+// Interface guards
+var (
+	_ caddy.App          = (*App)(nil)
+	_ caddy.Provisioner  = (*App)(nil)
+	_ caddy.Validator    = (*App)(nil)
+	_ caddy.CleanerUpper = (*App)(nil)
+)

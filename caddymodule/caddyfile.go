@@ -1,0 +1,137 @@
+package caddymodule
+
+import (
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+)
+
+func init() {
+	httpcaddyfile.RegisterGlobalOption("partnergate", parseGlobal)
+	httpcaddyfile.RegisterHandlerDirective("partner_auth", parsePartnerAuth)
+	httpcaddyfile.RegisterHandlerDirective("partner_admin", parsePartnerAdmin)
+	// Authentication runs after URL rewriting and before anything that
+	// serves content, like basic_auth; the admin API answers like respond.
+	httpcaddyfile.RegisterDirectiveOrder("partner_auth", httpcaddyfile.Before, "basic_auth")
+	httpcaddyfile.RegisterDirectiveOrder("partner_admin", httpcaddyfile.Before, "respond")
+}
+
+// parseGlobal sets up the app from the global options block:
+//
+//	partnergate {
+//		store file [<dir>] | store redis <url>
+//		base_domain <domain>
+//		operator_key <key>          # repeatable
+//		secret_key <key>
+//		session_lifetime <duration>
+//		session_idle_timeout <duration>
+//	}
+func parseGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
+	if existing != nil {
+		return nil, d.Err("partnergate: global option given more than once")
+	}
+	app := new(App)
+	d.Next() // the option name
+	if d.NextArg() {
+		return nil, d.ArgErr()
+	}
+	seen := map[string]bool{}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		option := d.Val()
+		if seen[option] && option != "operator_key" {
+			return nil, d.Errf("partnergate: %s given more than once", option)
+		}
+		seen[option] = true
+		switch option {
+		case "store":
+			if !d.NextArg() {
+				return nil, d.Err("store: want 'file [<dir>]' or 'redis <url>'")
+			}
+			app.Store.Backend = d.Val()
+			switch app.Store.Backend {
+			case "file":
+				if d.NextArg() {
+					app.Store.Path = d.Val()
+				}
+			case "redis":
+				if !d.NextArg() {
+					return nil, d.Err("store redis: missing URL")
+				}
+				app.Store.URL = d.Val()
+			default:
+				return nil, d.Errf("store: unknown backend %q (want file or redis)", app.Store.Backend)
+			}
+			if d.NextArg() {
+				return nil, d.ArgErr()
+			}
+		case "base_domain":
+			if !d.AllArgs(&app.BaseDomain) {
+				return nil, d.ArgErr()
+			}
+		case "operator_key":
+			var key string
+			if !d.AllArgs(&key) {
+				return nil, d.ArgErr()
+			}
+			app.OperatorKeys = append(app.OperatorKeys, key)
+		case "secret_key":
+			if !d.AllArgs(&app.SecretKey) {
+				return nil, d.ArgErr()
+			}
+		case "session_lifetime", "session_idle_timeout":
+			var raw string
+			if !d.AllArgs(&raw) {
+				return nil, d.ArgErr()
+			}
+			dur, err := caddy.ParseDuration(raw)
+			if err != nil || dur <= 0 {
+				return nil, d.Errf("%s: %q is not a positive duration", option, raw)
+			}
+			if option == "session_lifetime" {
+				app.SessionLifetime = caddy.Duration(dur)
+			} else {
+				app.SessionIdleTimeout = caddy.Duration(dur)
+			}
+		default:
+			return nil, d.Errf("partnergate: unknown option %q", option)
+		}
+	}
+	return httpcaddyfile.App{Name: "partnergate", Value: caddyconfig.JSON(app, nil)}, nil
+}
+
+// parsePartnerAuth sets up the handler:
+//
+//	partner_auth {
+//		prefix <path>
+//	}
+func parsePartnerAuth(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	m := new(PartnerAuth)
+	h.Next() // the directive name
+	if h.NextArg() {
+		return nil, h.ArgErr()
+	}
+	for nesting := h.Nesting(); h.NextBlock(nesting); {
+		switch h.Val() {
+		case "prefix":
+			if !h.AllArgs(&m.Prefix) {
+				return nil, h.ArgErr()
+			}
+		default:
+			return nil, h.Errf("partner_auth: unknown option %q", h.Val())
+		}
+	}
+	return m, nil
+}
+
+// parsePartnerAdmin sets up the handler; it takes no options:
+//
+//	partner_admin
+func parsePartnerAdmin(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	h.Next() // the directive name
+	if h.NextArg() || h.NextBlock(h.Nesting()) {
+		return nil, h.ArgErr()
+	}
+	return new(PartnerAdmin), nil
+}

@@ -1,0 +1,73 @@
+package e2e
+
+import (
+	"net/http"
+	"os/exec"
+	"testing"
+	"time"
+)
+
+func TestSessionExpiry(t *testing.T) {
+	backends(t, func(t *testing.T, start func(*testing.T, nodeConfig) *node) {
+		up := startUpstream(t)
+		n := start(t, nodeConfig{upstream: up.addr, options: []string{"session_lifetime 3s", "session_idle_timeout 1s"}})
+		n.seedPartner(t, "acme", "Acme Corp", acmeEmail, acmePassword)
+		host := partnerHost("acme")
+
+		t.Run("idle", func(t *testing.T) {
+			c := n.client()
+			n.mustLogin(t, c, host, acmeEmail, acmePassword)
+			cookie := http.Header{"Cookie": {"pg_session=" + sessionCookieFor(t, c, n.url(host, "/"))}}
+			time.Sleep(1100 * time.Millisecond)
+			if resp := get(t, n.client(), n.url(host, "/"), cookie); resp.StatusCode != http.StatusUnauthorized {
+				t.Errorf("after 1.1s idle: status %d, want 401", resp.StatusCode)
+			}
+		})
+		t.Run("absolute", func(t *testing.T) {
+			c := n.client()
+			n.mustLogin(t, c, host, acmeEmail, acmePassword)
+			cookie := http.Header{"Cookie": {"pg_session=" + sessionCookieFor(t, c, n.url(host, "/"))}}
+			// Activity every 0.5s keeps it past the idle timeout…
+			for range 4 {
+				time.Sleep(500 * time.Millisecond)
+				if resp := get(t, n.client(), n.url(host, "/"), cookie); resp.StatusCode != http.StatusOK {
+					t.Fatalf("active session: status %d, want 200", resp.StatusCode)
+				}
+			}
+			// …but not past its lifetime.
+			time.Sleep(1100 * time.Millisecond)
+			if resp := get(t, n.client(), n.url(host, "/"), cookie); resp.StatusCode != http.StatusUnauthorized {
+				t.Errorf("past its 3s lifetime: status %d, want 401", resp.StatusCode)
+			}
+		})
+	})
+}
+
+// TestReloadKeepsSessions reloads the Caddy config of a running gateway: the
+// store stays open through the usage pool and sessions survive.
+func TestReloadKeepsSessions(t *testing.T) {
+	backends(t, func(t *testing.T, start func(*testing.T, nodeConfig) *node) {
+		up := startUpstream(t)
+		adminAddr := "127.0.0.1:" + freePort(t)
+		n := start(t, nodeConfig{upstream: up.addr, adminAddr: adminAddr})
+		n.seedPartner(t, "acme", "Acme Corp", acmeEmail, acmePassword)
+		host := partnerHost("acme")
+		c := n.client()
+		n.mustLogin(t, c, host, acmeEmail, acmePassword)
+
+		for i, idle := range []string{"2h", "3h"} {
+			cfg := n.config
+			cfg.options = []string{"session_idle_timeout " + idle}
+			n.writeCaddyfile(t, cfg)
+			out, err := exec.Command(binary, "reload", "--config", n.caddyfile, "--adapter", "caddyfile", "--address", adminAddr).CombinedOutput()
+			if err != nil {
+				t.Fatalf("reload %d: %v\n%s", i+1, err, out)
+			}
+			if resp := get(t, c, n.url(host, "/"), nil); resp.StatusCode != http.StatusOK {
+				t.Fatalf("after reload %d: status %d, want 200 with the same session", i+1, resp.StatusCode)
+			}
+		}
+		// New sign-ins work on the reloaded config too.
+		n.mustLogin(t, n.client(), host, acmeEmail, acmePassword)
+	})
+}

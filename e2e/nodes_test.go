@@ -1,0 +1,155 @@
+package e2e
+
+import (
+	"net/http"
+	"net/url"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/partnergate/partnergate/internal/redistest"
+)
+
+// TestSignOutReachesEveryNode runs two gateway processes on one Redis and
+// measures how long a sign-out on node A takes to be refused on node B.
+// One second is the hard limit; the target is p99 within 100ms.
+func TestSignOutReachesEveryNode(t *testing.T) {
+	t.Parallel()
+	r := redistest.Start(t)
+	up := startUpstream(t)
+	a := startNode(t, nodeConfig{store: "redis " + r.URL(), upstream: up.addr})
+	b := startNode(t, nodeConfig{store: "redis " + r.URL(), upstream: up.addr})
+	a.seedPartner(t, "acme", "Acme Corp", acmeEmail, acmePassword)
+	// The partner was created through node A; node B learns of it by event.
+	b.waitHost(t, partnerHost("acme"))
+	host := partnerHost("acme")
+
+	const rounds = 100
+	var lags []time.Duration
+	for range rounds {
+		c := a.client()
+		a.mustLogin(t, c, host, acmeEmail, acmePassword)
+		cookie := http.Header{"Cookie": {"pg_session=" + sessionCookieFor(t, c, a.url(host, "/"))}}
+		onB := b.client()
+		if resp := get(t, onB, b.url(host, "/"), cookie); resp.StatusCode != http.StatusOK {
+			t.Fatalf("session from node A on node B: status %d, want 200", resp.StatusCode)
+		}
+		token := csrf(t, c, a.url(host, "/.partnergate/logout"))
+		start := time.Now()
+		resp, err := c.PostForm(a.url(host, "/.partnergate/logout"), url.Values{"csrf_token": {token}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		for {
+			resp := get(t, onB, b.url(host, "/"), cookie)
+			if resp.StatusCode == http.StatusUnauthorized {
+				break
+			}
+			if time.Since(start) > time.Second {
+				t.Fatalf("node B still accepts a session signed out on node A after 1s (status %d)", resp.StatusCode)
+			}
+		}
+		lags = append(lags, time.Since(start))
+	}
+	slices.Sort(lags)
+	p50, p99 := lags[len(lags)/2], lags[len(lags)*99/100]
+	t.Logf("sign-out on A refused on B over %d sign-outs: p50 %v, p99 %v, max %v", rounds, p50, p99, lags[len(lags)-1])
+	if p99 > 100*time.Millisecond {
+		t.Errorf("p99 %v exceeds the 100ms target", p99)
+	}
+}
+
+// TestRedisDownFailsClosed freezes Redis under a running gateway: requests
+// with a valid session are refused with 503, nothing is proxied, the cookie
+// is kept, and the same session works again once Redis answers.
+func TestRedisDownFailsClosed(t *testing.T) {
+	t.Parallel()
+	r := redistest.Start(t)
+	up := startUpstream(t)
+	n := startNode(t, nodeConfig{store: "redis " + r.URL(), upstream: up.addr})
+	n.seedPartner(t, "acme", "Acme Corp", acmeEmail, acmePassword)
+	host := partnerHost("acme")
+	c := n.client()
+	n.mustLogin(t, c, host, acmeEmail, acmePassword)
+	if resp := get(t, c, n.url(host, "/"), nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("before: status %d, want 200", resp.StatusCode)
+	}
+
+	for name, down := range map[string]struct{ stop, start func() }{
+		"frozen": {r.Pause, r.Resume},
+	} {
+		down.stop()
+		stopped := time.Now()
+		before := up.requests()
+		deadline := time.Now().Add(time.Second)
+		var resp *http.Response
+		for {
+			resp = get(t, c, n.url(host, "/"), nil)
+			if resp.StatusCode == http.StatusServiceUnavailable || time.Now().After(deadline) {
+				break
+			}
+		}
+		if resp.StatusCode != http.StatusServiceUnavailable {
+			t.Fatalf("%s Redis: status %d after 1s, want 503", name, resp.StatusCode)
+		}
+		if resp.Header.Get("Retry-After") == "" {
+			t.Errorf("%s Redis: 503 without Retry-After", name)
+		}
+		for _, ck := range resp.Cookies() {
+			if ck.Name == "pg_session" {
+				t.Errorf("%s Redis: the session cookie was touched: %v", name, ck)
+			}
+		}
+		// Requests that slipped through before the node noticed are fine;
+		// none may pass once it has.
+		noticed, noticedAfter := up.requests(), time.Since(stopped)
+		for range 20 {
+			if resp := get(t, c, n.url(host, "/"), nil); resp.StatusCode != http.StatusServiceUnavailable {
+				t.Errorf("%s Redis: status %d, want 503", name, resp.StatusCode)
+			}
+		}
+		if up.requests() != noticed {
+			t.Errorf("%s Redis: %d requests reached the app while Redis was down", name, up.requests()-noticed)
+		}
+		t.Logf("%s Redis: refused after %v (%d requests passed before the node noticed)", name, noticedAfter, noticed-before)
+		down.start()
+		deadline = time.Now().Add(3 * time.Second)
+		for {
+			resp = get(t, c, n.url(host, "/"), nil)
+			if resp.StatusCode == http.StatusOK || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s Redis back: status %d, want 200 with the same cookie", name, resp.StatusCode)
+		}
+	}
+
+	// Killed outright, Redis comes back empty: the node recovers, and with
+	// the partner's data gone its host is unknown; nothing gets through.
+	r.Stop()
+	deadline := time.Now().Add(time.Second)
+	for {
+		resp := get(t, c, n.url(host, "/"), nil)
+		if resp.StatusCode == http.StatusServiceUnavailable {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("killed Redis: status %d after 1s, want 503", resp.StatusCode)
+		}
+	}
+	r.Restart()
+	deadline = time.Now().Add(3 * time.Second)
+	for {
+		resp := get(t, c, n.url(host, "/"), nil)
+		if resp.StatusCode == http.StatusNotFound {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after an empty Redis restart: status %d, want 404", resp.StatusCode)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

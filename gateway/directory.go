@@ -1,0 +1,75 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strings"
+	"sync/atomic"
+
+	"github.com/partnergate/partnergate/store"
+)
+
+// Partner is what the request path needs to know about a partner.
+type Partner struct {
+	ID   string
+	Name string
+	// Host is the partner's canonical hostname, <id>.<base_domain>.
+	Host string
+}
+
+// Directory maps hostnames to partners from an in-memory snapshot, so
+// resolving a request costs no store round trip. Reload swaps in a new
+// snapshot atomically and keeps the old one if loading fails.
+type Directory struct {
+	baseDomain string
+	list       func(context.Context) ([]store.Partner, error)
+	snapshot   atomic.Pointer[map[string]*Partner]
+}
+
+// NewDirectory returns an empty directory; call Reload to fill it.
+func NewDirectory(baseDomain string, list func(context.Context) ([]store.Partner, error)) *Directory {
+	d := &Directory{baseDomain: NormalizeHost(baseDomain), list: list}
+	empty := map[string]*Partner{}
+	d.snapshot.Store(&empty)
+	return d
+}
+
+// Reload rebuilds the snapshot from the store.
+func (d *Directory) Reload(ctx context.Context) error {
+	partners, err := d.list(ctx)
+	if err != nil {
+		return fmt.Errorf("reload partner directory: %w", err)
+	}
+	byHost := make(map[string]*Partner, 2*len(partners))
+	for _, sp := range partners {
+		p := &Partner{ID: sp.ID, Name: sp.Name, Host: sp.ID + "." + d.baseDomain}
+		byHost[p.Host] = p
+		for _, h := range sp.Hostnames {
+			byHost[NormalizeHost(h)] = p
+		}
+	}
+	d.snapshot.Store(&byHost)
+	return nil
+}
+
+// Resolve finds the partner serving host (a Host header value).
+func (d *Directory) Resolve(host string) (*Partner, bool) {
+	p, ok := (*d.snapshot.Load())[NormalizeHost(host)]
+	return p, ok
+}
+
+// NormalizeHost lowercases host and drops a port and a trailing dot, so
+// "Acme.Apps.Localhost.:8080" and "acme.apps.localhost" name one partner.
+func NormalizeHost(host string) string {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(host, ".")
+	for i := 0; i < len(host); i++ {
+		if c := host[i]; 'A' <= c && c <= 'Z' {
+			return strings.ToLower(host)
+		}
+	}
+	return host
+}

@@ -1,0 +1,206 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/partnergate/partnergate/session"
+	"github.com/partnergate/partnergate/store"
+	"github.com/partnergate/partnergate/templates"
+)
+
+// DefaultPrefix is where the gateway's own routes live on a protected site.
+const DefaultPrefix = "/.partnergate/"
+
+// Store is what the login flow needs from the storage backend.
+type Store interface {
+	GetUserByEmail(ctx context.Context, partnerID, email string) (store.User, error)
+	store.Counters
+}
+
+// Limits bound sign-in failures. An account or an address over its limit is
+// refused until its window ends, whatever password it sends.
+type Limits struct {
+	AccountFailures int
+	IPFailures      int
+	Window          time.Duration
+}
+
+// DefaultLimits are generous to people and hard on scripts.
+var DefaultLimits = Limits{AccountFailures: 5, IPFailures: 50, Window: 15 * time.Minute}
+
+// Config wires a Gateway.
+type Config struct {
+	Directory *Directory
+	Sessions  *session.Manager
+	Store     Store
+	Templates *templates.Set
+	CSRFKey   []byte
+	Prefix    string
+	Headers   HeaderNames
+	Limits    Limits
+	// ClientIP returns the client address, trusting forwarded headers only
+	// from configured proxies. Defaults to the connection's peer address.
+	ClientIP func(*http.Request) string
+	// StoreTimeout bounds each store call of the login flow (default 2s).
+	StoreTimeout time.Duration
+	Now          func() time.Time
+	Logger       *zap.Logger
+}
+
+// Gateway serves one protected site. It is safe for concurrent use.
+type Gateway struct {
+	cfg     Config
+	headers headerSet
+	assets  http.Handler
+}
+
+// New checks cfg and fills in defaults.
+func New(cfg Config) (*Gateway, error) {
+	var missing []string
+	if cfg.Directory == nil {
+		missing = append(missing, "directory")
+	}
+	if cfg.Sessions == nil {
+		missing = append(missing, "session manager")
+	}
+	if cfg.Store == nil {
+		missing = append(missing, "store")
+	}
+	if cfg.Templates == nil {
+		missing = append(missing, "templates")
+	}
+	if len(cfg.CSRFKey) < 32 {
+		missing = append(missing, "CSRF key of 32 bytes")
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("gateway: missing %s", strings.Join(missing, ", "))
+	}
+	if cfg.Prefix == "" {
+		cfg.Prefix = DefaultPrefix
+	}
+	if !strings.HasPrefix(cfg.Prefix, "/") || !strings.HasSuffix(cfg.Prefix, "/") || len(cfg.Prefix) < 3 {
+		return nil, fmt.Errorf("gateway: prefix %q must start and end with '/'", cfg.Prefix)
+	}
+	if cfg.Headers == (HeaderNames{}) {
+		cfg.Headers = DefaultHeaderNames
+	}
+	if cfg.Limits == (Limits{}) {
+		cfg.Limits = DefaultLimits
+	}
+	if cfg.ClientIP == nil {
+		cfg.ClientIP = peerIP
+	}
+	if cfg.StoreTimeout <= 0 {
+		cfg.StoreTimeout = 2 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+	return &Gateway{
+		cfg:     cfg,
+		headers: newHeaderSet(cfg.Headers),
+		assets:  http.StripPrefix(cfg.Prefix+"assets/", http.FileServerFS(templates.Assets())),
+	}, nil
+}
+
+// Serve decides a request. When it returns an identity, r carries the
+// identity headers and may go upstream; otherwise Serve has answered.
+func (g *Gateway) Serve(w http.ResponseWriter, r *http.Request) (*session.Identity, bool) {
+	g.headers.strip(r.Header)
+	p, ok := g.cfg.Directory.Resolve(r.Host)
+	if !ok {
+		http.NotFound(w, r)
+		return nil, false
+	}
+	if strings.HasPrefix(r.URL.Path, g.cfg.Prefix) {
+		g.serveReserved(w, r, p)
+		return nil, false
+	}
+	if reachesPrefix(r.URL.EscapedPath(), g.cfg.Prefix) {
+		http.Error(w, "Bad Request: ambiguous path", http.StatusBadRequest)
+		return nil, false
+	}
+	id, err := g.lookup(r, p)
+	switch {
+	case err == nil:
+		g.setIdentity(r.Header, id)
+		return id, true
+	case errors.Is(err, store.ErrUnavailable):
+		g.unavailable(w, p, err)
+	default:
+		g.challenge(w, r)
+	}
+	return nil, false
+}
+
+// lookup finds the session on this request. Several session cookies mean
+// someone is tossing cookies at us: none is trusted.
+func (g *Gateway) lookup(r *http.Request, p *Partner) (*session.Identity, error) {
+	name := sessionCookieName(r)
+	var value string
+	found := 0
+	for _, c := range r.Cookies() {
+		if c.Name == name {
+			value = c.Value
+			found++
+		}
+	}
+	if found != 1 {
+		return nil, session.ErrNoSession
+	}
+	return g.cfg.Sessions.Lookup(r.Context(), p.ID, value)
+}
+
+func (g *Gateway) setIdentity(h http.Header, id *session.Identity) {
+	c := g.headers.canonical
+	h[c[0]] = []string{encodeValue(id.PartnerID)}
+	h[c[1]] = []string{encodeValue(id.UserID)}
+	h[c[2]] = []string{encodeValue(id.Email)}
+	h[c[3]] = []string{encodeValue(id.Name)}
+	h[c[4]] = []string{encodeList(id.Groups)}
+	h[c[5]] = []string{encodeList(id.Roles)}
+}
+
+// challenge sends a browser to the login page and tells an API client 401.
+func (g *Gateway) challenge(w http.ResponseWriter, r *http.Request) {
+	if !isBrowser(r) {
+		w.Header().Set("Cache-Control", "no-store")
+		http.Error(w, "Unauthorized: sign in required", http.StatusUnauthorized)
+		return
+	}
+	target := g.cfg.Prefix + "login"
+	if rt := safeReturnPath(r.URL.RequestURI(), g.cfg.Prefix); rt != "/" {
+		target += "?return_to=" + url.QueryEscape(rt)
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, target, http.StatusFound)
+}
+
+// unavailable fails closed: no identity, nothing proxied, and the cookie
+// kept so the user carries on once the store is back.
+func (g *Gateway) unavailable(w http.ResponseWriter, p *Partner, err error) {
+	if ce := g.cfg.Logger.Check(zap.WarnLevel, "session store unavailable, refusing request"); ce != nil {
+		ce.Write(zap.String("partner", p.ID), zap.Error(err))
+	}
+	w.Header().Set("Retry-After", "5")
+	w.Header().Set("Cache-Control", "no-store")
+	http.Error(w, "Service Unavailable: sign-in service unreachable, try again shortly", http.StatusServiceUnavailable)
+}
+
+func isBrowser(r *http.Request) bool {
+	if strings.EqualFold(r.Header.Get("X-Requested-With"), "XMLHttpRequest") {
+		return false
+	}
+	return strings.Contains(r.Header.Get("Accept"), "text/html")
+}

@@ -1,0 +1,151 @@
+package gateway
+
+import (
+	"net/http"
+	"net/textproto"
+	"strings"
+)
+
+// HeaderNames are the identity headers set for the upstream app.
+type HeaderNames struct {
+	PartnerID string
+	User      string
+	Email     string
+	Name      string
+	Groups    string
+	Roles     string
+	JWT       string
+}
+
+// DefaultHeaderNames are the names DESIGN.md fixes.
+var DefaultHeaderNames = HeaderNames{
+	PartnerID: "X-Partner-Id",
+	User:      "X-Auth-User",
+	Email:     "X-Auth-Email",
+	Name:      "X-Auth-Name",
+	Groups:    "X-Auth-Groups",
+	Roles:     "X-Auth-Roles",
+	JWT:       "X-Auth-Jwt",
+}
+
+func (h HeaderNames) all() []string {
+	return []string{h.PartnerID, h.User, h.Email, h.Name, h.Groups, h.Roles, h.JWT}
+}
+
+// headerSet matches header names the way upstreams read them: case-folded,
+// with '_' taken as '-' (WSGI, PHP and CGI fold both).
+type headerSet struct {
+	canonical []string // as set on the request
+	folded    []string // lowercase, '-' only
+}
+
+func newHeaderSet(names HeaderNames) headerSet {
+	var s headerSet
+	for _, n := range names.all() {
+		s.canonical = append(s.canonical, textproto.CanonicalMIMEHeaderKey(n))
+		s.folded = append(s.folded, strings.ToLower(strings.ReplaceAll(n, "_", "-")))
+	}
+	return s
+}
+
+func (s headerSet) reserved(name string) bool {
+	for _, f := range s.folded {
+		if len(f) == len(name) && foldedEqual(f, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// foldedEqual compares a folded name with a raw one without allocating.
+func foldedEqual(folded, raw string) bool {
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		switch {
+		case 'A' <= c && c <= 'Z':
+			c += 'a' - 'A'
+		case c == '_':
+			c = '-'
+		}
+		if c != folded[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// strip removes every client-sent copy of a reserved header, under any
+// spelling, and drops reserved names from Connection: a reverse proxy
+// deletes the headers Connection names after we set them, which would let
+// a client strip the identity the app relies on.
+func (s headerSet) strip(h http.Header) {
+	for k := range h {
+		if s.reserved(k) {
+			delete(h, k)
+		}
+	}
+	conn, ok := h["Connection"]
+	if !ok {
+		return
+	}
+	var kept []string
+	for _, v := range conn {
+		for tok := range strings.SplitSeq(v, ",") {
+			tok = textproto.TrimString(tok)
+			if tok != "" && !s.reserved(tok) {
+				kept = append(kept, tok)
+			}
+		}
+	}
+	if len(kept) == 0 {
+		delete(h, "Connection")
+		return
+	}
+	h["Connection"] = []string{strings.Join(kept, ", ")}
+}
+
+// encodeValue percent-encodes the bytes that would make a header value
+// ambiguous or unsafe: ',' (list separator), '%' (so decoding is exact) and
+// control characters.
+func encodeValue(v string) string {
+	i := 0
+	for i < len(v) && !needsEscape(v[i]) {
+		i++
+	}
+	if i == len(v) {
+		return v
+	}
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	b.Grow(len(v) + 8)
+	b.WriteString(v[:i])
+	for ; i < len(v); i++ {
+		c := v[i]
+		if needsEscape(c) {
+			b.WriteByte('%')
+			b.WriteByte(hex[c>>4])
+			b.WriteByte(hex[c&15])
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+func needsEscape(c byte) bool {
+	return c < 0x20 || c == 0x7f || c == ',' || c == '%'
+}
+
+func encodeList(vs []string) string {
+	switch len(vs) {
+	case 0:
+		return ""
+	case 1:
+		return encodeValue(vs[0])
+	}
+	parts := make([]string, len(vs))
+	for i, v := range vs {
+		parts[i] = encodeValue(v)
+	}
+	return strings.Join(parts, ",")
+}

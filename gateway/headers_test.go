@@ -1,0 +1,89 @@
+package gateway
+
+import (
+	"net/http"
+	"reflect"
+	"testing"
+)
+
+func TestStripRemovesEverySpelling(t *testing.T) {
+	t.Parallel()
+	s := newHeaderSet(DefaultHeaderNames)
+	h := http.Header{}
+	spoofs := []string{
+		"X-Auth-User", "x-auth-user", "X_AUTH_USER", "x_auth_user", "X-Auth_User",
+		"X-Partner-Id", "x_partner_id", "X-AUTH-EMAIL", "X-Auth-Name",
+		"X-Auth-Groups", "x_auth_roles", "X-Auth-Jwt",
+	}
+	for _, k := range spoofs {
+		h[k] = []string{"admin", "second copy"}
+	}
+	h["X-Auth-Userx"] = []string{"kept"}
+	h["Accept"] = []string{"text/html"}
+	s.strip(h)
+	for _, k := range spoofs {
+		if _, ok := h[k]; ok {
+			t.Errorf("client header %q survived", k)
+		}
+	}
+	if got := h.Get("X-Auth-Userx"); got != "kept" {
+		t.Errorf("unrelated header X-Auth-Userx = %q, want kept", got)
+	}
+	if got := h.Get("Accept"); got != "text/html" {
+		t.Errorf("Accept = %q, want text/html", got)
+	}
+}
+
+func TestStripCleansConnection(t *testing.T) {
+	t.Parallel()
+	s := newHeaderSet(DefaultHeaderNames)
+	for _, tc := range []struct {
+		in   []string
+		want []string
+	}{
+		{in: []string{"X-Auth-User"}, want: nil},
+		{in: []string{"keep-alive, x_auth_user", "X-Auth-Roles,Upgrade"}, want: []string{"keep-alive, Upgrade"}},
+		{in: []string{"close"}, want: []string{"close"}},
+		{in: []string{" , X-PARTNER-ID , "}, want: nil},
+	} {
+		h := http.Header{"Connection": tc.in}
+		s.strip(h)
+		if got := h["Connection"]; !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("Connection %q: got %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestEncodeValue(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ in, want string }{
+		{"alice@acme.com", "alice@acme.com"},
+		{"Doe, Jane", "Doe%2C Jane"},
+		{"100%", "100%25"},
+		{"line\r\nX-Auth-User: root", "line%0D%0AX-Auth-User: root"},
+		{"tab\there\x7f", "tab%09here%7F"},
+		{"José", "José"},
+	} {
+		if got := encodeValue(tc.in); got != tc.want {
+			t.Errorf("encodeValue(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+	if got, want := encodeList([]string{"eng,admin", "ops"}), "eng%2Cadmin,ops"; got != want {
+		t.Errorf("encodeList = %q, want %q: a comma inside a group must not split it", got, want)
+	}
+}
+
+func TestNormalizeHost(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ in, want string }{
+		{"acme.apps.localhost", "acme.apps.localhost"},
+		{"ACME.Apps.Localhost:8080", "acme.apps.localhost"},
+		{"acme.apps.localhost.", "acme.apps.localhost"},
+		{"acme.apps.localhost.:443", "acme.apps.localhost"},
+		{"[::1]:80", "::1"},
+	} {
+		if got := NormalizeHost(tc.in); got != tc.want {
+			t.Errorf("NormalizeHost(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}

@@ -1,0 +1,308 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"math"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"go.uber.org/zap"
+
+	"github.com/partnergate/partnergate/password"
+	"github.com/partnergate/partnergate/store"
+	"github.com/partnergate/partnergate/templates"
+)
+
+const maxFormBytes = 16 << 10
+
+// The one message for every failed sign-in, so it tells nobody which part
+// was wrong or whether the account exists.
+const (
+	msgBadCredentials = "Incorrect email or password."
+	msgTooMany        = "Too many failed attempts. Wait a few minutes, then try again."
+	msgExpiredForm    = "This form expired. Please try again."
+	msgUnavailable    = "Sign-in is unavailable right now. Please try again shortly."
+)
+
+func (g *Gateway) serveReserved(w http.ResponseWriter, r *http.Request, p *Partner) {
+	h := w.Header()
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	route := strings.TrimPrefix(r.URL.Path, g.cfg.Prefix)
+	switch {
+	case route == "login" && (r.Method == http.MethodGet || r.Method == http.MethodHead):
+		g.showLogin(w, r, p, http.StatusOK, "", "", r.URL.Query().Get("return_to"))
+	case route == "login" && r.Method == http.MethodPost:
+		g.login(w, r, p)
+	case route == "logout" && (r.Method == http.MethodGet || r.Method == http.MethodHead):
+		g.showLogout(w, r, p)
+	case route == "logout" && r.Method == http.MethodPost:
+		g.logout(w, r, p)
+	case strings.HasPrefix(route, "assets/") && (r.Method == http.MethodGet || r.Method == http.MethodHead):
+		h.Set("Cache-Control", "public, max-age=86400")
+		g.assets.ServeHTTP(w, r)
+	case route == "login" || route == "logout":
+		h.Set("Allow", "GET, HEAD, POST")
+		http.Error(w, "Method Not Allowed", http.StatusMethodNotAllowed)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+func (g *Gateway) showLogin(w http.ResponseWriter, r *http.Request, p *Partner, status int, email, msg, returnTo string) {
+	g.render(w, status, templates.PageLogin, templates.Login{
+		Page:      g.page(p, "Sign in"),
+		Action:    g.cfg.Prefix + "login",
+		CSRFToken: g.csrfToken(w, r, p, "login"),
+		ReturnTo:  safeReturnPath(returnTo, g.cfg.Prefix),
+		Email:     email,
+		Error:     msg,
+	})
+}
+
+func (g *Gateway) login(w http.ResponseWriter, r *http.Request, p *Partner) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "Bad Request: malformed form", http.StatusBadRequest)
+		return
+	}
+	email := strings.TrimSpace(r.PostForm.Get("email"))
+	returnTo := r.PostForm.Get("return_to")
+	if !sameOrigin(r) || !g.checkCSRF(r, p, "login") {
+		g.showLogin(w, r, p, http.StatusForbidden, email, msgExpiredForm, returnTo)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), g.cfg.StoreTimeout)
+	defer cancel()
+	user, err := g.cfg.Store.GetUserByEmail(ctx, p.ID, email)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		g.loginUnavailable(w, r, p, email, returnTo, err)
+		return
+	}
+	known := err == nil
+	// Count attempts against the canonical user id, so spellings of one
+	// email share a budget; unknown emails still get one so probing them
+	// costs the same.
+	account := "login:acct:" + strings.ToLower(email)
+	if known {
+		account = "login:user:" + user.ID
+	}
+	ip := "login:ip:" + g.cfg.ClientIP(r)
+	if g.overLimit(ctx, w, r, p, email, returnTo, account, ip) {
+		return
+	}
+	ok := false
+	if known && user.Active && user.PasswordHash != "" {
+		ok, err = password.Verify(user.PasswordHash, r.PostForm.Get("password"))
+		if err != nil {
+			g.cfg.Logger.Error("stored password hash unreadable", zap.String("partner", p.ID), zap.String("user", user.ID), zap.Error(err))
+		}
+	} else {
+		password.VerifyDummy(r.PostForm.Get("password"))
+	}
+	if !ok {
+		g.recordFailure(ctx, p, account, ip)
+		g.cfg.Logger.Info("sign-in failed", zap.String("partner", p.ID), zap.Bool("known_user", known))
+		g.showLogin(w, r, p, http.StatusUnauthorized, email, msgBadCredentials, returnTo)
+		return
+	}
+	if err := g.cfg.Store.ResetCounter(ctx, p.ID, account); err != nil {
+		g.cfg.Logger.Warn("reset sign-in failure count", zap.String("partner", p.ID), zap.Error(err))
+	}
+	// A new session on every sign-in, and the old one ended, so a session
+	// id planted before sign-in is worth nothing after it.
+	if old, err := r.Cookie(sessionCookieName(r)); err == nil {
+		if sid, ok := g.cfg.Sessions.SessionID(p.ID, old.Value); ok {
+			if err := g.cfg.Sessions.Revoke(ctx, p.ID, sid); err != nil {
+				g.cfg.Logger.Warn("end previous session", zap.String("partner", p.ID), zap.Error(err))
+			}
+		}
+	}
+	cookie, id, err := g.cfg.Sessions.Issue(ctx, user, g.cfg.ClientIP(r), r.UserAgent())
+	if err != nil {
+		g.loginUnavailable(w, r, p, email, returnTo, err)
+		return
+	}
+	g.cfg.Logger.Info("signed in", zap.String("partner", p.ID), zap.String("user", user.ID))
+	http.SetCookie(w, g.sessionCookie(r, cookie, int(math.Ceil(id.ExpiresAt.Sub(g.cfg.Now()).Seconds()))))
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, safeReturnPath(returnTo, g.cfg.Prefix), http.StatusSeeOther)
+}
+
+func (g *Gateway) overLimit(ctx context.Context, w http.ResponseWriter, r *http.Request, p *Partner, email, returnTo, account, ip string) bool {
+	acct, err := g.cfg.Store.Count(ctx, p.ID, account)
+	if err == nil {
+		var byIP int64
+		byIP, err = g.cfg.Store.Count(ctx, p.ID, ip)
+		if err == nil && acct < int64(g.cfg.Limits.AccountFailures) && byIP < int64(g.cfg.Limits.IPFailures) {
+			return false
+		}
+	}
+	if err != nil {
+		g.loginUnavailable(w, r, p, email, returnTo, err)
+		return true
+	}
+	g.cfg.Logger.Info("sign-in refused: failure limit", zap.String("partner", p.ID))
+	g.showLogin(w, r, p, http.StatusTooManyRequests, email, msgTooMany, returnTo)
+	return true
+}
+
+func (g *Gateway) recordFailure(ctx context.Context, p *Partner, keys ...string) {
+	for _, k := range keys {
+		if _, err := g.cfg.Store.Incr(ctx, p.ID, k, g.cfg.Limits.Window); err != nil {
+			g.cfg.Logger.Warn("count sign-in failure", zap.String("partner", p.ID), zap.Error(err))
+		}
+	}
+}
+
+func (g *Gateway) loginUnavailable(w http.ResponseWriter, r *http.Request, p *Partner, email, returnTo string, err error) {
+	g.cfg.Logger.Error("sign-in unavailable", zap.String("partner", p.ID), zap.Error(err))
+	w.Header().Set("Retry-After", "5")
+	g.showLogin(w, r, p, http.StatusServiceUnavailable, email, msgUnavailable, returnTo)
+}
+
+func (g *Gateway) showLogout(w http.ResponseWriter, r *http.Request, p *Partner) {
+	g.render(w, http.StatusOK, templates.PageSignOut, templates.SignOut{
+		Page:      g.page(p, "Sign out"),
+		Action:    g.cfg.Prefix + "logout",
+		CSRFToken: g.csrfToken(w, r, p, "logout"),
+	})
+}
+
+func (g *Gateway) logout(w http.ResponseWriter, r *http.Request, p *Partner) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "Bad Request: malformed form", http.StatusBadRequest)
+		return
+	}
+	if !sameOrigin(r) || !g.checkCSRF(r, p, "logout") {
+		g.showLogout(w, r, p)
+		return
+	}
+	if c, err := r.Cookie(sessionCookieName(r)); err == nil {
+		if sid, ok := g.cfg.Sessions.SessionID(p.ID, c.Value); ok {
+			if err := g.cfg.Sessions.Revoke(r.Context(), p.ID, sid); err != nil {
+				g.cfg.Logger.Error("sign-out not completed", zap.String("partner", p.ID), zap.Error(err))
+				w.Header().Set("Retry-After", "5")
+				http.Error(w, "Service Unavailable: sign-out could not be completed, try again", http.StatusServiceUnavailable)
+				return
+			}
+			g.cfg.Logger.Info("signed out", zap.String("partner", p.ID))
+		}
+	}
+	http.SetCookie(w, g.sessionCookie(r, "", -1))
+	w.Header().Set("Cache-Control", "no-store")
+	g.render(w, http.StatusOK, templates.PageSignedOut, templates.SignedOut{
+		Page:     g.page(p, "Signed out"),
+		LoginURL: g.cfg.Prefix + "login",
+	})
+}
+
+func (g *Gateway) page(p *Partner, title string) templates.Page {
+	return templates.Page{PartnerName: p.Name, AssetPrefix: g.cfg.Prefix + "assets/", Title: title}
+}
+
+func (g *Gateway) render(w http.ResponseWriter, status int, page string, data any) {
+	var buf bytes.Buffer
+	if err := g.cfg.Templates.Render(&buf, page, data); err != nil {
+		g.cfg.Logger.Error("render page", zap.String("page", page), zap.Error(err))
+		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	buf.WriteTo(w)
+}
+
+// sameOrigin refuses a cross-site form post when the browser says where it
+// came from; the CSRF token covers browsers that do not say.
+func sameOrigin(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	return err == nil && strings.EqualFold(u.Host, r.Host)
+}
+
+// csrfToken binds a form to this browser (a random cookie), this partner
+// and one purpose, and sets the cookie if the browser has none yet.
+func (g *Gateway) csrfToken(w http.ResponseWriter, r *http.Request, p *Partner, purpose string) string {
+	name := csrfCookieName(r)
+	var nonce string
+	if c, err := r.Cookie(name); err == nil && len(c.Value) == 43 {
+		nonce = c.Value
+	} else {
+		var b [32]byte
+		rand.Read(b[:])
+		nonce = base64.RawURLEncoding.EncodeToString(b[:])
+		http.SetCookie(w, &http.Cookie{
+			Name: name, Value: nonce, Path: "/", HttpOnly: true,
+			Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode,
+		})
+	}
+	return g.csrfMAC(p, purpose, nonce)
+}
+
+func (g *Gateway) checkCSRF(r *http.Request, p *Partner, purpose string) bool {
+	c, err := r.Cookie(csrfCookieName(r))
+	if err != nil || len(c.Value) != 43 {
+		return false
+	}
+	want := g.csrfMAC(p, purpose, c.Value)
+	return hmac.Equal([]byte(r.PostForm.Get("csrf_token")), []byte(want))
+}
+
+func (g *Gateway) csrfMAC(p *Partner, purpose, nonce string) string {
+	m := hmac.New(sha256.New, g.cfg.CSRFKey)
+	m.Write([]byte(p.ID + "\x00" + purpose + "\x00" + nonce))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// Cookies are host-only (no Domain), so one partner's subdomain can never
+// set or read another's; under HTTPS the __Host- prefix makes browsers
+// enforce that.
+func sessionCookieName(r *http.Request) string {
+	if r.TLS != nil {
+		return "__Host-pg_session"
+	}
+	return "pg_session"
+}
+
+func csrfCookieName(r *http.Request) string {
+	if r.TLS != nil {
+		return "__Host-pg_csrf"
+	}
+	return "pg_csrf"
+}
+
+func (g *Gateway) sessionCookie(r *http.Request, value string, maxAge int) *http.Cookie {
+	return &http.Cookie{
+		Name:     sessionCookieName(r),
+		Value:    value,
+		Path:     "/",
+		MaxAge:   maxAge,
+		HttpOnly: true,
+		Secure:   r.TLS != nil,
+		SameSite: http.SameSiteLaxMode,
+	}
+}
+
+func peerIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}

@@ -1,0 +1,85 @@
+package gateway
+
+import (
+	"net/url"
+	"path"
+	"strings"
+)
+
+// safeReturnPath accepts only a same-host relative path ("/x?y") and
+// answers "/" for anything else: absolute URLs, scheme-relative "//host",
+// "/\host" (browsers read '\' as '/'), whitespace or control characters
+// anywhere, and any of those hidden behind percent-encoding. prefix paths
+// are refused too, so a sign-in never lands on the logout page.
+func safeReturnPath(raw, prefix string) string {
+	const fallback = "/"
+	if raw == "" || len(raw) > 2048 || raw[0] != '/' {
+		return fallback
+	}
+	// Decode repeatedly, so "%252F%252F" cannot survive as "//" one
+	// decoding later in a browser or the app.
+	decoded := raw
+	for range 4 {
+		next, err := url.PathUnescape(decoded)
+		if err != nil {
+			return fallback
+		}
+		if next == decoded {
+			break
+		}
+		decoded = next
+	}
+	for _, s := range []string{raw, decoded} {
+		if len(s) > 1 && (s[1] == '/' || s[1] == '\\') {
+			return fallback
+		}
+		for i := 0; i < len(s); i++ {
+			if c := s[i]; c <= ' ' || c == 0x7f || c == '\\' {
+				return fallback
+			}
+		}
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
+		return fallback
+	}
+	if underPrefixFold(path.Clean(decoded), prefix) {
+		return fallback
+	}
+	return raw
+}
+
+// underPrefixFold reports whether p is under prefix, ignoring case.
+func underPrefixFold(p, prefix string) bool {
+	return len(p) >= len(prefix) && strings.EqualFold(p[:len(prefix)], prefix)
+}
+
+// reachesPrefix reports whether a request path that is not literally under
+// prefix could still be read as under it by someone downstream: after
+// percent-decoding, ';' path parameters ("..;/"), '\' as '/', dot segments
+// and case folding. Such a request is refused rather than proxied.
+func reachesPrefix(escapedPath, prefix string) bool {
+	if !strings.ContainsAny(escapedPath, "%;\\.") && !strings.Contains(escapedPath, "//") {
+		return underPrefixFold(escapedPath, prefix)
+	}
+	p := escapedPath
+	for range 4 {
+		next, err := url.PathUnescape(p)
+		if err != nil {
+			return true
+		}
+		if next == p {
+			break
+		}
+		p = next
+	}
+	p = strings.ReplaceAll(p, "\\", "/")
+	segs := strings.Split(p, "/")
+	for i, s := range segs {
+		if j := strings.IndexByte(s, ';'); j >= 0 {
+			segs[i] = s[:j]
+		}
+	}
+	p = path.Clean("/" + strings.Join(segs, "/"))
+	return underPrefixFold(p+"/", prefix)
+}

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The whole test suite. It installs what the tests talk to (a real
+# redis-server and Chromium) when missing, then vets and runs every test
+# with the race detector. Tests start their own servers on free ports.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+command -v redis-server >/dev/null || missing+=(redis-server)
+command -v redis-sentinel >/dev/null || missing+=(redis-sentinel)
+command -v chromium >/dev/null || missing+=(chromium)
+command -v wrk >/dev/null || missing+=(wrk)
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "installing: ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+echo "== gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then
+	echo "not gofmt'd: $unformatted"
+	exit 1
+fi
+echo "== go vet"
+go vet ./...
+echo "== xcaddy build"
+scripts/xcaddy-check.sh
+echo "== go test -race"
+go test -race -count=1 -timeout 15m ./...

@@ -1,0 +1,360 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/partnergate/partnergate/store"
+)
+
+// ErrNoSession means the request carries no valid session: the cookie is
+// missing, malformed, foreign, expired, idle too long or revoked.
+var ErrNoSession = errors.New("no valid session")
+
+// Store is what the manager needs from the storage backend.
+type Store interface {
+	store.Sessions
+	GetUser(ctx context.Context, partnerID, id string) (store.User, error)
+	Publish(ctx context.Context, e store.Event) error
+}
+
+// Config holds the manager's settings; zero durations take the defaults.
+type Config struct {
+	Store  Store
+	MACKey []byte
+	// Lifetime is the absolute session length (default 12h).
+	Lifetime time.Duration
+	// IdleTimeout ends a session nobody used for this long (default 1h).
+	IdleTimeout time.Duration
+	// TouchEvery bounds how often activity is written to the store
+	// (default 1m, or a quarter of IdleTimeout if less); idle expiry is
+	// accurate to this much across nodes.
+	TouchEvery time.Duration
+	// StoreTimeout bounds each store call made while serving a request
+	// (default 1s), so a slow backend cannot stack retries into a hang.
+	StoreTimeout time.Duration
+	// MaxCached caps the local cache (default 100000 sessions).
+	MaxCached int
+	Now       func() time.Time
+	Logger    *zap.Logger
+}
+
+// Identity is who a session belongs to. Values handed out are shared and
+// must not be modified.
+type Identity struct {
+	SessionID string
+	PartnerID string
+	UserID    string
+	Email     string
+	Name      string
+	Groups    []string
+	Roles     []string
+	ExpiresAt time.Time
+}
+
+type cacheKey struct{ partnerID, sessionID string }
+
+type entry struct {
+	identity  *Identity
+	lastSeen  atomic.Int64 // unix nanoseconds
+	persisted atomic.Int64 // last lastSeen written to the store
+}
+
+// Manager is safe for concurrent use.
+type Manager struct {
+	cfg Config
+
+	// healthy is false while revocations may be missed; nothing cached is
+	// trusted then.
+	healthy atomic.Bool
+	// epoch advances on every eviction, so a lookup racing a revocation
+	// never caches what it read before the revocation landed.
+	epoch atomic.Uint64
+
+	mu    sync.RWMutex
+	cache map[cacheKey]*entry
+}
+
+// NewManager checks cfg and fills in defaults. The manager starts unhealthy:
+// it trusts nothing until SetHealthy(true).
+func NewManager(cfg Config) (*Manager, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("session manager: no store")
+	}
+	if len(cfg.MACKey) < 32 {
+		return nil, errors.New("session manager: MAC key shorter than 32 bytes")
+	}
+	if cfg.Lifetime <= 0 {
+		cfg.Lifetime = 12 * time.Hour
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = time.Hour
+	}
+	if cfg.TouchEvery <= 0 {
+		cfg.TouchEvery = min(time.Minute, cfg.IdleTimeout/4)
+	}
+	if cfg.StoreTimeout <= 0 {
+		cfg.StoreTimeout = time.Second
+	}
+	if cfg.MaxCached <= 0 {
+		cfg.MaxCached = 100000
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+	return &Manager{cfg: cfg, cache: make(map[cacheKey]*entry)}, nil
+}
+
+// Issue starts a session for user and returns the cookie value to set.
+func (m *Manager) Issue(ctx context.Context, user store.User, ip, userAgent string) (cookie string, id *Identity, err error) {
+	if !m.healthy.Load() {
+		return "", nil, fmt.Errorf("issue session: %w", store.ErrUnavailable)
+	}
+	cookie, sid := newToken(m.cfg.MACKey, user.PartnerID)
+	now := m.cfg.Now().UTC()
+	s := store.Session{
+		ID:         sid,
+		PartnerID:  user.PartnerID,
+		UserID:     user.ID,
+		CreatedAt:  now,
+		LastSeenAt: now,
+		ExpiresAt:  now.Add(m.cfg.Lifetime),
+		IP:         ip,
+		UserAgent:  truncate(userAgent, 512),
+	}
+	ctx, cancel := context.WithTimeout(ctx, m.cfg.StoreTimeout)
+	defer cancel()
+	if err := m.cfg.Store.CreateSession(ctx, s); err != nil {
+		return "", nil, fmt.Errorf("issue session for user %q: %w", user.ID, err)
+	}
+	id = identityOf(s, user)
+	m.put(m.epoch.Load(), s, id)
+	return cookie, id, nil
+}
+
+// Lookup returns the identity behind cookie on partnerID's host. It answers
+// ErrNoSession for anything but a live session of that partner, and an
+// error matching store.ErrUnavailable when it cannot tell.
+func (m *Manager) Lookup(ctx context.Context, partnerID, cookie string) (*Identity, error) {
+	sid, ok := parseToken(m.cfg.MACKey, partnerID, cookie)
+	if !ok {
+		return nil, ErrNoSession
+	}
+	if !m.healthy.Load() {
+		return nil, store.ErrUnavailable
+	}
+	now := m.cfg.Now()
+	key := cacheKey{partnerID, sid}
+	m.mu.RLock()
+	e := m.cache[key]
+	m.mu.RUnlock()
+	if e != nil && now.Before(e.identity.ExpiresAt) && now.Sub(time.Unix(0, e.lastSeen.Load())) < m.cfg.IdleTimeout {
+		m.seen(e, now)
+		return e.identity, nil
+	}
+	// A miss, an expiry or an idle entry: the store decides, since another
+	// node may have seen activity this one did not.
+	return m.load(ctx, key, now)
+}
+
+func (m *Manager) load(ctx context.Context, key cacheKey, now time.Time) (*Identity, error) {
+	epoch := m.epoch.Load()
+	ctx, cancel := context.WithTimeout(ctx, m.cfg.StoreTimeout)
+	defer cancel()
+	s, err := m.cfg.Store.GetSession(ctx, key.partnerID, key.sessionID)
+	if errors.Is(err, store.ErrNotFound) {
+		m.evict(key)
+		return nil, ErrNoSession
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load session: %w", errors.Join(store.ErrUnavailable, err))
+	}
+	if !now.Before(s.ExpiresAt) || now.Sub(s.LastSeenAt) >= m.cfg.IdleTimeout {
+		m.evict(key)
+		if err := m.cfg.Store.DeleteSession(ctx, s.PartnerID, s.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+			m.cfg.Logger.Warn("delete expired session", zap.String("partner", s.PartnerID), zap.Error(err))
+		}
+		return nil, ErrNoSession
+	}
+	u, err := m.cfg.Store.GetUser(ctx, s.PartnerID, s.UserID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, ErrNoSession
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load session user: %w", errors.Join(store.ErrUnavailable, err))
+	}
+	if !u.Active {
+		return nil, ErrNoSession
+	}
+	id := identityOf(s, u)
+	e := m.put(epoch, s, id)
+	m.seen(e, now)
+	return id, nil
+}
+
+// SessionID returns the id behind a cookie that is valid for partnerID in
+// form (it may still be revoked or expired).
+func (m *Manager) SessionID(partnerID, cookie string) (string, bool) {
+	return parseToken(m.cfg.MACKey, partnerID, cookie)
+}
+
+// Revoke ends one session on every node.
+func (m *Manager) Revoke(ctx context.Context, partnerID, sessionID string) error {
+	m.evict(cacheKey{partnerID, sessionID})
+	err := m.cfg.Store.DeleteSession(ctx, partnerID, sessionID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("revoke session: %w", err)
+	}
+	if err := m.cfg.Store.Publish(ctx, store.Event{Kind: store.SessionRevoked, PartnerID: partnerID, ID: sessionID}); err != nil {
+		return fmt.Errorf("announce session revocation: %w", err)
+	}
+	return nil
+}
+
+// RevokeUser ends every session of a user on every node.
+func (m *Manager) RevokeUser(ctx context.Context, partnerID, userID string) error {
+	m.evictUser(partnerID, userID)
+	ids, err := m.cfg.Store.DeleteUserSessions(ctx, partnerID, userID)
+	if err != nil {
+		return fmt.Errorf("revoke sessions of user %q: %w", userID, err)
+	}
+	for _, id := range ids {
+		if err := m.cfg.Store.Publish(ctx, store.Event{Kind: store.SessionRevoked, PartnerID: partnerID, ID: id}); err != nil {
+			return fmt.Errorf("announce revocation for user %q: %w", userID, err)
+		}
+	}
+	if err := m.cfg.Store.Publish(ctx, store.Event{Kind: store.UserChanged, PartnerID: partnerID, ID: userID}); err != nil {
+		return fmt.Errorf("announce revocation for user %q: %w", userID, err)
+	}
+	return nil
+}
+
+// HandleEvent applies an event announced by any node.
+func (m *Manager) HandleEvent(e store.Event) {
+	switch e.Kind {
+	case store.SessionRevoked:
+		m.evict(cacheKey{e.PartnerID, e.ID})
+	case store.UserChanged:
+		m.evictUser(e.PartnerID, e.ID)
+	case store.PartnersChanged:
+		// A deleted partner's sessions are gone from the store; cached
+		// copies must not outlive them.
+		m.Flush()
+	}
+}
+
+// SetHealthy records whether revocations reach this node. Going unhealthy
+// makes every lookup fail closed; coming back drops the whole cache, since
+// revocations sent meanwhile were lost.
+func (m *Manager) SetHealthy(up bool) {
+	if up {
+		m.Flush()
+	}
+	m.healthy.Store(up)
+}
+
+// Healthy reports whether cached sessions are trusted.
+func (m *Manager) Healthy() bool { return m.healthy.Load() }
+
+// Flush drops every cached session.
+func (m *Manager) Flush() {
+	m.mu.Lock()
+	m.epoch.Add(1)
+	clear(m.cache)
+	m.mu.Unlock()
+}
+
+func (m *Manager) put(epoch uint64, s store.Session, id *Identity) *entry {
+	e := &entry{identity: id}
+	e.lastSeen.Store(s.LastSeenAt.UnixNano())
+	e.persisted.Store(s.LastSeenAt.UnixNano())
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.epoch.Load() != epoch {
+		return e // revoked meanwhile: serve this request, cache nothing
+	}
+	if len(m.cache) >= m.cfg.MaxCached {
+		m.shrinkLocked()
+	}
+	m.cache[cacheKey{s.PartnerID, s.ID}] = e
+	return e
+}
+
+// shrinkLocked drops about an eighth of the cache; map order is random, so
+// this evicts arbitrary entries, which reload from the store on next use.
+func (m *Manager) shrinkLocked() {
+	drop := len(m.cache)/8 + 1
+	for k := range m.cache {
+		if drop == 0 {
+			return
+		}
+		delete(m.cache, k)
+		drop--
+	}
+}
+
+func (m *Manager) evict(key cacheKey) {
+	m.mu.Lock()
+	m.epoch.Add(1)
+	delete(m.cache, key)
+	m.mu.Unlock()
+}
+
+func (m *Manager) evictUser(partnerID, userID string) {
+	m.mu.Lock()
+	m.epoch.Add(1)
+	for k, e := range m.cache {
+		if k.partnerID == partnerID && e.identity.UserID == userID {
+			delete(m.cache, k)
+		}
+	}
+	m.mu.Unlock()
+}
+
+// seen records activity and, at most every TouchEvery, writes it to the
+// store in the background so other nodes can judge idleness.
+func (m *Manager) seen(e *entry, now time.Time) {
+	ns := now.UnixNano()
+	e.lastSeen.Store(ns)
+	last := e.persisted.Load()
+	if ns-last < int64(m.cfg.TouchEvery) || !e.persisted.CompareAndSwap(last, ns) {
+		return
+	}
+	id := e.identity
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), m.cfg.StoreTimeout)
+		defer cancel()
+		err := m.cfg.Store.TouchSession(ctx, id.PartnerID, id.SessionID, time.Unix(0, ns).UTC())
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			m.cfg.Logger.Warn("record session activity", zap.String("partner", id.PartnerID), zap.Error(err))
+		}
+	}()
+}
+
+func identityOf(s store.Session, u store.User) *Identity {
+	return &Identity{
+		SessionID: s.ID,
+		PartnerID: s.PartnerID,
+		UserID:    u.ID,
+		Email:     u.Email,
+		Name:      u.Name,
+		ExpiresAt: s.ExpiresAt,
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "")
+}

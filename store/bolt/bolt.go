@@ -1,0 +1,291 @@
+package bolt
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	bbolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+
+	"github.com/partnergate/partnergate/store"
+)
+
+// lockTimeout bounds the wait for the file lock, so a second process fails
+// fast with a clear error instead of hanging.
+const lockTimeout = time.Second
+
+// sweepInterval paces the removal of expired sessions and counters. Reads
+// filter expired records themselves, so it only bounds the file's growth.
+const sweepInterval = time.Minute
+
+// Root buckets, one per concern. All but partners and hostnames hold one
+// nested bucket per partner id, so deleting a partner drops whole buckets.
+var (
+	bucketPartners     = []byte("partners")      // partner id -> Partner
+	bucketHostnames    = []byte("hostnames")     // lowercased hostname -> partner id
+	bucketUsers        = []byte("users")         // partner id / user id -> User
+	bucketEmails       = []byte("emails")        // partner id / lowercased email -> user id
+	bucketSessions     = []byte("sessions")      // partner id / session id -> Session
+	bucketUserSessions = []byte("user_sessions") // partner id / user id / session id -> empty
+	bucketCounters     = []byte("counters")      // partner id / key -> counter
+
+	rootBuckets = [][]byte{
+		bucketPartners, bucketHostnames, bucketUsers, bucketEmails,
+		bucketSessions, bucketUserSessions, bucketCounters,
+	}
+	// partnerScoped are the root buckets DeletePartner empties.
+	partnerScoped = [][]byte{bucketUsers, bucketEmails, bucketSessions, bucketUserSessions, bucketCounters}
+)
+
+// errIdentityChanged refuses an update callback that moved a record.
+var errIdentityChanged = errors.New("update cannot change the id or partner")
+
+// Store is a store.Store kept in one bbolt file.
+type Store struct {
+	db *bbolt.DB
+
+	// closed is closed by Close; it stops the sweeper and tells watchers.
+	closed      chan struct{}
+	sweeperDone chan struct{}
+	closeOnce   sync.Once
+	closeErr    error
+
+	mu   sync.Mutex // guards subs
+	subs map[*subscriber]struct{}
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open opens the store at path, creating the file (0600) and its directory
+// (0700) if needed. It fails within about a second if another process holds
+// the file.
+func Open(path string) (*Store, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("open store %q: %w", path, err)
+	}
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: lockTimeout})
+	if errors.Is(err, berrors.ErrTimeout) {
+		return nil, fmt.Errorf("open store %q: another process holds it: %w", path, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open store %q: %w", path, err)
+	}
+	err = db.Update(func(tx *bbolt.Tx) error {
+		for _, name := range rootBuckets {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return fmt.Errorf("bucket %s: %w", name, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		// The setup error is the one worth reporting.
+		_ = db.Close()
+		return nil, fmt.Errorf("open store %q: %w", path, err)
+	}
+	s := &Store{
+		db:          db,
+		closed:      make(chan struct{}),
+		sweeperDone: make(chan struct{}),
+		subs:        make(map[*subscriber]struct{}),
+	}
+	go s.sweepLoop()
+	return s, nil
+}
+
+// Close stops the sweeper, tells watchers the bus is down and closes the
+// file. Calls after the first return the first one's result.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		close(s.closed)
+		<-s.sweeperDone
+		if err := s.db.Close(); err != nil {
+			s.closeErr = fmt.Errorf("close store: %w", err)
+		}
+	})
+	return s.closeErr
+}
+
+func (s *Store) view(ctx context.Context, fn func(*bbolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return unavailable(s.db.View(fn))
+}
+
+// update runs fn in one write transaction: an error from fn rolls back
+// everything it wrote.
+func (s *Store) update(ctx context.Context, fn func(*bbolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return unavailable(s.db.Update(fn))
+}
+
+// unavailable marks use after Close as store.ErrUnavailable, which callers
+// already treat as "fail closed".
+func unavailable(err error) error {
+	if errors.Is(err, berrors.ErrDatabaseNotOpen) {
+		return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
+	}
+	return err
+}
+
+// nested returns root's bucket for partnerID, or nil if it has none yet.
+func nested(tx *bbolt.Tx, root []byte, partnerID string) *bbolt.Bucket {
+	return tx.Bucket(root).Bucket([]byte(partnerID))
+}
+
+// nestedForWrite returns root's bucket for partnerID, creating it.
+func nestedForWrite(tx *bbolt.Tx, root []byte, partnerID string) (*bbolt.Bucket, error) {
+	b, err := tx.Bucket(root).CreateBucketIfNotExists([]byte(partnerID))
+	if err != nil {
+		return nil, fmt.Errorf("bucket %s/%q: %w", root, partnerID, err)
+	}
+	return b, nil
+}
+
+// getJSON decodes the value at key into v; a nil bucket or missing key is
+// store.ErrNotFound.
+func getJSON(b *bbolt.Bucket, key string, v any) error {
+	if b == nil {
+		return store.ErrNotFound
+	}
+	data := b.Get([]byte(key))
+	if data == nil {
+		return store.ErrNotFound
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("decode %q: %w", key, err)
+	}
+	return nil
+}
+
+func putJSON(b *bbolt.Bucket, key string, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode %q: %w", key, err)
+	}
+	return b.Put([]byte(key), data)
+}
+
+// sweepLoop deletes expired records every sweepInterval until Close.
+func (s *Store) sweepLoop() {
+	defer close(s.sweeperDone)
+	tick := time.NewTicker(sweepInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-s.closed:
+			return
+		case <-tick.C:
+			// A failed sweep is retried on the next tick; reads skip
+			// expired records meanwhile, so nothing waits on it.
+			_ = s.sweep(time.Now())
+		}
+	}
+}
+
+// sweep deletes the sessions and counters expired at now. It takes now as
+// an argument so tests can sweep the future without waiting for it.
+func (s *Store) sweep(now time.Time) error {
+	return s.db.Update(func(tx *bbolt.Tx) error {
+		if err := sweepSessions(tx, now); err != nil {
+			return err
+		}
+		return sweepCounters(tx, now)
+	})
+}
+
+// partnerIDs lists the partners that have a bucket under root, so callers
+// can change those buckets without iterating root at the same time.
+func partnerIDs(tx *bbolt.Tx, root []byte) ([]string, error) {
+	var ids []string
+	err := tx.Bucket(root).ForEachBucket(func(k []byte) error {
+		ids = append(ids, string(k))
+		return nil
+	})
+	return ids, err
+}
+
+func sweepSessions(tx *bbolt.Tx, now time.Time) error {
+	ids, err := partnerIDs(tx, bucketSessions)
+	if err != nil {
+		return err
+	}
+	for _, partnerID := range ids {
+		var expired []store.Session
+		err := nested(tx, bucketSessions, partnerID).ForEach(func(_, v []byte) error {
+			var sess store.Session
+			if err := json.Unmarshal(v, &sess); err != nil {
+				return fmt.Errorf("decode session: %w", err)
+			}
+			if !live(sess, now) {
+				expired = append(expired, sess)
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("sweep sessions of partner %q: %w", partnerID, err)
+		}
+		for _, sess := range expired {
+			if err := deleteSession(tx, sess); err != nil {
+				return fmt.Errorf("sweep session %q: %w", sess.ID, err)
+			}
+		}
+	}
+	return nil
+}
+
+func sweepCounters(tx *bbolt.Tx, now time.Time) error {
+	ids, err := partnerIDs(tx, bucketCounters)
+	if err != nil {
+		return err
+	}
+	for _, partnerID := range ids {
+		b := nested(tx, bucketCounters, partnerID)
+		var expired []string
+		err := b.ForEach(func(k, v []byte) error {
+			var c counter
+			if err := json.Unmarshal(v, &c); err != nil {
+				return fmt.Errorf("decode counter %q: %w", k, err)
+			}
+			if !c.live(now) {
+				expired = append(expired, string(k))
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("sweep counters of partner %q: %w", partnerID, err)
+		}
+		for _, k := range expired {
+			if err := b.Delete([]byte(k)); err != nil {
+				return fmt.Errorf("sweep counter %q: %w", k, err)
+			}
+		}
+	}
+	return nil
+}
+
+// decodeAll decodes every value of b in key order; a nil b holds nothing.
+func decodeAll[T any](b *bbolt.Bucket) ([]T, error) {
+	if b == nil {
+		return nil, nil
+	}
+	var out []T
+	err := b.ForEach(func(k, v []byte) error {
+		var item T
+		if err := json.Unmarshal(v, &item); err != nil {
+			return fmt.Errorf("decode %q: %w", k, err)
+		}
+		out = append(out, item)
+		return nil
+	})
+	return out, err
+}

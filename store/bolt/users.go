@@ -1,0 +1,185 @@
+package bolt
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	bbolt "go.etcd.io/bbolt"
+
+	"github.com/partnergate/partnergate/store"
+)
+
+// emailKey is an email's index key: emails are unique case-insensitively.
+func emailKey(email string) []byte { return []byte(strings.ToLower(email)) }
+
+func utcUser(u store.User) store.User {
+	u.CreatedAt, u.UpdatedAt = u.CreatedAt.UTC(), u.UpdatedAt.UTC()
+	return u
+}
+
+// CreateUser implements store.Users. The partner must exist: a user written
+// while its partner is deleted would resurface in a partner later created
+// under the same id.
+func (s *Store) CreateUser(ctx context.Context, u store.User) error {
+	err := s.update(ctx, func(tx *bbolt.Tx) error {
+		if tx.Bucket(bucketPartners).Get([]byte(u.PartnerID)) == nil {
+			return fmt.Errorf("partner %q: %w", u.PartnerID, store.ErrNotFound)
+		}
+		users, err := nestedForWrite(tx, bucketUsers, u.PartnerID)
+		if err != nil {
+			return err
+		}
+		emails, err := nestedForWrite(tx, bucketEmails, u.PartnerID)
+		if err != nil {
+			return err
+		}
+		if users.Get([]byte(u.ID)) != nil {
+			return store.ErrAlreadyExists
+		}
+		if emails.Get(emailKey(u.Email)) != nil {
+			return fmt.Errorf("email %q: %w", u.Email, store.ErrAlreadyExists)
+		}
+		if err := emails.Put(emailKey(u.Email), []byte(u.ID)); err != nil {
+			return fmt.Errorf("email %q: %w", u.Email, err)
+		}
+		return putJSON(users, u.ID, utcUser(u))
+	})
+	if err != nil {
+		return fmt.Errorf("create user %q in partner %q: %w", u.ID, u.PartnerID, err)
+	}
+	return nil
+}
+
+// GetUser implements store.Users.
+func (s *Store) GetUser(ctx context.Context, partnerID, id string) (store.User, error) {
+	var u store.User
+	err := s.view(ctx, func(tx *bbolt.Tx) error {
+		return getJSON(nested(tx, bucketUsers, partnerID), id, &u)
+	})
+	if err != nil {
+		return store.User{}, fmt.Errorf("get user %q in partner %q: %w", id, partnerID, err)
+	}
+	return u, nil
+}
+
+// GetUserByEmail implements store.Users.
+func (s *Store) GetUserByEmail(ctx context.Context, partnerID, email string) (store.User, error) {
+	var u store.User
+	err := s.view(ctx, func(tx *bbolt.Tx) error {
+		emails := nested(tx, bucketEmails, partnerID)
+		if emails == nil {
+			return store.ErrNotFound
+		}
+		id := emails.Get(emailKey(email))
+		if id == nil {
+			return store.ErrNotFound
+		}
+		return getJSON(nested(tx, bucketUsers, partnerID), string(id), &u)
+	})
+	if err != nil {
+		return store.User{}, fmt.Errorf("get user by email %q in partner %q: %w", email, partnerID, err)
+	}
+	return u, nil
+}
+
+// ListUsers implements store.Users; bbolt's key order is the id order.
+func (s *Store) ListUsers(ctx context.Context, partnerID string) ([]store.User, error) {
+	var out []store.User
+	err := s.view(ctx, func(tx *bbolt.Tx) error {
+		var err error
+		out, err = decodeAll[store.User](nested(tx, bucketUsers, partnerID))
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list users of partner %q: %w", partnerID, err)
+	}
+	return out, nil
+}
+
+// UpdateUser implements store.Users. fn runs once, inside the write
+// transaction, so it must not call the Store.
+func (s *Store) UpdateUser(ctx context.Context, partnerID, id string, fn func(store.User) (store.User, error)) (store.User, error) {
+	var next store.User
+	err := s.update(ctx, func(tx *bbolt.Tx) error {
+		users := nested(tx, bucketUsers, partnerID)
+		var cur store.User
+		if err := getJSON(users, id, &cur); err != nil {
+			return err
+		}
+		var err error
+		if next, err = fn(cur); err != nil {
+			return err
+		}
+		if next.ID != cur.ID || next.PartnerID != cur.PartnerID {
+			return errIdentityChanged
+		}
+		next = utcUser(next)
+		if oldKey, newKey := emailKey(cur.Email), emailKey(next.Email); string(oldKey) != string(newKey) {
+			emails := nested(tx, bucketEmails, partnerID)
+			if emails.Get(newKey) != nil {
+				return fmt.Errorf("email %q: %w", next.Email, store.ErrAlreadyExists)
+			}
+			if err := emails.Delete(oldKey); err != nil {
+				return fmt.Errorf("email %q: %w", cur.Email, err)
+			}
+			if err := emails.Put(newKey, []byte(id)); err != nil {
+				return fmt.Errorf("email %q: %w", next.Email, err)
+			}
+		}
+		return putJSON(users, id, next)
+	})
+	if err != nil {
+		return store.User{}, fmt.Errorf("update user %q in partner %q: %w", id, partnerID, err)
+	}
+	return next, nil
+}
+
+// DeleteUser implements store.Users.
+func (s *Store) DeleteUser(ctx context.Context, partnerID, id string) error {
+	err := s.update(ctx, func(tx *bbolt.Tx) error {
+		users := nested(tx, bucketUsers, partnerID)
+		var u store.User
+		if err := getJSON(users, id, &u); err != nil {
+			return err
+		}
+		if _, err := deleteUserSessions(tx, partnerID, id); err != nil {
+			return err
+		}
+		if err := nested(tx, bucketEmails, partnerID).Delete(emailKey(u.Email)); err != nil {
+			return fmt.Errorf("email %q: %w", u.Email, err)
+		}
+		return users.Delete([]byte(id))
+	})
+	if err != nil {
+		return fmt.Errorf("delete user %q in partner %q: %w", id, partnerID, err)
+	}
+	return nil
+}
+
+// deleteUserSessions removes the user's sessions and their index bucket,
+// returning the ids of the sessions removed.
+func deleteUserSessions(tx *bbolt.Tx, partnerID, userID string) ([]string, error) {
+	index := nested(tx, bucketUserSessions, partnerID)
+	if index == nil || index.Bucket([]byte(userID)) == nil {
+		return nil, nil
+	}
+	var ids []string
+	err := index.Bucket([]byte(userID)).ForEach(func(k, _ []byte) error {
+		ids = append(ids, string(k))
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sessions of user %q: %w", userID, err)
+	}
+	sessions := nested(tx, bucketSessions, partnerID)
+	for _, sid := range ids {
+		if err := sessions.Delete([]byte(sid)); err != nil {
+			return nil, fmt.Errorf("session %q: %w", sid, err)
+		}
+	}
+	if err := index.DeleteBucket([]byte(userID)); err != nil {
+		return nil, fmt.Errorf("sessions of user %q: %w", userID, err)
+	}
+	return ids, nil
+}

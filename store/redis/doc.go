@@ -1,0 +1,40 @@
+// Package redis implements store.Store on Redis, so several gateway nodes
+// share partners, users, sessions, counters and the event bus.
+//
+// It runs on any go-redis UniversalClient: a single server, a Sentinel
+// managed primary or a Redis Cluster (see ParseURL for the URL forms). It
+// needs Redis 7.0 or later (SET PXAT, PEXPIREAT GT).
+//
+// # Layout
+//
+// Every key of a partner carries the partner id as a Cluster hash tag, so
+// all of one partner's keys live in one slot and multi-key work within a
+// partner can be atomic (WATCH/MULTI/EXEC, or a Lua script) even in Cluster:
+//
+//	pg:{<partner>}:partner               the Partner, JSON
+//	pg:{<partner>}:user:<id>             a User, JSON
+//	pg:{<partner>}:email:<lower email>   user id owning that email
+//	pg:{<partner>}:users                 sorted set of user ids (score 0, so lexical order)
+//	pg:{<partner>}:session:<id>          a Session, JSON, expiring at ExpiresAt
+//	pg:{<partner>}:usersessions:<uid>    set of the user's session ids, pruned lazily
+//	pg:{<partner>}:counter:<key>         a fixed-window counter
+//
+// Two keys are global: pg:partners (set of partner ids) and pg:hostnames
+// (hash hostname -> partner id, the uniqueness index for custom domains).
+// Nothing atomic ever spans two slots; the few steps that touch a global key
+// and a partner key are ordered so a crash between them leaves at most a
+// stale hostname claim, never a partner listing a hostname it does not hold.
+//
+// Partner ids must not contain '{' or '}', which would break the hash tag.
+//
+// # Failure
+//
+// Timeouts are short and retries few, so a dead Redis fails a request in
+// about a second instead of stalling it. Errors caused by an unreachable or
+// unready server wrap store.ErrUnavailable; the store sentinels stay
+// matchable with errors.Is.
+//
+// Events travel over the Pub/Sub channel pg:events. Watch runs its own
+// liveness check on the subscription because go-redis reconnects silently
+// and events published meanwhile are lost.
+package redis

@@ -1,0 +1,164 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Sentinel errors. Backends wrap them; callers match with errors.Is.
+var (
+	ErrNotFound      = errors.New("not found")
+	ErrAlreadyExists = errors.New("already exists")
+	// ErrHostnameTaken means a hostname is already claimed by another partner.
+	ErrHostnameTaken = errors.New("hostname already in use")
+	// ErrUnavailable means the backend cannot be reached; callers fail closed.
+	ErrUnavailable = errors.New("store unavailable")
+)
+
+// Partner is one B2B tenant. Hostnames holds custom domains only; the
+// <id>.<base_domain> name is implied and never stored.
+type Partner struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	Hostnames []string  `json:"hostnames"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// User is a partner's end user. Email is unique per partner, compared
+// case-insensitively; PasswordHash is an encoded argon2id hash or empty.
+type User struct {
+	ID           string    `json:"id"`
+	PartnerID    string    `json:"partner_id"`
+	Email        string    `json:"email"`
+	Name         string    `json:"name"`
+	PasswordHash string    `json:"password_hash,omitempty"`
+	Active       bool      `json:"active"`
+	CreatedAt    time.Time `json:"created_at"`
+	UpdatedAt    time.Time `json:"updated_at"`
+}
+
+// Session is a signed-in browser. ID is the hash of the cookie secret, never
+// the secret itself, so a dump of the store cannot be replayed as cookies.
+type Session struct {
+	ID         string    `json:"id"`
+	PartnerID  string    `json:"partner_id"`
+	UserID     string    `json:"user_id"`
+	CreatedAt  time.Time `json:"created_at"`
+	LastSeenAt time.Time `json:"last_seen_at"`
+	ExpiresAt  time.Time `json:"expires_at"`
+	IP         string    `json:"ip"`
+	UserAgent  string    `json:"user_agent"`
+}
+
+// Partners stores tenants and owns the global hostname index. Hostnames
+// are compared as given: callers normalise them (lowercase, no trailing
+// dot) before they reach the store. Times are kept as given, to the
+// millisecond.
+type Partners interface {
+	// CreatePartner fails with ErrAlreadyExists for a taken id and with
+	// ErrHostnameTaken if any hostname belongs to another partner; either way
+	// nothing is written.
+	CreatePartner(ctx context.Context, p Partner) error
+	GetPartner(ctx context.Context, id string) (Partner, error)
+	ListPartners(ctx context.Context) ([]Partner, error)
+	// UpdatePartner applies fn to the stored partner and writes the result.
+	// fn may run more than once under contention; an error from fn aborts
+	// the update unchanged and is returned wrapped. The id cannot change.
+	// fn must not call the store: a backend may hold a transaction open
+	// while it runs.
+	UpdatePartner(ctx context.Context, id string, fn func(Partner) (Partner, error)) (Partner, error)
+	// DeletePartner removes the partner, its hostnames, users and sessions.
+	DeletePartner(ctx context.Context, id string) error
+}
+
+// Users stores each partner's users. Every call is scoped to one partner:
+// an id of another partner answers ErrNotFound.
+type Users interface {
+	// CreateUser fails with ErrAlreadyExists if the id or the email
+	// (case-insensitively) is taken within the partner, and with
+	// ErrNotFound if the partner does not exist, so no user outlives a
+	// concurrent DeletePartner.
+	CreateUser(ctx context.Context, u User) error
+	GetUser(ctx context.Context, partnerID, id string) (User, error)
+	GetUserByEmail(ctx context.Context, partnerID, email string) (User, error)
+	// ListUsers returns the partner's users ordered by id.
+	ListUsers(ctx context.Context, partnerID string) ([]User, error)
+	// UpdateUser follows UpdatePartner's rules; changing the email to one
+	// another user holds fails with ErrAlreadyExists.
+	UpdateUser(ctx context.Context, partnerID, id string, fn func(User) (User, error)) (User, error)
+	// DeleteUser removes the user and every session of that user.
+	DeleteUser(ctx context.Context, partnerID, id string) error
+}
+
+// Sessions stores signed-in sessions. A session past ExpiresAt is gone:
+// GetSession answers ErrNotFound for it.
+type Sessions interface {
+	// CreateSession fails with ErrNotFound unless the user exists, so no
+	// session outlives a concurrent DeleteUser.
+	CreateSession(ctx context.Context, s Session) error
+	GetSession(ctx context.Context, partnerID, id string) (Session, error)
+	// TouchSession records activity. It never extends ExpiresAt and never
+	// moves LastSeenAt backwards, so touches landing out of order are safe.
+	TouchSession(ctx context.Context, partnerID, id string, lastSeen time.Time) error
+	DeleteSession(ctx context.Context, partnerID, id string) error
+	// ListUserSessions returns the user's live sessions ordered by CreatedAt.
+	ListUserSessions(ctx context.Context, partnerID, userID string) ([]Session, error)
+	// DeleteUserSessions removes every session of the user and returns
+	// their ids, so the caller can announce each revocation.
+	DeleteUserSessions(ctx context.Context, partnerID, userID string) ([]string, error)
+}
+
+// Counters are fixed-window counters shared by every node, used for
+// sign-in failure limits.
+type Counters interface {
+	// Incr adds one to the counter and returns the new count. The window
+	// starts at the first increment and the counter vanishes when it ends.
+	Incr(ctx context.Context, partnerID, key string, window time.Duration) (int64, error)
+	// Count returns the current count, 0 if none.
+	Count(ctx context.Context, partnerID, key string) (int64, error)
+	ResetCounter(ctx context.Context, partnerID, key string) error
+}
+
+// EventKind says what changed.
+type EventKind string
+
+const (
+	// SessionRevoked: ID is the session id; every node must drop it now.
+	SessionRevoked EventKind = "session_revoked"
+	// UserChanged: ID is the user id; cached copies are stale.
+	UserChanged EventKind = "user_changed"
+	// PartnersChanged: a partner or hostname changed; rebuild the snapshot.
+	PartnersChanged EventKind = "partners_changed"
+)
+
+// Event is one change announced to every node.
+type Event struct {
+	Kind      EventKind `json:"kind"`
+	PartnerID string    `json:"partner_id,omitempty"`
+	ID        string    `json:"id,omitempty"`
+}
+
+// Bus carries events to every node sharing the store, the publisher included.
+type Bus interface {
+	Publish(ctx context.Context, e Event) error
+	// Watch delivers events to onEvent until ctx ends. It calls
+	// onHealth(false) as soon as events may be lost (connection down or
+	// unverified, or a watcher too slow to keep up) and onHealth(true) once
+	// delivery is assured again; a caller must distrust every cache built
+	// from events until then, and flush it on onHealth(true). Watch
+	// calls onHealth once with the initial state as soon as it knows it, and
+	// blocks until ctx is done.
+	Watch(ctx context.Context, onEvent func(Event), onHealth func(up bool))
+}
+
+// Store is everything a backend provides.
+type Store interface {
+	Partners
+	Users
+	Sessions
+	Counters
+	Bus
+	Close() error
+}

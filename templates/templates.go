@@ -1,0 +1,207 @@
+package templates
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"io/fs"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Page names accepted by [Set.Render].
+const (
+	PageLogin     = "login"
+	PageSignOut   = "sign_out"
+	PageSignedOut = "signed_out"
+)
+
+// Page is the data every page shares.
+type Page struct {
+	// PartnerName is the partner's display name, e.g. "Acme Corp".
+	PartnerName string
+	// AssetPrefix is the URL path the [Assets] file system is served under,
+	// e.g. "/.partnergate/assets/". A missing trailing slash is added.
+	AssetPrefix string
+	// Title is the page's own part of the document title, e.g. "Sign in";
+	// the partner's name is appended to it.
+	Title string
+}
+
+// Login is the data of the "login" page: an email and password form.
+type Login struct {
+	Page
+	// Action is the URL the form is POSTed to, e.g. "/.partnergate/login".
+	Action string
+	// CSRFToken is sent back in the hidden field "csrf_token".
+	CSRFToken string
+	// ReturnTo is sent back in the hidden field "return_to".
+	ReturnTo string
+	// Email prefills the field "email", e.g. after a failed attempt.
+	Email string
+	// Error, when set, is shown in an alert region announced to assistive
+	// technology. Keep it generic: it must not tell which field was wrong.
+	Error string
+}
+
+// SignOut is the data of the "sign_out" page: a one-button form that confirms
+// a sign-out, so that no cross-site GET can end a session.
+type SignOut struct {
+	Page
+	// Action is the URL the form is POSTed to, e.g. "/.partnergate/logout".
+	Action string
+	// CSRFToken is sent back in the hidden field "csrf_token".
+	CSRFToken string
+}
+
+// SignedOut is the data of the "signed_out" page.
+type SignedOut struct {
+	Page
+	// LoginURL is the target of the "Sign in again" link.
+	LoginURL string
+}
+
+//go:embed html/*.html
+var pageFiles embed.FS
+
+//go:embed assets
+var assetFiles embed.FS
+
+// Assets returns the static files the pages link to (style.css, favicon.svg),
+// at the root of the returned file system. Serve it under [Page.AssetPrefix],
+// e.g. with http.FileServerFS behind http.StripPrefix. Page links carry a
+// content hash in their query (style.css?v=…), so the files can be cached for
+// a long time.
+func Assets() fs.FS {
+	sub, err := fs.Sub(assetFiles, "assets")
+	if err != nil {
+		panic(err) // "assets" is a valid path embedded at build time
+	}
+	return sub
+}
+
+// Set holds the parsed pages. It is safe for concurrent use.
+type Set struct {
+	pages map[string]*template.Template
+}
+
+// pageData lists each page with a check of the data it accepts.
+var pageData = map[string]func(any) bool{
+	PageLogin:     accepts[Login],
+	PageSignOut:   accepts[SignOut],
+	PageSignedOut: accepts[SignedOut],
+}
+
+// accepts reports whether data is a T or a non-nil *T.
+func accepts[T any](data any) bool {
+	switch d := data.(type) {
+	case T:
+		return true
+	case *T:
+		return d != nil
+	}
+	return false
+}
+
+// Parse parses every page with the shared layout. Call it once at start-up.
+func Parse() (*Set, error) {
+	versions, err := assetVersions()
+	if err != nil {
+		return nil, err
+	}
+	funcs := template.FuncMap{
+		"initial": initial,
+		"asset": func(prefix, name string) (string, error) {
+			v, ok := versions[name]
+			if !ok {
+				return "", fmt.Errorf("templates: no asset %q", name)
+			}
+			if !strings.HasSuffix(prefix, "/") {
+				prefix += "/"
+			}
+			return prefix + name + "?v=" + v, nil
+		},
+	}
+	layout, err := template.New("layout.html").Funcs(funcs).ParseFS(pageFiles, "html/layout.html")
+	if err != nil {
+		return nil, fmt.Errorf("templates: layout: %w", err)
+	}
+	s := &Set{pages: make(map[string]*template.Template, len(pageData))}
+	for name := range pageData {
+		t, err := template.Must(layout.Clone()).ParseFS(pageFiles, "html/"+name+".html")
+		if err != nil {
+			return nil, fmt.Errorf("templates: page %s: %w", name, err)
+		}
+		s.pages[name] = t
+	}
+	return s, nil
+}
+
+// Render writes page name with data to w. Data must be the page's type (or a
+// non-nil pointer to it): [Login] for "login", [SignOut] for "sign_out",
+// [SignedOut] for "signed_out".
+// The page is rendered in full before anything is written, so an error never
+// leaves half a page behind.
+func (s *Set) Render(w io.Writer, name string, data any) error {
+	t, ok := s.pages[name]
+	if !ok {
+		return fmt.Errorf("templates: no page %q", name)
+	}
+	if !pageData[name](data) {
+		return fmt.Errorf("templates: page %q cannot render %T", name, data)
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout", data); err != nil {
+		return fmt.Errorf("templates: page %s: %w", name, err)
+	}
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+// assetVersions maps each asset's name to a short hash of its content.
+func assetVersions() (map[string]string, error) {
+	versions := map[string]string{}
+	err := fs.WalkDir(Assets(), ".", func(name string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(Assets(), name)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(b)
+		versions[name] = hex.EncodeToString(sum[:6])
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("templates: assets: %w", err)
+	}
+	if len(versions) == 0 {
+		return nil, errors.New("templates: no assets embedded")
+	}
+	return versions, nil
+}
+
+// initial returns the monogram letter for a display name: its first letter or
+// digit, upper-cased, or its first visible character if it has neither.
+func initial(name string) string {
+	var first rune = utf8.RuneError
+	for _, r := range name {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			return string(unicode.ToUpper(r))
+		}
+		if first == utf8.RuneError && unicode.IsGraphic(r) && !unicode.IsSpace(r) {
+			first = r
+		}
+	}
+	if first == utf8.RuneError {
+		return ""
+	}
+	return string(first)
+}
