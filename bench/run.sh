@@ -271,29 +271,52 @@ echo "== warm up ($warmup each)"
 load "$plain_port" "$warmup" "$tmp/warm.out"
 load "$pg_port" "$warmup" "$tmp/warm.out"
 
+# snapshot PROXY-PID: CPU ticks so far of the proxy, the upstream, this
+# shell's reaped children (wrk) and the whole machine.
+snapshot() {
+	local stat rest _ user nice system idle iowait irq softirq steal
+	snap_proxy=$(cpu_ticks "$1")
+	snap_upstream=$(cpu_ticks "$pid_upstream")
+	read -r stat <"/proc/$$/stat"
+	rest=${stat##*) }
+	# shellcheck disable=SC2086 # split the fields on purpose
+	set -- $rest
+	snap_children=$((${14} + ${15})) # fields 16 (cutime) and 17 (cstime)
+	read -r _ user nice system idle iowait irq softirq steal _ </proc/stat
+	snap_busy=$((user + nice + system + irq + softirq))
+	snap_all=$((snap_busy + idle + iowait + steal))
+	snap_steal=$steal
+}
+
 echo "== measure: $rounds rounds of wrk -t$threads -c$connections -d$duration, alternating"
+# One line per run: round variant requests duration_us p50_us p99_us
+# proxy_ticks upstream_ticks bytes errors wrk_ticks other_ticks all_ticks
+# steal_ticks. other is the machine's busy time spent outside the proxy,
+# the upstream and wrk: another workload's, or the kernel's unattributed.
 results=$tmp/results.tsv
 : >"$results"
 for round in $(seq "$rounds"); do
 	for variant in plain gateway; do
 		if [ "$variant" = plain ]; then port=$plain_port pid=$pid_plain; else port=$pg_port pid=$pid_gateway; fi
 		out=$tmp/$variant-$round.out
-		cpu0=$(cpu_ticks "$pid")
-		up0=$(cpu_ticks "$pid_upstream")
+		snapshot "$pid"
+		p0=$snap_proxy u0=$snap_upstream c0=$snap_children b0=$snap_busy a0=$snap_all s0=$snap_steal
 		load "$port" "$duration" "$out"
-		cpu1=$(cpu_ticks "$pid")
-		up1=$(cpu_ticks "$pid_upstream")
+		snapshot "$pid"
 		grep -q '^RESULT' "$out" || die "no result from wrk: $(cat "$out")"
 		requests=$(field requests "$out")
 		[ "$requests" -gt 0 ] || die "$variant: no requests completed"
 		errors=$(($(field connect "$out") + $(field read "$out") + $(field write "$out") + $(field status "$out") + $(field timeout "$out")))
 		[ "$(field status "$out")" = 0 ] || die "$variant: $(field status "$out") responses with status >= 400"
-		printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$variant" "$requests" \
+		proxy=$((snap_proxy - p0)) upstream=$((snap_upstream - u0)) wrk_cpu=$((snap_children - c0))
+		other=$((snap_busy - b0 - proxy - upstream - wrk_cpu))
+		printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$variant" "$requests" \
 			"$(field duration_us "$out")" "$(field p50_us "$out")" "$(field p99_us "$out")" \
-			$((cpu1 - cpu0)) $((up1 - up0)) "$(field bytes "$out")" "$errors" >>"$results"
+			"$proxy" "$upstream" "$(field bytes "$out")" "$errors" \
+			"$wrk_cpu" "$other" $((snap_all - a0)) $((snap_steal - s0)) >>"$results"
 		awk -F'\t' -v tps="$ticks_per_sec" 'END {
-			printf "   round %d %-8s %9.0f req/s  p50 %6.2f ms  p99 %6.2f ms  cpu %6.1f us/req  upstream %5.1f us/req  errors %d\n",
-				$1, $2, $3 / ($4 / 1e6), $5 / 1e3, $6 / 1e3, $7 / tps * 1e6 / $3, $8 / tps * 1e6 / $3, $10
+			printf "   round %d %-8s %8.0f req/s  p50 %5.2f ms  p99 %6.2f ms  cpu %5.1f us/req  upstream %5.1f us/req  other %4.1f%%  errors %d\n",
+				$1, $2, $3 / ($4 / 1e6), $5 / 1e3, $6 / 1e3, $7 / tps * 1e6 / $3, $8 / tps * 1e6 / $3, 100 * $12 / $13, $10
 		}' "$results"
 	done
 done
@@ -323,6 +346,8 @@ awk -F'\t' -v tps="$ticks_per_sec" '
 		rps = $3 / ($4 / 1e6)
 		sum_rps[v] += rps; req[v] += $3; cpu[v] += $7; up[v] += $8; bytes[v] += $9; err[v] += $10
 		p50[v] += $5; p99[v] += $6
+		other += $12; all += $13; steal += $14
+		if (100 * $12 / $13 > worst) worst = 100 * $12 / $13
 		if (v == "plain") a_rps[$1] = rps; else b_rps[$1] = rps
 		if (v == "plain") a_cpu[$1] = $7 / $3; else b_cpu[$1] = $7 / $3
 	}
@@ -352,4 +377,8 @@ awk -F'\t' -v tps="$ticks_per_sec" '
 		printf "  CPU per request      (<= 1.10)     %6.3f   %.3f .. %.3f   %s\n", cr, lo_c, hi_c, cv
 		printf "\nreq/s and latency are means over rounds; CPU per request is the utime+stime\n"
 		printf "the proxy process accounted over its runs, divided by the requests completed.\n"
+		printf "Machine busy outside wrk, proxy and upstream: %.1f%% on average, %.1f%% at worst;\n", 100 * other / all, worst
+		printf "steal %.1f%%.", 100 * steal / all
+		if (worst > 5) printf " Another workload shared the CPUs: ratios are noisy, rerun on a quiet machine."
+		printf "\n"
 	}' "$results"

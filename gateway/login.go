@@ -37,7 +37,9 @@ func (g *Gateway) serveReserved(w http.ResponseWriter, r *http.Request, p *Partn
 	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
+	// Not no-referrer: under it browsers send "Origin: null" on form
+	// posts, which the origin check must refuse.
+	h.Set("Referrer-Policy", "same-origin")
 	route := strings.TrimPrefix(r.URL.Path, g.cfg.Prefix)
 	switch {
 	case route == "login" && (r.Method == http.MethodGet || r.Method == http.MethodHead):

@@ -21,6 +21,10 @@ admin() { # method path [json]
 		-H 'Content-Type: application/json' ${3:+--data "$3"}
 }
 for _ in $(seq 100); do
+	if ! kill -0 "$gateway" 2>/dev/null; then
+		echo "partnergate did not start (is port 8080 in use?)" >&2
+		exit 1
+	fi
 	[ "$(admin GET /api/v1/partners)" = 200 ] && break
 	sleep 0.2
 done
