@@ -19,9 +19,10 @@
 # Knobs (environment): BENCH_ROUNDS (3), BENCH_DURATION (10s),
 # BENCH_THREADS (2), BENCH_CONNECTIONS (32), BENCH_WARMUP (3s).
 # BENCH_PROFILE=DIR also writes a 10s CPU profile of each proxy under the
-# same load to DIR/plain.pprof and DIR/gateway.pprof, taken after the
-# measured rounds from Caddy's admin endpoint (on loopback; it stays off
-# otherwise). Read them with `go tool pprof -top DIR/gateway.pprof`.
+# same load to DIR/plain.pprof and DIR/gateway.pprof (and the allocations
+# made meanwhile to DIR/*.allocs.pprof, wrk's output to DIR/*.wrk.txt),
+# taken after the measured rounds from Caddy's admin endpoint (on loopback;
+# it stays off otherwise). Read them with `go tool pprof -top DIR/gateway.pprof`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -328,13 +329,20 @@ if [ -n "$profile_dir" ]; then
 	echo "== CPU profiles under the same load, into $profile_dir"
 	for variant in plain gateway; do
 		if [ "$variant" = plain ]; then port=$plain_port admin_port=$plain_admin_port; else port=$pg_port admin_port=$gateway_admin_port; fi
-		load "$port" 14s "$tmp/profile-$variant.out" &
+		load "$port" 14s "$profile_dir/$variant.wrk.txt" &
 		load_pid=$!
 		sleep 2
+		curl -sS --max-time 30 -o "$profile_dir/$variant.allocs.pprof" \
+			"http://127.0.0.1:$admin_port/debug/pprof/allocs?seconds=10" &
+		allocs_pid=$!
 		curl -sS --max-time 30 -o "$profile_dir/$variant.pprof" \
 			"http://127.0.0.1:$admin_port/debug/pprof/profile?seconds=10" || die "no profile from $variant"
+		wait "$allocs_pid" || die "no allocation profile from $variant"
 		wait "$load_pid"
-		echo "   $profile_dir/$variant.pprof"
+		awk '/^RESULT/ { for (i = 2; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
+			printf "   %s (wrk: %.0f req/s during it, so about %.0f requests in the 10s profile)\n",
+				file, f["requests"] / (f["duration_us"] / 1e6), 10 * f["requests"] / (f["duration_us"] / 1e6) }' \
+			file="$profile_dir/$variant.pprof" "$profile_dir/$variant.wrk.txt"
 	done
 fi
 
@@ -379,6 +387,6 @@ awk -F'\t' -v tps="$ticks_per_sec" '
 		printf "the proxy process accounted over its runs, divided by the requests completed.\n"
 		printf "Machine busy outside wrk, proxy and upstream: %.1f%% on average, %.1f%% at worst;\n", 100 * other / all, worst
 		printf "steal %.1f%%.", 100 * steal / all
-		if (worst > 5) printf " Another workload shared the CPUs: ratios are noisy, rerun on a quiet machine."
+		if (worst > 6) printf " Another workload shared the CPUs: ratios are noisy, rerun on a quiet machine."
 		printf "\n"
 	}' "$results"

@@ -255,7 +255,7 @@ func TestProtectedSite(t *testing.T) {
 				"/.partnergate/":                   http.StatusNotFound,
 				"/.PARTNERGATE/login":              http.StatusBadRequest,
 				"/app/..%2F.partnergate/login":     http.StatusBadRequest,
-				"/%2epartnergate/login":            http.StatusOK,
+				"/%2epartnergate/login":            http.StatusBadRequest,
 				"/app/..;/.partnergate/jwks.json":  http.StatusBadRequest,
 				"/app%5C..%5C.partnergate%5Clogin": http.StatusBadRequest,
 			} {

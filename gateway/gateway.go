@@ -124,6 +124,10 @@ func (g *Gateway) Serve(w http.ResponseWriter, r *http.Request) (*session.Identi
 		return nil, false
 	}
 	if strings.HasPrefix(r.URL.Path, g.cfg.Prefix) {
+		if ambiguous(r.URL.EscapedPath()) {
+			http.Error(w, "Bad Request: ambiguous path", http.StatusBadRequest)
+			return nil, false
+		}
 		g.serveReserved(w, r, p)
 		return nil, false
 	}

@@ -83,3 +83,24 @@ func reachesPrefix(escapedPath, prefix string) bool {
 	p = path.Clean("/" + strings.Join(segs, "/"))
 	return underPrefixFold(p+"/", prefix)
 }
+
+// ambiguous reports whether a path could mean two things to two readers:
+// dot segments, empty segments, backslashes, or encoded '/', '\' or '.'.
+// The gateway's own routes need none of them.
+func ambiguous(escapedPath string) bool {
+	if strings.Contains(escapedPath, "//") || strings.ContainsRune(escapedPath, '\\') {
+		return true
+	}
+	lower := strings.ToLower(escapedPath)
+	for _, enc := range []string{"%2f", "%5c", "%2e"} {
+		if strings.Contains(lower, enc) {
+			return true
+		}
+	}
+	for seg := range strings.SplitSeq(escapedPath, "/") {
+		if seg == "." || seg == ".." {
+			return true
+		}
+	}
+	return false
+}

@@ -51,3 +51,25 @@ func TestReachesPrefix(t *testing.T) {
 		}
 	}
 }
+
+func TestAmbiguous(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		path string
+		want bool
+	}{
+		{"/.partnergate/login", false},
+		{"/.partnergate/assets/style.css", false},
+		{"/.partnergate/assets/../login", true},
+		{"/.partnergate/./login", true},
+		{"/.partnergate//login", true},
+		{"/.partnergate/assets/%2e%2e/x", true},
+		{"/.partnergate/assets%2Fstyle.css", true},
+		{"/.partnergate/assets\\style.css", true},
+		{"/.partnergate/assets/%5Cx", true},
+	} {
+		if got := ambiguous(tc.path); got != tc.want {
+			t.Errorf("ambiguous(%q) = %v, want %v", tc.path, got, tc.want)
+		}
+	}
+}
