@@ -1,5 +1,3 @@
-// Command partnergate is Caddy with the partnergate modules compiled in;
-// every Caddy subcommand works (run, adapt, validate, list-modules).
 package main
 
 import (
