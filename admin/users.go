@@ -187,9 +187,16 @@ func (h *Handler) updateUser(w http.ResponseWriter, r *http.Request) error {
 		return userWriteError(err)
 	}
 	h.publish(r, store.Event{Kind: store.UserChanged, PartnerID: p.ID, ID: u.ID})
+	// Deactivation and a password change both end every session: a reset
+	// usually follows a compromise, and the old password's sessions must
+	// not outlive it.
+	deactivated := false
 	if v, ok := in.active.value(); ok && !v {
+		deactivated = true
+	}
+	if deactivated || in.password.set {
 		if err := h.revoker.RevokeUser(r.Context(), p.ID, u.ID); err != nil {
-			return revocationFailed("the user was deactivated but their sessions could not be ended; repeat the request", err)
+			return revocationFailed("the user was updated but their sessions could not be ended; repeat the request", err)
 		}
 	}
 	return writeJSON(w, http.StatusOK, toUserJSON(u))

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -80,21 +81,29 @@ func TestUserLifecycle(t *testing.T) {
 	if ok, _ := password.Verify(stored.PasswordHash, newPassword); !ok {
 		t.Errorf("new password does not verify")
 	}
-	if len(e.revoker.revoked()) != 0 {
-		t.Errorf("revoked without deactivation: %v", e.revoker.revoked())
+	// A password change ends the sessions the old password opened.
+	if got, want := e.revoker.revoked(), []revocation{{"acme", id}}; !reflect.DeepEqual(got, want) {
+		t.Errorf("after a password change revoked %v, want %v", got, want)
+	}
+	e.mustCall("PATCH", "/api/v1/partners/acme/users/"+id, `{"name": "Alice"}`, http.StatusOK)
+	if got := e.revoker.revoked(); len(got) != 1 {
+		t.Errorf("a name change revoked sessions: %v", got)
 	}
 
-	// Merge-patch null clears the name and the password.
+	// Merge-patch null clears the name and the password, ending sessions.
 	e.mustCall("PATCH", "/api/v1/partners/acme/users/"+id, `{"name": null, "password": null}`, http.StatusOK)
 	if stored, _ = e.store.GetUser(ctx, "acme", id); stored.PasswordHash != "" || stored.Name != "" {
 		t.Errorf("after null patch: %+v", stored)
+	}
+	if got := e.revoker.revoked(); len(got) != 2 {
+		t.Errorf("clearing the password revoked %d times in all, want 2", len(got))
 	}
 
 	// Deactivation ends sessions; so does repeating it.
 	e.mustCall("PATCH", "/api/v1/partners/acme/users/"+id, `{"active": false}`, http.StatusOK)
 	e.mustCall("PATCH", "/api/v1/partners/acme/users/"+id, `{"active": false}`, http.StatusOK)
 	e.mustCall("PATCH", "/api/v1/partners/acme/users/"+id, `{"active": true}`, http.StatusOK)
-	if got, want := e.revoker.revoked(), []revocation{{"acme", id}, {"acme", id}}; !reflect.DeepEqual(got, want) {
+	if got, want := e.revoker.revoked(), slices.Repeat([]revocation{{"acme", id}}, 4); !reflect.DeepEqual(got, want) {
 		t.Errorf("revoked %v, want %v", got, want)
 	}
 
@@ -102,7 +111,7 @@ func TestUserLifecycle(t *testing.T) {
 	if rec.Code != http.StatusNoContent || rec.Body.Len() != 0 {
 		t.Fatalf("delete = %d %q", rec.Code, rec.Body)
 	}
-	if got := e.revoker.revoked(); len(got) != 3 || got[2] != (revocation{"acme", id}) {
+	if got := e.revoker.revoked(); len(got) != 5 || got[4] != (revocation{"acme", id}) {
 		t.Errorf("delete did not revoke: %v", got)
 	}
 	assertError(t, e.call("GET", "/api/v1/partners/acme/users/"+id, ""), http.StatusNotFound, "not_found", "")
@@ -116,8 +125,8 @@ func TestUserLifecycle(t *testing.T) {
 		}
 	}
 	changed := store.Event{Kind: store.UserChanged, PartnerID: "acme", ID: id}
-	// Five PATCHes, then the delete's deactivation and removal.
-	want := []store.Event{changed, changed, changed, changed, changed, changed, changed}
+	// Six PATCHes, then the delete's deactivation and removal.
+	want := slices.Repeat([]store.Event{changed}, 8)
 	if !reflect.DeepEqual(userEvents, want) {
 		t.Errorf("user events %v, want %v", userEvents, want)
 	}

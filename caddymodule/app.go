@@ -256,15 +256,19 @@ func (a *App) openStore(ctx caddy.Context) error {
 	return nil
 }
 
-// redactURL hides a password in a store URL before it reaches a log or an
-// error message.
+// redactURL keeps a store URL's scheme, hosts and path for messages and
+// drops what may hold a secret: the user info and the query, where
+// parameters like sentinel_password live.
 func redactURL(s string) string {
-	at := strings.LastIndex(s, "@")
-	scheme := strings.Index(s, "://")
-	if at < 0 || scheme < 0 || at < scheme {
+	s, _, _ = strings.Cut(s, "?")
+	scheme, rest, ok := strings.Cut(s, "://")
+	if !ok {
 		return s
 	}
-	return s[:scheme+3] + "REDACTED" + s[at:]
+	if at := strings.LastIndex(rest, "@"); at >= 0 {
+		rest = "REDACTED@" + rest[at+1:]
+	}
+	return scheme + "://" + rest
 }
 
 // Interface guards

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"runtime"
 	"strings"
 	"time"
 
@@ -25,16 +26,23 @@ type Store interface {
 	store.Counters
 }
 
-// Limits bound sign-in failures. An account or an address over its limit is
-// refused until its window ends, whatever password it sends.
+// Limits bound sign-in attempts. An account or an address over its limit
+// is refused until its window ends, whatever password it sends.
 type Limits struct {
+	// AccountFailures counts attempts on one account since its last
+	// successful sign-in.
 	AccountFailures int
-	IPFailures      int
-	Window          time.Duration
+	// IPAttempts counts every attempt from one address, successful or not,
+	// so a script cannot refill its budget with an account it owns.
+	IPAttempts int
+	Window     time.Duration
+	// ConcurrentHashes caps password checks in flight in this process; each
+	// holds tens of MiB. Default: twice the number of CPUs.
+	ConcurrentHashes int
 }
 
 // DefaultLimits are generous to people and hard on scripts.
-var DefaultLimits = Limits{AccountFailures: 5, IPFailures: 50, Window: 15 * time.Minute}
+var DefaultLimits = Limits{AccountFailures: 5, IPAttempts: 100, Window: 15 * time.Minute}
 
 // Config wires a Gateway.
 type Config struct {
@@ -57,9 +65,10 @@ type Config struct {
 
 // Gateway serves one protected site. It is safe for concurrent use.
 type Gateway struct {
-	cfg     Config
-	headers headerSet
-	assets  http.Handler
+	cfg       Config
+	headers   headerSet
+	assets    http.Handler
+	hashSlots chan struct{}
 }
 
 // New checks cfg and fills in defaults.
@@ -92,8 +101,13 @@ func New(cfg Config) (*Gateway, error) {
 	if cfg.Headers == (HeaderNames{}) {
 		cfg.Headers = DefaultHeaderNames
 	}
-	if cfg.Limits == (Limits{}) {
-		cfg.Limits = DefaultLimits
+	if cfg.Limits.AccountFailures <= 0 || cfg.Limits.IPAttempts <= 0 || cfg.Limits.Window <= 0 {
+		cfg.Limits.AccountFailures = DefaultLimits.AccountFailures
+		cfg.Limits.IPAttempts = DefaultLimits.IPAttempts
+		cfg.Limits.Window = DefaultLimits.Window
+	}
+	if cfg.Limits.ConcurrentHashes <= 0 {
+		cfg.Limits.ConcurrentHashes = 2 * runtime.GOMAXPROCS(0)
 	}
 	if cfg.ClientIP == nil {
 		cfg.ClientIP = peerIP
@@ -108,9 +122,10 @@ func New(cfg Config) (*Gateway, error) {
 		cfg.Logger = zap.NewNop()
 	}
 	return &Gateway{
-		cfg:     cfg,
-		headers: newHeaderSet(cfg.Headers),
-		assets:  http.StripPrefix(cfg.Prefix+"assets/", http.FileServerFS(templates.Assets())),
+		cfg:       cfg,
+		headers:   newHeaderSet(cfg.Headers),
+		assets:    http.StripPrefix(cfg.Prefix+"assets/", http.FileServerFS(templates.Assets())),
+		hashSlots: make(chan struct{}, cfg.Limits.ConcurrentHashes),
 	}, nil
 }
 
@@ -118,6 +133,10 @@ func New(cfg Config) (*Gateway, error) {
 // identity headers and may go upstream; otherwise Serve has answered.
 func (g *Gateway) Serve(w http.ResponseWriter, r *http.Request) (*session.Identity, bool) {
 	g.headers.strip(r.Header)
+	if !g.guardTrailers(r) {
+		http.Error(w, "Bad Request: reserved header sent as a trailer", http.StatusBadRequest)
+		return nil, false
+	}
 	p, ok := g.cfg.Directory.Resolve(r.Host)
 	if !ok {
 		http.NotFound(w, r)
@@ -139,6 +158,7 @@ func (g *Gateway) Serve(w http.ResponseWriter, r *http.Request) (*session.Identi
 	switch {
 	case err == nil:
 		g.setIdentity(r.Header, id)
+		hideOwnCookies(r.Header)
 		return id, true
 	case errors.Is(err, store.ErrUnavailable):
 		g.unavailable(w, p, err)
@@ -151,19 +171,21 @@ func (g *Gateway) Serve(w http.ResponseWriter, r *http.Request) (*session.Identi
 // lookup finds the session on this request. Several session cookies mean
 // someone is tossing cookies at us: none is trusted.
 func (g *Gateway) lookup(r *http.Request, p *Partner) (*session.Identity, error) {
-	name := sessionCookieName(r)
-	var value string
-	found := 0
-	for _, c := range r.Cookies() {
-		if c.Name == name {
-			value = c.Value
-			found++
-		}
-	}
-	if found != 1 {
+	values := sessionCookies(r)
+	if len(values) != 1 {
 		return nil, session.ErrNoSession
 	}
-	return g.cfg.Sessions.Lookup(r.Context(), p.ID, value)
+	return g.cfg.Sessions.Lookup(r.Context(), p.ID, values[0])
+}
+
+// sessionCookies returns the value of every session cookie on r.
+func sessionCookies(r *http.Request) []string {
+	name := sessionCookieName(r)
+	var values []string
+	for _, c := range r.CookiesNamed(name) {
+		values = append(values, c.Value)
+	}
+	return values
 }
 
 func (g *Gateway) setIdentity(h http.Header, id *session.Identity) {

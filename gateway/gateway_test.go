@@ -162,7 +162,7 @@ func TestHTTPSCookiesAreHostPrefixed(t *testing.T) {
 
 func TestFailureLimitPerIP(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, gateway.Limits{AccountFailures: 100, IPFailures: 3, Window: time.Minute})
+	f := newFixture(t, gateway.Limits{AccountFailures: 100, IPAttempts: 3, Window: time.Minute})
 	for i := range 3 {
 		if w := f.postLogin(t, "192.0.2.7", "guess"+string(rune('a'+i))+"@acme.example", "some wrong password", false); w.Code != http.StatusUnauthorized {
 			t.Fatalf("failure %d: status %d, want 401", i+1, w.Code)
@@ -179,7 +179,7 @@ func TestFailureLimitPerIP(t *testing.T) {
 // TestUnknownUserTakesAsLong checks that a sign-in for an email nobody has
 // costs what a wrong password costs, so timing does not reveal accounts.
 func TestUnknownUserTakesAsLong(t *testing.T) {
-	f := newFixture(t, gateway.Limits{AccountFailures: 1000, IPFailures: 1000, Window: time.Minute})
+	f := newFixture(t, gateway.Limits{AccountFailures: 1000, IPAttempts: 1000, Window: time.Minute})
 	fastest := func(email string) time.Duration {
 		var times []time.Duration
 		for range 5 {

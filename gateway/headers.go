@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"io"
 	"net/http"
 	"net/textproto"
 	"strings"
@@ -148,4 +149,70 @@ func encodeList(vs []string) string {
 		parts[i] = encodeValue(v)
 	}
 	return strings.Join(parts, ",")
+}
+
+// guardTrailers refuses a request that declares a reserved header as a
+// trailer, and drops any that arrives undeclared: trailers come after the
+// body, long after strip ran, and a proxy forwards them.
+func (g *Gateway) guardTrailers(r *http.Request) bool {
+	for k := range r.Trailer {
+		if g.headers.reserved(k) {
+			return false
+		}
+	}
+	if r.Body != nil && r.Body != http.NoBody && (r.Trailer != nil || r.ContentLength < 0) {
+		r.Body = &trailerFilter{ReadCloser: r.Body, r: r, headers: g.headers}
+	}
+	return true
+}
+
+type trailerFilter struct {
+	io.ReadCloser
+	r       *http.Request
+	headers headerSet
+}
+
+func (f *trailerFilter) Read(p []byte) (int, error) {
+	n, err := f.ReadCloser.Read(p)
+	if err == io.EOF {
+		for k := range f.r.Trailer {
+			if f.headers.reserved(k) {
+				delete(f.r.Trailer, k)
+			}
+		}
+	}
+	return n, err
+}
+
+// hideOwnCookies keeps the gateway's cookies from the app: the session
+// cookie is a bearer credential the app never needs and should never log.
+func hideOwnCookies(h http.Header) {
+	values := h["Cookie"]
+	own := false
+	for _, v := range values {
+		if strings.Contains(v, sessionCookieBase) || strings.Contains(v, csrfCookieBase) {
+			own = true
+			break
+		}
+	}
+	if !own {
+		return
+	}
+	var kept []string
+	for _, v := range values {
+		for part := range strings.SplitSeq(v, ";") {
+			part = textproto.TrimString(part)
+			name, _, _ := strings.Cut(part, "=")
+			switch strings.TrimPrefix(name, hostPrefix) {
+			case "", sessionCookieBase, csrfCookieBase:
+				continue
+			}
+			kept = append(kept, part)
+		}
+	}
+	if len(kept) == 0 {
+		delete(h, "Cookie")
+		return
+	}
+	h["Cookie"] = []string{strings.Join(kept, "; ")}
 }

@@ -1,8 +1,11 @@
 package gateway
 
 import (
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -85,5 +88,50 @@ func TestNormalizeHost(t *testing.T) {
 		if got := NormalizeHost(tc.in); got != tc.want {
 			t.Errorf("NormalizeHost(%q) = %q, want %q", tc.in, got, tc.want)
 		}
+	}
+}
+
+func TestHideOwnCookies(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		in   []string
+		want []string
+	}{
+		{in: []string{"theme=dark; pg_session=abc; lang=en"}, want: []string{"theme=dark; lang=en"}},
+		{in: []string{"__Host-pg_session=abc", "__Host-pg_csrf=x; app_pg_session=keep"}, want: []string{"app_pg_session=keep"}},
+		{in: []string{"pg_session=a; pg_csrf=b"}, want: nil},
+		{in: []string{"theme=dark"}, want: []string{"theme=dark"}},
+	} {
+		h := http.Header{"Cookie": tc.in}
+		hideOwnCookies(h)
+		if got := h["Cookie"]; !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("Cookie %q: app gets %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestGuardTrailers(t *testing.T) {
+	t.Parallel()
+	g := &Gateway{headers: newHeaderSet(DefaultHeaderNames)}
+	declared := httptest.NewRequest("POST", "/", strings.NewReader("x"))
+	declared.Trailer = http.Header{"X_auth_user": nil}
+	if g.guardTrailers(declared) {
+		t.Error("a reserved header declared as a trailer was accepted")
+	}
+	r := httptest.NewRequest("POST", "/", strings.NewReader("body"))
+	r.ContentLength = -1
+	if !g.guardTrailers(r) {
+		t.Fatal("a request without trailers was refused")
+	}
+	// Trailers land in r.Trailer as the body ends, as net/http does it.
+	r.Trailer = http.Header{"X-Auth-Roles": {"admin"}, "X-Checksum": {"abc"}}
+	if _, err := io.ReadAll(r.Body); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := r.Trailer["X-Auth-Roles"]; ok {
+		t.Error("a reserved trailer survived the end of the body")
+	}
+	if r.Trailer.Get("X-Checksum") != "abc" {
+		t.Error("an ordinary trailer was dropped")
 	}
 }

@@ -8,11 +8,13 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"math"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -21,7 +23,11 @@ import (
 	"github.com/partnergate/partnergate/templates"
 )
 
-const maxFormBytes = 16 << 10
+const (
+	maxFormBytes = 16 << 10
+	// hashWait bounds the wait for a password-check slot under load.
+	hashWait = 3 * time.Second
+)
 
 // The one message for every failed sign-in, so it tells nobody which part
 // was wrong or whether the account exists.
@@ -100,20 +106,22 @@ func (g *Gateway) login(w http.ResponseWriter, r *http.Request, p *Partner) {
 		account = "login:user:" + user.ID
 	}
 	ip := "login:ip:" + g.cfg.ClientIP(r)
-	if g.overLimit(ctx, w, r, p, email, returnTo, account, ip) {
+	allowed, err := g.admit(ctx, p, account, ip)
+	if err != nil {
+		g.loginUnavailable(w, r, p, email, returnTo, err)
 		return
 	}
-	ok := false
-	if known && user.Active && user.PasswordHash != "" {
-		ok, err = password.Verify(user.PasswordHash, r.PostForm.Get("password"))
-		if err != nil {
-			g.cfg.Logger.Error("stored password hash unreadable", zap.String("partner", p.ID), zap.String("user", user.ID), zap.Error(err))
-		}
-	} else {
-		password.VerifyDummy(r.PostForm.Get("password"))
+	if !allowed {
+		g.cfg.Logger.Info("sign-in refused: attempt limit", zap.String("partner", p.ID))
+		g.showLogin(w, r, p, http.StatusTooManyRequests, email, msgTooMany, returnTo)
+		return
+	}
+	ok, err := g.checkPassword(r.Context(), user, known, r.PostForm.Get("password"))
+	if err != nil {
+		g.loginUnavailable(w, r, p, email, returnTo, err)
+		return
 	}
 	if !ok {
-		g.recordFailure(ctx, p, account, ip)
 		g.cfg.Logger.Info("sign-in failed", zap.String("partner", p.ID), zap.Bool("known_user", known))
 		g.showLogin(w, r, p, http.StatusUnauthorized, email, msgBadCredentials, returnTo)
 		return
@@ -123,12 +131,8 @@ func (g *Gateway) login(w http.ResponseWriter, r *http.Request, p *Partner) {
 	}
 	// A new session on every sign-in, and the old one ended, so a session
 	// id planted before sign-in is worth nothing after it.
-	if old, err := r.Cookie(sessionCookieName(r)); err == nil {
-		if sid, ok := g.cfg.Sessions.SessionID(p.ID, old.Value); ok {
-			if err := g.cfg.Sessions.Revoke(ctx, p.ID, sid); err != nil {
-				g.cfg.Logger.Warn("end previous session", zap.String("partner", p.ID), zap.Error(err))
-			}
-		}
+	if err := g.endSessions(ctx, r, p); err != nil {
+		g.cfg.Logger.Warn("end previous session", zap.String("partner", p.ID), zap.Error(err))
 	}
 	cookie, id, err := g.cfg.Sessions.Issue(ctx, user, g.cfg.ClientIP(r), r.UserAgent())
 	if err != nil {
@@ -141,30 +145,56 @@ func (g *Gateway) login(w http.ResponseWriter, r *http.Request, p *Partner) {
 	http.Redirect(w, r, safeReturnPath(returnTo, g.cfg.Prefix), http.StatusSeeOther)
 }
 
-func (g *Gateway) overLimit(ctx context.Context, w http.ResponseWriter, r *http.Request, p *Partner, email, returnTo, account, ip string) bool {
-	acct, err := g.cfg.Store.Count(ctx, p.ID, account)
-	if err == nil {
-		var byIP int64
-		byIP, err = g.cfg.Store.Count(ctx, p.ID, ip)
-		if err == nil && acct < int64(g.cfg.Limits.AccountFailures) && byIP < int64(g.cfg.Limits.IPFailures) {
-			return false
-		}
-	}
+// admit counts this attempt against the account and the address before
+// the password is checked, so a burst of parallel guesses cannot all pass a
+// check that only counted failures afterwards.
+func (g *Gateway) admit(ctx context.Context, p *Partner, account, ip string) (bool, error) {
+	byAccount, err := g.cfg.Store.Incr(ctx, p.ID, account, g.cfg.Limits.Window)
 	if err != nil {
-		g.loginUnavailable(w, r, p, email, returnTo, err)
-		return true
+		return false, err
 	}
-	g.cfg.Logger.Info("sign-in refused: failure limit", zap.String("partner", p.ID))
-	g.showLogin(w, r, p, http.StatusTooManyRequests, email, msgTooMany, returnTo)
-	return true
+	byIP, err := g.cfg.Store.Incr(ctx, p.ID, ip, g.cfg.Limits.Window)
+	if err != nil {
+		return false, err
+	}
+	return byAccount <= int64(g.cfg.Limits.AccountFailures) && byIP <= int64(g.cfg.Limits.IPAttempts), nil
 }
 
-func (g *Gateway) recordFailure(ctx context.Context, p *Partner, keys ...string) {
-	for _, k := range keys {
-		if _, err := g.cfg.Store.Incr(ctx, p.ID, k, g.cfg.Limits.Window); err != nil {
-			g.cfg.Logger.Warn("count sign-in failure", zap.String("partner", p.ID), zap.Error(err))
+// checkPassword verifies the password, or burns the same time for an
+// unknown, inactive or password-less user. It waits for one of a bounded
+// number of slots, since each check holds tens of MiB.
+func (g *Gateway) checkPassword(ctx context.Context, user store.User, known bool, plain string) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, hashWait)
+	defer cancel()
+	select {
+	case g.hashSlots <- struct{}{}:
+		defer func() { <-g.hashSlots }()
+	case <-ctx.Done():
+		return false, fmt.Errorf("wait for a password check: %w", ctx.Err())
+	}
+	if !known || !user.Active || user.PasswordHash == "" {
+		password.VerifyDummy(plain)
+		return false, nil
+	}
+	ok, err := password.Verify(user.PasswordHash, plain)
+	if err != nil {
+		g.cfg.Logger.Error("stored password hash unreadable", zap.String("partner", user.PartnerID), zap.String("user", user.ID), zap.Error(err))
+		return false, nil
+	}
+	return ok, nil
+}
+
+// endSessions revokes every session cookie the request carries: an
+// attacker may have planted one beside the victim's, and ending only the
+// first would leave the other alive.
+func (g *Gateway) endSessions(ctx context.Context, r *http.Request, p *Partner) error {
+	var errs []error
+	for _, value := range sessionCookies(r) {
+		if sid, ok := g.cfg.Sessions.SessionID(p.ID, value); ok {
+			errs = append(errs, g.cfg.Sessions.Revoke(ctx, p.ID, sid))
 		}
 	}
+	return errors.Join(errs...)
 }
 
 func (g *Gateway) loginUnavailable(w http.ResponseWriter, r *http.Request, p *Partner, email, returnTo string, err error) {
@@ -191,17 +221,15 @@ func (g *Gateway) logout(w http.ResponseWriter, r *http.Request, p *Partner) {
 		g.showLogout(w, r, p)
 		return
 	}
-	if c, err := r.Cookie(sessionCookieName(r)); err == nil {
-		if sid, ok := g.cfg.Sessions.SessionID(p.ID, c.Value); ok {
-			if err := g.cfg.Sessions.Revoke(r.Context(), p.ID, sid); err != nil {
-				g.cfg.Logger.Error("sign-out not completed", zap.String("partner", p.ID), zap.Error(err))
-				w.Header().Set("Retry-After", "5")
-				http.Error(w, "Service Unavailable: sign-out could not be completed, try again", http.StatusServiceUnavailable)
-				return
-			}
-			g.cfg.Logger.Info("signed out", zap.String("partner", p.ID))
-		}
+	ctx, cancel := context.WithTimeout(r.Context(), g.cfg.StoreTimeout)
+	defer cancel()
+	if err := g.endSessions(ctx, r, p); err != nil {
+		g.cfg.Logger.Error("sign-out not completed", zap.String("partner", p.ID), zap.Error(err))
+		w.Header().Set("Retry-After", "5")
+		http.Error(w, "Service Unavailable: sign-out could not be completed, try again", http.StatusServiceUnavailable)
+		return
 	}
+	g.cfg.Logger.Info("signed out", zap.String("partner", p.ID))
 	http.SetCookie(w, g.sessionCookie(r, "", -1))
 	w.Header().Set("Cache-Control", "no-store")
 	g.render(w, http.StatusOK, templates.PageSignedOut, templates.SignedOut{
@@ -275,18 +303,21 @@ func (g *Gateway) csrfMAC(p *Partner, purpose, nonce string) string {
 // Cookies are host-only (no Domain), so one partner's subdomain can never
 // set or read another's; under HTTPS the __Host- prefix makes browsers
 // enforce that.
-func sessionCookieName(r *http.Request) string {
-	if r.TLS != nil {
-		return "__Host-pg_session"
-	}
-	return "pg_session"
-}
+const (
+	sessionCookieBase = "pg_session"
+	csrfCookieBase    = "pg_csrf"
+	hostPrefix        = "__Host-"
+)
 
-func csrfCookieName(r *http.Request) string {
+func sessionCookieName(r *http.Request) string { return cookieName(r, sessionCookieBase) }
+
+func csrfCookieName(r *http.Request) string { return cookieName(r, csrfCookieBase) }
+
+func cookieName(r *http.Request, base string) string {
 	if r.TLS != nil {
-		return "__Host-pg_csrf"
+		return hostPrefix + base
 	}
-	return "pg_csrf"
+	return base
 }
 
 func (g *Gateway) sessionCookie(r *http.Request, value string, maxAge int) *http.Cookie {

@@ -4,6 +4,7 @@ import (
 	"net/url"
 	"path"
 	"strings"
+	"unicode/utf8"
 )
 
 // safeReturnPath accepts only a same-host relative path ("/x?y") and
@@ -56,11 +57,14 @@ func underPrefixFold(p, prefix string) bool {
 
 // reachesPrefix reports whether a request path that is not literally under
 // prefix could still be read as under it by someone downstream: after
-// percent-decoding, ';' path parameters ("..;/"), '\' as '/', dot segments
-// and case folding. Such a request is refused rather than proxied.
+// percent-decoding, ';' path parameters ("..;/"), '\\' as '/', dot
+// segments, case folding, and the trailing dots, spaces and ":stream"
+// suffixes Windows servers ignore. A path no reader can agree on (a bad
+// escape, a control byte, invalid UTF-8) counts as reaching it. Such a
+// request is refused rather than proxied.
 func reachesPrefix(escapedPath, prefix string) bool {
-	if !strings.ContainsAny(escapedPath, "%;\\.") && !strings.Contains(escapedPath, "//") {
-		return underPrefixFold(escapedPath, prefix)
+	if !strings.ContainsAny(escapedPath, "%;\\") && !strings.Contains(escapedPath, "/.") && !strings.Contains(escapedPath, "//") {
+		return false
 	}
 	p := escapedPath
 	for range 4 {
@@ -73,15 +77,24 @@ func reachesPrefix(escapedPath, prefix string) bool {
 		}
 		p = next
 	}
-	p = strings.ReplaceAll(p, "\\", "/")
-	segs := strings.Split(p, "/")
-	for i, s := range segs {
-		if j := strings.IndexByte(s, ';'); j >= 0 {
-			segs[i] = s[:j]
+	if !utf8.ValidString(p) {
+		return true
+	}
+	for i := 0; i < len(p); i++ {
+		if p[i] < 0x20 || p[i] == 0x7f {
+			return true
 		}
 	}
-	p = path.Clean("/" + strings.Join(segs, "/"))
-	return underPrefixFold(p+"/", prefix)
+	segs := strings.Split(strings.ReplaceAll(p, "\\", "/"), "/")
+	for i, s := range segs {
+		s, _, _ = strings.Cut(s, ";")
+		s, _, _ = strings.Cut(s, ":")
+		if s != "." && s != ".." {
+			s = strings.TrimRight(s, ". ")
+		}
+		segs[i] = s
+	}
+	return underPrefixFold(path.Clean("/"+strings.Join(segs, "/"))+"/", prefix)
 }
 
 // ambiguous reports whether a path could mean two things to two readers:

@@ -45,6 +45,15 @@ func TestReachesPrefix(t *testing.T) {
 		{"/app\\..\\.partnergate\\x", true},
 		{"/.partnergate", true},
 		{"/.partnergatex", false},
+		{"/.partnergate./login", true},
+		{"/.partnergate%20/login", true},
+		{"/.partnergate::$DATA/login", true},
+		{"/.partnergate%00/login", true},
+		{"/app%0a", true},
+		{"/%c0%aepartnergate/login", true},
+		{"/%zz", true},
+		{"/app/.hidden", false},
+		{"/café/menu", false},
 	} {
 		if got := reachesPrefix(tc.path, p); got != tc.want {
 			t.Errorf("reachesPrefix(%q) = %v, want %v", tc.path, got, tc.want)

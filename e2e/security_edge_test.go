@@ -1,0 +1,669 @@
+package e2e
+
+// Security tests for the edge: identity headers, cookies, redirects, forwarded headers and paths. Each tries to break one rule of the project's
+// security checklist against the real binary; names start with TestSec.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// rawRequest sends one HTTP/1.1 request exactly as written to the node
+// (request-target, headers) and returns the answer with its body read.
+func (n *node) rawRequest(t *testing.T, method, target, host string, header http.Header) *http.Response {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", "127.0.0.1:"+n.port, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n", method, target, host)
+	for k, vs := range header {
+		for _, v := range vs {
+			fmt.Fprintf(&b, "%s: %s\r\n", k, v)
+		}
+	}
+	b.WriteString("\r\n")
+	if _, err := io.WriteString(conn, b.String()); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, target, err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	return resp
+}
+
+// rawClient is a client that sends exactly the Cookie header it is given.
+func (n *node) rawClient() *http.Client {
+	c := n.client()
+	c.Jar = nil
+	return c
+}
+
+// trailerUpstream is an app that reads the request body, so it sees the
+// request's trailer fields, and records them.
+type trailerUpstream struct {
+	addr string
+	mu   sync.Mutex
+	hdr  []http.Header
+	trl  []http.Header
+}
+
+func startTrailerUpstream(t *testing.T) *trailerUpstream {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &trailerUpstream{addr: ln.Addr().String()}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		u.mu.Lock()
+		u.hdr = append(u.hdr, r.Header.Clone())
+		u.trl = append(u.trl, r.Trailer.Clone())
+		u.mu.Unlock()
+		fmt.Fprintln(w, "ok")
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return u
+}
+
+// Rule (The edge → identity header spoofing): "Any client-sent header with
+// one of those names … is removed before the request goes upstream", on
+// every route. Caddy's reverse_proxy forwards request trailer fields, which
+// arrive after every header check; servers that merge trailers into headers
+// (Apache's MergeTrailers, CVE-2013-5704's class) would read a forged
+// identity. A request declaring one is refused; ordinary trailers pass.
+func TestSecIdentityHeadersNotSmuggledInTrailers(t *testing.T) {
+	t.Parallel()
+	up := startTrailerUpstream(t)
+	n := startNode(t, nodeConfig{store: "file " + t.TempDir(), upstream: up.addr})
+	n.seedPartner(t, "acme", "Acme Corp", acmeEmail, acmePassword)
+	host := partnerHost("acme")
+	c := n.client()
+	n.mustLogin(t, c, host, acmeEmail, acmePassword)
+
+	send := func(trailer http.Header) int {
+		pr, pw := io.Pipe()
+		req, err := http.NewRequest("POST", n.url(host, "/upload"), pr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.ContentLength = -1
+		req.Trailer = trailer
+		go func() {
+			pw.Write([]byte("payload"))
+			pw.Close()
+		}()
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, name := range []string{"X-Auth-User", "X_auth_roles", "X-Partner-Id"} {
+		if status := send(http.Header{name: {"admin"}, "X-Checksum": {"abc"}}); status != http.StatusBadRequest {
+			t.Errorf("trailer %s: status %d, want 400", name, status)
+		}
+	}
+	up.mu.Lock()
+	reached := len(up.trl)
+	up.mu.Unlock()
+	if reached != 0 {
+		t.Fatalf("%d requests with forged trailers reached the app", reached)
+	}
+	if status := send(http.Header{"X-Checksum": {"abc"}}); status != http.StatusOK {
+		t.Fatalf("ordinary trailer: status %d, want 200", status)
+	}
+	up.mu.Lock()
+	defer up.mu.Unlock()
+	if got := up.trl[len(up.trl)-1].Get("X-Checksum"); got != "abc" {
+		t.Errorf("ordinary trailer X-Checksum reached the app as %q, want abc", got)
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Negative tests of rules that hold today: each tries to break one.
+
+// Rule (The edge → identity header spoofing, hop-by-hop stripping): every
+// reserved name, in every case, with '_' for '-', repeated, and named in
+// Connection (several Connection lines, '_' spellings, padding) reaches the
+// app only as the gateway set it.
+func TestSecIdentityHeaderSpoofingEveryName(t *testing.T) {
+	t.Parallel()
+	up := startUpstream(t)
+	n := startNode(t, nodeConfig{store: "file " + t.TempDir(), upstream: up.addr})
+	aliceID := n.seedPartner(t, "acme", "Acme Corp", acmeEmail, acmePassword)
+	host := partnerHost("acme")
+	c := n.client()
+	n.mustLogin(t, c, host, acmeEmail, acmePassword)
+
+	names := []string{"X-Partner-Id", "X-Auth-User", "X-Auth-Email", "X-Auth-Name", "X-Auth-Groups", "X-Auth-Roles", "X-Auth-Jwt"}
+	spoof := http.Header{}
+	var connection []string
+	for _, name := range names {
+		lower := strings.ToLower(name)
+		under := strings.ReplaceAll(name, "-", "_")
+		for _, variant := range []string{name, lower, strings.ToUpper(name), under, strings.ToLower(under), strings.ToUpper(under), "x-AUTH" + name[6:]} {
+			spoof[variant] = append(spoof[variant], "forged", "forged,admin")
+		}
+		connection = append(connection, " "+strings.ToLower(under)+" ")
+	}
+	spoof["Connection"] = []string{"keep-alive, " + strings.Join(connection[:4], ","), strings.Join(connection[4:], ", ") + ", X-Unrelated"}
+	spoof["X-Unrelated"] = []string{"dropped as hop-by-hop"}
+	resp := get(t, c, n.url(host, "/whoami"), spoof)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d, want 200", resp.StatusCode)
+	}
+	got := up.last(t)
+	want := map[string]string{
+		"x-partner-id":  "acme",
+		"x-auth-user":   aliceID,
+		"x-auth-email":  acmeEmail,
+		"x-auth-name":   "Acme Corp User",
+		"x-auth-groups": "",
+		"x-auth-roles":  "",
+	}
+	seen := map[string]bool{}
+	for k, vs := range got.Header {
+		norm := strings.ToLower(strings.ReplaceAll(k, "_", "-"))
+		w, reserved := want[norm]
+		if norm == "x-auth-jwt" {
+			t.Errorf("client-sent %s %q reached the app (the gateway sets no JWT)", k, vs)
+			continue
+		}
+		if !reserved {
+			continue
+		}
+		if seen[norm] {
+			t.Errorf("%s reached the app under two spellings", norm)
+		}
+		seen[norm] = true
+		if len(vs) != 1 || vs[0] != w {
+			t.Errorf("app got %s = %q, want [%q]", k, vs, w)
+		}
+	}
+	for norm := range want {
+		if !seen[norm] {
+			t.Errorf("the app got no %s: a Connection token removed it", norm)
+		}
+	}
+	if got.Header.Get("X-Unrelated") != "" {
+		t.Errorf("a header named in Connection was forwarded; hop-by-hop handling changed")
+	}
+}
+
+// Rule (The edge → a malformed session cookie must never pass): more
+// malformed shapes than the basic test, each unauthenticated and never a
+// 500, and nothing proxied.
+func TestSecMalformedSessionCookieShapes(t *testing.T) {
+	backends(t, func(t *testing.T, start func(*testing.T, nodeConfig) *node) {
+		up := startUpstream(t)
+		n := start(t, nodeConfig{upstream: up.addr})
+		n.seedPartner(t, "acme", "Acme Corp", acmeEmail, acmePassword)
+		host := partnerHost("acme")
+		c := n.client()
+		n.mustLogin(t, c, host, acmeEmail, acmePassword)
+		good := sessionCookieFor(t, c, n.url(host, "/"))
+
+		bob := n.mustAdmin(t, "POST", "/api/v1/partners/acme/users", map[string]any{"email": "bob@acme.example", "name": "Bob", "password": "bob password 12345"}, http.StatusCreated)
+		bc := n.client()
+		n.mustLogin(t, bc, host, "bob@acme.example", "bob password 12345")
+		deleted := sessionCookieFor(t, bc, n.url(host, "/"))
+		n.mustAdmin(t, "DELETE", "/api/v1/partners/acme/users/"+bob["id"].(string), nil, http.StatusNoContent)
+
+		before := up.requests()
+		for name, h := range map[string]http.Header{
+			"padded":                 {"Cookie": {"pg_session=" + good + "=="}},
+			"extended":               {"Cookie": {"pg_session=" + good + "A"}},
+			"std base64 alphabet":    {"Cookie": {"pg_session=" + strings.NewReplacer("-", "+", "_", "/").Replace(good) + "+/"}},
+			"huge":                   {"Cookie": {"pg_session=" + strings.Repeat(good, 100)}},
+			"non-ASCII":              {"Cookie": {"pg_session=" + good[:len(good)-1] + "é"}},
+			"deleted user":           {"Cookie": {"pg_session=" + deleted}},
+			"__Host- name over HTTP": {"Cookie": {"__Host-pg_session=" + good}},
+			"duplicate, one empty":   {"Cookie": {"pg_session=; pg_session=" + good}},
+			"duplicate, two lines":   {"Cookie": {"pg_session=" + good, "pg_session=" + good}},
+			"name in other case":     {"Cookie": {"PG_SESSION=" + good}},
+			"bad then good":          {"Cookie": {"pg_session=AAAA; pg_session=" + good}},
+		} {
+			resp := get(t, n.rawClient(), n.url(host, "/"), h)
+			if resp.StatusCode != http.StatusUnauthorized {
+				t.Errorf("%s cookie: status %d, want 401", name, resp.StatusCode)
+			}
+		}
+		if up.requests() != before {
+			t.Errorf("%d requests with a malformed cookie reached the app", up.requests()-before)
+		}
+	})
+}
+
+// Rule (The edge → open redirects): the return path after sign-in, the one
+// the login page carries in its form, and the one the challenge builds are
+// same-host relative paths only.
+func TestSecOpenRedirectVariants(t *testing.T) {
+	t.Parallel()
+	up := startUpstream(t)
+	n := startNode(t, nodeConfig{store: "file " + t.TempDir(), upstream: up.addr})
+	n.seedPartner(t, "acme", "Acme Corp", acmeEmail, acmePassword)
+	n.seedPartner(t, "globex", "Globex Corporation", globexEmail, globexPass)
+	host := partnerHost("acme")
+	base, _ := url.Parse(n.url(host, "/"))
+
+	bad := []string{
+		"//evil.example", "///evil.example", "////evil.example", "/\\evil.example", "\\\\evil.example", "/\\/evil.example",
+		"/\t/evil.example", "/%09/evil.example", "/\n/evil.example", "/%0a/evil.example", "/%0d%0aLocation:%20http://evil.example",
+		"/%2f/evil.example", "/%2F%2Fevil.example", "/%252f%252fevil.example", "/%25252f%25252fevil.example", "/%5c%5cevil.example", "/%5Cevil.example",
+		"http://evil.example", "https:evil.example", "https:/evil.example", "HTTPS://evil.example", "//user@evil.example",
+		"//" + host + "@evil.example", "//a@b@evil.example", "/ /evil.example", " /evil.example",
+		"javascript:alert(1)", "JaVaScRiPt:alert(1)", "/javascript:alert(1)//%0a", "data:text/html,<script>alert(1)</script>",
+		"http://" + partnerHost("globex") + ":" + n.port + "/", "//" + partnerHost("globex") + ":" + n.port + "/",
+		"/.partnergate/logout", "/%2Epartnergate/logout", "/x/../.partnergate/logout", "/.PARTNERGATE/logout",
+		"/" + strings.Repeat("a", 3000),
+	}
+	sameHost := func(loc string) bool {
+		if loc == "" || loc[0] != '/' || (len(loc) > 1 && (loc[1] == '/' || loc[1] == '\\')) || strings.ContainsAny(loc, "\\\t\r\n ") {
+			return false
+		}
+		u, err := base.Parse(loc)
+		return err == nil && u.Host == base.Host && u.Scheme == base.Scheme
+	}
+	for _, rt := range bad {
+		resp := n.login(t, n.client(), host, acmeEmail, acmePassword, rt)
+		if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || loc != "/" {
+			t.Errorf("return_to %q: status %d Location %q, want 303 to /", rt, resp.StatusCode, loc)
+		}
+		page := body(get(t, n.client(), n.url(host, "/.partnergate/login?return_to="+url.QueryEscape(rt)), nil))
+		if !strings.Contains(page, `name="return_to" value="/"`) {
+			t.Errorf("return_to %q: the login form carries another return path", rt)
+		}
+	}
+	// Paths that are odd but same-host may stay; they must never leave.
+	for _, rt := range []string{"/.//evil.example", "/..//evil.example", "/%2e%2e//evil.example", "/@evil.example", "/a?next=//evil.example", "/#//evil.example", "/\u3000/evil.example"} {
+		resp := n.login(t, n.client(), host, acmeEmail, acmePassword, rt)
+		if loc := resp.Header.Get("Location"); !sameHost(loc) {
+			t.Errorf("return_to %q: Location %q leaves the host", rt, loc)
+		}
+	}
+	// The challenge's own return path, from request-targets sent as written.
+	for _, p := range []string{"//evil.example/x", "///evil.example", "/%2F%2Fevil.example", "/\\evil.example", "/%5cevil.example", "/%09/evil.example", "/x/..//evil.example"} {
+		resp := n.rawRequest(t, "GET", p, host, http.Header{"Accept": {"text/html"}})
+		loc := resp.Header.Get("Location")
+		if resp.StatusCode != http.StatusFound {
+			if resp.StatusCode != http.StatusBadRequest {
+				t.Errorf("challenge for %q: status %d, want 302 or 400", p, resp.StatusCode)
+			}
+			continue
+		}
+		u, err := url.Parse(loc)
+		if err != nil || !sameHost(loc) {
+			t.Errorf("challenge for %q: Location %q leaves the host", p, loc)
+			continue
+		}
+		if rt := u.Query().Get("return_to"); rt != "" && (!sameHost(rt) || strings.HasPrefix(rt, "//")) {
+			t.Errorf("challenge for %q carries return_to %q", p, rt)
+		}
+	}
+}
+
+// Rule (The edge → forwarded headers are attacker input): X-Forwarded-Host,
+// X-Forwarded-Proto and Forwarded change neither the partner, nor a
+// redirect, nor the origin check, nor the address failures are counted
+// against.
+func TestSecForwardedHeadersAreNotTrusted(t *testing.T) {
+	t.Parallel()
+	up := startUpstream(t)
+	n := startNode(t, nodeConfig{store: "file " + t.TempDir(), upstream: up.addr})
+	n.seedPartner(t, "acme", "Acme Corp", acmeEmail, acmePassword)
+	n.seedPartner(t, "globex", "Globex Corporation", globexEmail, globexPass)
+	host := partnerHost("acme")
+	fwd := http.Header{
+		"X-Forwarded-Host":  {"evil.example"},
+		"X-Forwarded-Proto": {"https"},
+		"X-Forwarded-Port":  {"8443"},
+		"X-Original-Url":    {"https://evil.example/x"},
+		"X-Rewrite-Url":     {"//evil.example/x"},
+		"Forwarded":         {"host=evil.example;proto=https"},
+	}
+
+	t.Run("challenge", func(t *testing.T) {
+		h := fwd.Clone()
+		h.Set("Accept", "text/html")
+		resp := get(t, n.client(), n.url(host, "/x"), h)
+		if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusFound || !strings.HasPrefix(loc, "/.partnergate/login") {
+			t.Errorf("challenge: status %d Location %q, want 302 to a relative login path", resp.StatusCode, loc)
+		}
+	})
+	t.Run("partner", func(t *testing.T) {
+		h := fwd.Clone()
+		h.Set("X-Forwarded-Host", partnerHost("globex"))
+		b := body(get(t, n.client(), n.url(host, "/.partnergate/login"), h))
+		if !strings.Contains(b, "Acme Corp") || strings.Contains(b, "Globex") {
+			t.Errorf("X-Forwarded-Host picked the partner")
+		}
+	})
+	t.Run("sign-in redirect", func(t *testing.T) {
+		c := n.client()
+		token := csrf(t, c, n.url(host, "/.partnergate/login"))
+		resp := postForm(t, c, n.url(host, "/.partnergate/login"), url.Values{"email": {acmeEmail}, "password": {acmePassword}, "csrf_token": {token}, "return_to": {"/here"}}, fwd)
+		if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || loc != "/here" {
+			t.Errorf("sign-in: status %d Location %q, want 303 to /here", resp.StatusCode, loc)
+		}
+		for _, ck := range resp.Cookies() {
+			if ck.Name == "pg_session" && (ck.Domain != "" || ck.Secure) {
+				t.Errorf("forwarded headers shaped the session cookie: %+v", ck)
+			}
+		}
+	})
+	t.Run("origin check", func(t *testing.T) {
+		c := n.client()
+		token := csrf(t, c, n.url(host, "/.partnergate/login"))
+		h := fwd.Clone()
+		h.Set("Origin", "http://evil.example")
+		resp := postForm(t, c, n.url(host, "/.partnergate/login"), url.Values{"email": {acmeEmail}, "password": {acmePassword}, "csrf_token": {token}}, h)
+		if resp.StatusCode != http.StatusForbidden || hasSessionCookie(resp) {
+			t.Errorf("cross-origin post with X-Forwarded-Host naming the origin: status %d, want 403", resp.StatusCode)
+		}
+	})
+	t.Run("failure limit per address", func(t *testing.T) {
+		// 100 attempts per address; each from a different claimed address.
+		c := n.client()
+		loginURL := n.url(partnerHost("globex"), "/.partnergate/login")
+		token := csrf(t, c, loginURL)
+		for i := range 100 {
+			h := http.Header{"X-Forwarded-For": {fmt.Sprintf("203.0.113.%d", i+1)}, "X-Real-Ip": {fmt.Sprintf("198.51.100.%d", i+1)}}
+			if s, err := postLogin(c, loginURL, token, fmt.Sprintf("probe%02d@globex.example", i), "wrong password 12345", h); err != nil || s != http.StatusUnauthorized {
+				t.Fatalf("failure %d: status %d (%v), want 401", i+1, s, err)
+			}
+		}
+		h := http.Header{"X-Forwarded-For": {"192.0.2.200"}, "X-Real-Ip": {"192.0.2.201"}}
+		if s, _ := postLogin(c, loginURL, token, globexEmail, globexPass, h); s != http.StatusTooManyRequests {
+			t.Errorf("101st attempt from the same peer claiming a new address: status %d, want 429", s)
+		}
+	})
+}
+
+// Rule (The edge → path tricks around the reserved prefix): more spellings
+// of the prefix than the basic test, sent byte for byte; none reaches the
+// app, and none is a 500.
+func TestSecReservedPrefixPathTricks(t *testing.T) {
+	t.Parallel()
+	up := startUpstream(t)
+	n := startNode(t, nodeConfig{store: "file " + t.TempDir(), upstream: up.addr})
+	n.seedPartner(t, "acme", "Acme Corp", acmeEmail, acmePassword)
+	host := partnerHost("acme")
+	c := n.client()
+	n.mustLogin(t, c, host, acmeEmail, acmePassword)
+	cookie := http.Header{"Cookie": {"pg_session=" + sessionCookieFor(t, c, n.url(host, "/"))}}
+	for _, p := range []string{
+		"/.partnergate", "/.partnergate/", "//.partnergate/login", "///.partnergate/jwks.json", "/./.partnergate/login",
+		"/.partnergate;x/login", "/.partnergate;/jwks.json", "/app/..;/.partnergate/jwks.json", "/app;x/..;y/.partnergate/login",
+		"/app/../.partnergate/login", "/app/%2e%2e/.partnergate/login", "/app/%2E%2E%2F.partnergate/login", "/app/.%2e/.partnergate/login",
+		"/app/%252e%252e/.partnergate/jwks.json", "/app/%25252e%25252e/.partnergate/jwks.json", "/app%252f..%252f.partnergate/login",
+		"/.partnergate%2fjwks.json", "/.partnergate%2Fjwks.json", "/%2epartnergate%2fjwks.json", "/%2E%50ARTNERGATE/login",
+		"/.Partnergate/jwks.json", "/.PARTNERGATE", "/app\\..\\.partnergate\\login", "/app/..%5c.partnergate/login",
+		"/app/..%255c.partnergate/login", "/.partnergate/../app", "/.partnergate/%2e%2e/app", "/%2e%2e/.partnergate/login",
+		"/.partnergate/assets/../../app", "/app/./../.partnergate/login", "/app/%2e/%2e%2e/.partnergate/login",
+	} {
+		before := up.requests()
+		resp := n.rawRequest(t, "GET", p, host, cookie)
+		if resp.StatusCode >= 500 {
+			t.Errorf("%s: status %d", p, resp.StatusCode)
+		}
+		if up.requests() != before {
+			t.Errorf("%s reached the app as %q (status %d)", p, up.last(t).RequestURI, resp.StatusCode)
+		}
+	}
+}
+
+// Finding. Rule (The edge → path tricks: "refuse ambiguous encodings"): a path whose
+// segment an upstream can read as the reserved prefix must not reach the
+// app: NUL and other control bytes (stripped by some decoders), a trailing
+// dot or space (Windows/IIS trims both), an NTFS stream suffix, an overlong
+// UTF-8 dot. reachesPrefix only decodes percent-escapes, ';', '\\', dot
+// segments and case, so each of these is proxied with identity headers.
+func TestSecReservedPrefixLookalikeSegmentsRefused(t *testing.T) {
+	t.Parallel()
+	up := startUpstream(t)
+	n := startNode(t, nodeConfig{store: "file " + t.TempDir(), upstream: up.addr})
+	n.seedPartner(t, "acme", "Acme Corp", acmeEmail, acmePassword)
+	host := partnerHost("acme")
+	c := n.client()
+	n.mustLogin(t, c, host, acmeEmail, acmePassword)
+	cookie := http.Header{"Cookie": {"pg_session=" + sessionCookieFor(t, c, n.url(host, "/"))}}
+	for _, p := range []string{
+		"/.partnergate%00/jwks.json", "/%00/.partnergate/jwks.json", "/.%00partnergate/jwks.json", "/.partnergate%09/jwks.json",
+		"/.partnergate%0a/jwks.json", "/.partnergate%7f/jwks.json",
+		"/.partnergate./jwks.json", "/.partnergate%2e/jwks.json", "/.partnergate%20/jwks.json", "/.PARTNERGATE.%20./jwks.json",
+		"/.partnergate::$DATA/jwks.json", "/%c0%aepartnergate/jwks.json",
+	} {
+		before := up.requests()
+		resp := n.rawRequest(t, "GET", p, host, cookie)
+		if up.requests() != before {
+			t.Errorf("%s reached the app as %q (status %d), want it refused", p, up.last(t).RequestURI, resp.StatusCode)
+		}
+	}
+}
+
+// tlsNode runs a gateway whose protected site is HTTPS (Caddy's internal
+// CA); the admin API stays on plain HTTP at n.port.
+func startTLSNode(t *testing.T, upstream string) (*node, string) {
+	t.Helper()
+	tlsPort := freePort(t)
+	n := &node{t: t, port: freePort(t), logs: new(bytes.Buffer), dir: t.TempDir()}
+	n.caddyfile = filepath.Join(n.dir, "Caddyfile")
+	cfg := fmt.Sprintf(`{
+	admin off
+	local_certs
+	skip_install_trust
+	auto_https disable_redirects
+	partnergate {
+		store file %s
+		base_domain %s
+		operator_key {env.PARTNERGATE_OPERATOR_KEY}
+		secret_key {env.PARTNERGATE_SECRET_KEY}
+	}
+}
+https://*.%s:%s {
+	tls internal
+	partner_auth
+	reverse_proxy %s
+}
+http://admin.localhost:%s {
+	partner_admin
+}
+`, filepath.Join(n.dir, "data"), baseDomain, baseDomain, tlsPort, upstream, n.port)
+	if err := os.WriteFile(n.caddyfile, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	n.cmd = exec.Command(binary, "run", "--config", n.caddyfile, "--adapter", "caddyfile")
+	n.cmd.Dir = n.dir
+	n.cmd.Env = append(os.Environ(),
+		"PARTNERGATE_OPERATOR_KEY="+operatorKey,
+		"PARTNERGATE_SECRET_KEY="+secretKey,
+		"XDG_DATA_HOME="+n.dir, "XDG_CONFIG_HOME="+n.dir, "HOME="+n.dir)
+	n.cmd.Stdout, n.cmd.Stderr = n.logs, n.logs
+	if err := n.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(n.stop)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := n.admin("GET", "/api/v1/partners", nil)
+		if err == nil && resp.StatusCode == http.StatusOK {
+			return n, tlsPort
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("partnergate did not start: %v\n%s", err, n.logs)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Rule (The edge → cookies): under HTTPS the session and CSRF cookies are
+// __Host- cookies (Secure, Path=/, no Domain), and a plain-named or
+// Domain-scoped cookie tossed in from a sibling subdomain is ignored.
+func TestSecHTTPSCookiesUseHostPrefix(t *testing.T) {
+	t.Parallel()
+	up := startUpstream(t)
+	n, tlsPort := startTLSNode(t, up.addr)
+	n.mustAdmin(t, "POST", "/api/v1/partners", map[string]any{"id": "acme", "name": "Acme Corp", "hostnames": []string{}}, http.StatusCreated)
+	n.mustAdmin(t, "POST", "/api/v1/partners/acme/users", map[string]any{"email": acmeEmail, "name": "Alice", "password": acmePassword}, http.StatusCreated)
+	host := partnerHost("acme")
+	jar, _ := cookiejar.New(nil)
+	dialer := &net.Dialer{Timeout: 2 * time.Second}
+	c := &http.Client{
+		Jar:     jar,
+		Timeout: 10 * time.Second,
+		Transport: &http.Transport{
+			DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+				return dialer.DialContext(ctx, network, "127.0.0.1:"+tlsPort)
+			},
+			TLSClientConfig: &tls.Config{InsecureSkipVerify: true},
+		},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	base := "https://" + host + ":" + tlsPort
+	var page *http.Response
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var err error
+		page, err = c.Get(base + "/.partnergate/login")
+		if err == nil && page.StatusCode == http.StatusOK {
+			break
+		}
+		if err == nil {
+			page.Body.Close()
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("HTTPS login page never answered: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	b, _ := io.ReadAll(page.Body)
+	page.Body.Close()
+	m := csrfField.FindSubmatch(b)
+	if m == nil {
+		t.Fatalf("no form: %s", b)
+	}
+	checkHost := func(ck *http.Cookie) {
+		if !strings.HasPrefix(ck.Name, "__Host-") || !ck.Secure || ck.Path != "/" || ck.Domain != "" || !ck.HttpOnly {
+			t.Errorf("cookie %+v: want a __Host- name, Secure, HttpOnly, Path=/ and no Domain", ck)
+		}
+	}
+	for _, ck := range page.Cookies() {
+		checkHost(ck)
+	}
+	resp, err := c.PostForm(base+"/.partnergate/login", url.Values{"email": {acmeEmail}, "password": {acmePassword}, "csrf_token": {string(m[1])}, "return_to": {"/"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("HTTPS sign-in: status %d, want 303", resp.StatusCode)
+	}
+	var session string
+	for _, ck := range resp.Cookies() {
+		checkHost(ck)
+		if ck.Name == "__Host-pg_session" {
+			session = ck.Value
+		}
+	}
+	if session == "" {
+		t.Fatal("no __Host-pg_session cookie")
+	}
+	// A plain-named copy, as a sibling subdomain could set with Domain=, is
+	// not a session under HTTPS.
+	before := up.requests()
+	req, _ := http.NewRequest("GET", base+"/", nil)
+	req.Header.Set("Cookie", "pg_session="+session)
+	raw := &http.Client{Transport: c.Transport, CheckRedirect: c.CheckRedirect, Timeout: c.Timeout}
+	if resp, err := raw.Do(req); err != nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("plain pg_session under HTTPS: %v %v, want 401", resp.StatusCode, err)
+	}
+	if up.requests() != before {
+		t.Error("a plain-named cookie opened the app under HTTPS")
+	}
+	req, _ = http.NewRequest("GET", base+"/", nil)
+	req.Header.Set("Cookie", "__Host-pg_session="+session)
+	if resp, err := raw.Do(req); err != nil || resp.StatusCode != http.StatusOK {
+		t.Errorf("__Host-pg_session under HTTPS: %v %v, want 200", resp.StatusCode, err)
+	}
+}
+
+// Finding. Plain expectation (no secret where it is not needed): the gateway's own
+// session and CSRF cookies are bearer secrets for the gateway alone. The
+// app gets identity headers; it must not also get a cookie that replays
+// the user's session (apps log request headers, and one compromised app
+// would hold every user's gateway session).
+func TestSecGatewayCookiesNotForwardedToApp(t *testing.T) {
+	t.Parallel()
+	up := startUpstream(t)
+	n := startNode(t, nodeConfig{store: "file " + t.TempDir(), upstream: up.addr})
+	n.seedPartner(t, "acme", "Acme Corp", acmeEmail, acmePassword)
+	host := partnerHost("acme")
+	c := n.client()
+	n.mustLogin(t, c, host, acmeEmail, acmePassword)
+	session := sessionCookieFor(t, c, n.url(host, "/"))
+	resp := get(t, n.rawClient(), n.url(host, "/app"), http.Header{"Cookie": {"app_pref=dark; pg_session=" + session + "; pg_csrf=" + strings.Repeat("A", 43)}})
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d, want 200", resp.StatusCode)
+	}
+	got := up.last(t)
+	for _, ck := range got.Cookies() {
+		if ck.Name == "pg_session" || ck.Name == "pg_csrf" || strings.HasPrefix(ck.Name, "__Host-pg_") {
+			t.Errorf("the app received the gateway's %s cookie", ck.Name)
+		}
+	}
+	if ck, err := got.Cookie("app_pref"); err != nil || ck.Value != "dark" {
+		t.Errorf("the app's own cookie was not forwarded: %v", err)
+	}
+}
+
+// Rule (design → identity headers): a value holding a comma or '%' is
+// percent-encoded, so a name like "Doe, admin" never reads as a list and
+// no value decodes into something else.
+func TestSecIdentityHeaderValuesAreEncoded(t *testing.T) {
+	t.Parallel()
+	up := startUpstream(t)
+	n := startNode(t, nodeConfig{store: "file " + t.TempDir(), upstream: up.addr})
+	n.seedPartner(t, "acme", "Acme Corp", acmeEmail, acmePassword)
+	n.mustAdmin(t, "POST", "/api/v1/partners/acme/users", map[string]any{"email": "doe@acme.example", "name": "Doe, admin 100%2C", "password": "doe password 12345"}, http.StatusCreated)
+	for _, name := range []string{"a\r\nX-Auth-Roles: admin", "a\x00b", "a\u202eb"} {
+		if resp, _ := n.admin("POST", "/api/v1/partners/acme/users", map[string]any{"email": "x@acme.example", "name": name, "password": "x password 123456"}); resp.StatusCode != http.StatusUnprocessableEntity {
+			t.Errorf("name %q: status %d, want 422", name, resp.StatusCode)
+		}
+	}
+	host := partnerHost("acme")
+	c := n.client()
+	n.mustLogin(t, c, host, "doe@acme.example", "doe password 12345")
+	if resp := get(t, c, n.url(host, "/"), nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	if got := up.last(t).Header.Values("X-Auth-Name"); len(got) != 1 || got[0] != "Doe%2C admin 100%252C" {
+		t.Errorf("X-Auth-Name = %q, want [%q]", got, "Doe%2C admin 100%252C")
+	}
+}
