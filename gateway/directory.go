@@ -42,12 +42,18 @@ func (d *Directory) Reload(ctx context.Context) error {
 		return fmt.Errorf("reload partner directory: %w", err)
 	}
 	byHost := make(map[string]*Partner, 2*len(partners))
-	for _, sp := range partners {
+	implied := make([]*Partner, len(partners))
+	for i, sp := range partners {
 		p := &Partner{ID: sp.ID, Name: sp.Name, Host: sp.ID + "." + d.baseDomain}
-		byHost[p.Host] = p
+		implied[i] = p
 		for _, h := range sp.Hostnames {
 			byHost[NormalizeHost(h)] = p
 		}
+	}
+	// A partner's own <id>.<base_domain> always wins: a custom hostname
+	// written before base_domain changed must not shadow it.
+	for _, p := range implied {
+		byHost[p.Host] = p
 	}
 	d.snapshot.Store(&byHost)
 	return nil

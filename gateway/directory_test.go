@@ -62,3 +62,18 @@ func TestDirectory(t *testing.T) {
 		t.Error("a deleted partner's custom hostname still resolves")
 	}
 }
+
+func TestDirectoryImpliedHostWins(t *testing.T) {
+	t.Parallel()
+	partners := []store.Partner{
+		{ID: "acme", Name: "Acme Corp", Hostnames: []string{"globex.apps.localhost"}},
+		{ID: "globex", Name: "Globex"},
+	}
+	d := NewDirectory("apps.localhost", func(context.Context) ([]store.Partner, error) { return partners, nil })
+	if err := d.Reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if p, ok := d.Resolve("globex.apps.localhost"); !ok || p.ID != "globex" {
+		t.Errorf("globex.apps.localhost resolved to %v, want globex: a custom hostname shadowed a partner's own", p)
+	}
+}
