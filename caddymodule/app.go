@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	goredis "github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
 	"github.com/partnergate/partnergate/gateway"
@@ -232,6 +233,7 @@ func (a *App) openStore(ctx caddy.Context) error {
 			return fmt.Errorf("store redis: %w", err)
 		}
 		a.poolKey = "redis:" + url
+		goredis.SetLogger(redisLogger{a.logger.Named("redis")})
 		open = func() (store.Store, error) {
 			ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 			defer cancel()
@@ -254,6 +256,15 @@ func (a *App) openStore(ctx caddy.Context) error {
 	}
 	a.store = val.(pooledStore).Store
 	return nil
+}
+
+// redisLogger routes go-redis's own messages (dial failures, pool
+// trouble) into Caddy's log rather than stderr. go-redis keeps one logger
+// per process, so the newest config's wins.
+type redisLogger struct{ l *zap.Logger }
+
+func (r redisLogger) Printf(_ context.Context, format string, v ...any) {
+	r.l.Warn(fmt.Sprintf(format, v...))
 }
 
 // redactURL keeps a store URL's scheme, hosts and path for messages and
