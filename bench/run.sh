@@ -10,28 +10,39 @@
 # login form, checks that (b) really authenticates (200 from the upstream
 # with the session cookie, 401 without), then runs the same wrk load against
 # (a) and (b) alternately for a few rounds. Both get identical requests
-# (Host and session cookie included), so the only difference is partner_auth.
+# (Host and session cookie included), so the only difference is partner_auth
+# (which also hands the upstream identity headers instead of the cookie).
 #
 # For each run it reports throughput, p50/p99 latency (exact, from wrk's
 # histogram) and CPU time per request from the proxy process's own
 # accounting (utime+stime in /proc/PID/stat), then partnergate/plain ratios.
 #
-# Knobs (environment): BENCH_ROUNDS (3), BENCH_DURATION (10s),
-# BENCH_THREADS (2), BENCH_CONNECTIONS (32), BENCH_WARMUP (3s).
-# BENCH_PROFILE=DIR also writes a 10s CPU profile of each proxy under the
-# same load to DIR/plain.pprof and DIR/gateway.pprof (and the allocations
-# made meanwhile to DIR/*.allocs.pprof, wrk's output to DIR/*.wrk.txt),
-# taken after the measured rounds from Caddy's admin endpoint (on loopback;
-# it stays off otherwise). Read them with `go tool pprof -top DIR/gateway.pprof`.
+# Knobs (environment):
+#   BENCH_ROUNDS (5), BENCH_DURATION (10s), BENCH_THREADS (2),
+#   BENCH_CONNECTIONS (32), BENCH_WARMUP (3s): the wrk load.
+#   BENCH_PIN=1: pin wrk to the first CPU and the servers to the others
+#     (taskset), so the load generator and the proxies stop trading cores;
+#     much less noise between rounds on a small machine.
+#   BENCH_PROFILE=DIR: after the measured rounds, take a CPU profile of
+#     each proxy under the same load (BENCH_PROFILE_SECONDS, 10) from
+#     Caddy's admin endpoint, which is then enabled on loopback (it stays
+#     off otherwise): DIR/plain.pprof, DIR/gateway.pprof, the allocations
+#     meanwhile in DIR/*.allocs.pprof and wrk's output in DIR/*.wrk.txt.
+#     Read them with `go tool pprof -top DIR/gateway.pprof`.
+#
+# A round whose machine was busy with something else is flagged ("other"):
+# rerun on a quiet machine before trusting its ratios.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-rounds=${BENCH_ROUNDS:-3}
+rounds=${BENCH_ROUNDS:-5}
 duration=${BENCH_DURATION:-10s}
 threads=${BENCH_THREADS:-2}
 connections=${BENCH_CONNECTIONS:-32}
 warmup=${BENCH_WARMUP:-3s}
 profile_dir=${BENCH_PROFILE:-}
+pin=${BENCH_PIN:-0}
+profile_seconds=${BENCH_PROFILE_SECONDS:-10}
 
 partner=acme
 base_domain=apps.localhost
@@ -47,6 +58,14 @@ die() {
 for tool in go curl awk; do
 	command -v "$tool" >/dev/null || die "$tool is required"
 done
+server_cpu=()
+load_cpu=()
+if [ "$pin" = 1 ]; then
+	command -v taskset >/dev/null || die "BENCH_PIN=1 needs taskset"
+	[ "$(nproc)" -ge 2 ] || die "BENCH_PIN=1 needs 2 CPUs"
+	server_cpu=(taskset -c "1-$(($(nproc) - 1))")
+	load_cpu=(taskset -c 0)
+fi
 if ! command -v wrk >/dev/null; then
 	[ "$(id -u)" = 0 ] || die "wrk is missing; install it (apt-get install wrk)"
 	echo "installing wrk"
@@ -100,7 +119,7 @@ start() {
 	mkdir -p "$tmp/$1"
 	XDG_DATA_HOME="$tmp/$1" XDG_CONFIG_HOME="$tmp/$1" HOME="$tmp/$1" \
 		PARTNERGATE_OPERATOR_KEY="$operator_key" PARTNERGATE_SECRET_KEY="$secret_key" \
-		"$bin" run --config "$2" --adapter caddyfile >"$tmp/$1.log" 2>&1 &
+		"${server_cpu[@]}" "$bin" run --config "$2" --adapter caddyfile >"$tmp/$1.log" 2>&1 &
 	pids+=($!)
 	printf -v "pid_$1" '%s' "$!"
 }
@@ -261,7 +280,7 @@ expect "plain with cookie" 200 ok "http://127.0.0.1:$plain_port/" "${headers[@]}
 
 # load PORT SECONDS OUT: one wrk run, its RESULT line in OUT.
 load() {
-	wrk -t"$threads" -c"$connections" -d"$2" --latency -s bench/report.lua \
+	"${load_cpu[@]}" wrk -t"$threads" -c"$connections" -d"$2" --latency -s bench/report.lua \
 		"${headers[@]}" "http://127.0.0.1:$1/" >"$3" 2>&1 || die "wrk failed: $(cat "$3")"
 }
 
@@ -317,7 +336,7 @@ for round in $(seq "$rounds"); do
 			"$wrk_cpu" "$other" $((snap_all - a0)) $((snap_steal - s0)) >>"$results"
 		awk -F'\t' -v tps="$ticks_per_sec" 'END {
 			printf "   round %d %-8s %8.0f req/s  p50 %5.2f ms  p99 %6.2f ms  cpu %5.1f us/req  upstream %5.1f us/req  other %4.1f%%  errors %d\n",
-				$1, $2, $3 / ($4 / 1e6), $5 / 1e3, $6 / 1e3, $7 / tps * 1e6 / $3, $8 / tps * 1e6 / $3, 100 * $12 / $13, $10
+				$1, $2, $3 / ($4 / 1e6), $5 / 1e3, $6 / 1e3, $7 / tps * 1e6 / $3, $8 / tps * 1e6 / $3, ($12 > 0 ? 100 * $12 / $13 : 0), $10
 		}' "$results"
 	done
 done
@@ -329,33 +348,39 @@ if [ -n "$profile_dir" ]; then
 	echo "== CPU profiles under the same load, into $profile_dir"
 	for variant in plain gateway; do
 		if [ "$variant" = plain ]; then port=$plain_port admin_port=$plain_admin_port; else port=$pg_port admin_port=$gateway_admin_port; fi
-		load "$port" 14s "$profile_dir/$variant.wrk.txt" &
+		load "$port" $((profile_seconds + 4))s "$profile_dir/$variant.wrk.txt" &
 		load_pid=$!
+		pids+=("$load_pid")
 		sleep 2
-		curl -sS --max-time 30 -o "$profile_dir/$variant.allocs.pprof" \
-			"http://127.0.0.1:$admin_port/debug/pprof/allocs?seconds=10" &
+		curl -sS --max-time $((profile_seconds + 20)) -o "$profile_dir/$variant.allocs.pprof" \
+			"http://127.0.0.1:$admin_port/debug/pprof/allocs?seconds=$profile_seconds" &
 		allocs_pid=$!
-		curl -sS --max-time 30 -o "$profile_dir/$variant.pprof" \
-			"http://127.0.0.1:$admin_port/debug/pprof/profile?seconds=10" || die "no profile from $variant"
+		curl -sS --max-time $((profile_seconds + 20)) -o "$profile_dir/$variant.pprof" \
+			"http://127.0.0.1:$admin_port/debug/pprof/profile?seconds=$profile_seconds" || die "no profile from $variant"
 		wait "$allocs_pid" || die "no allocation profile from $variant"
 		wait "$load_pid"
 		awk '/^RESULT/ { for (i = 2; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
-			printf "   %s (wrk: %.0f req/s during it, so about %.0f requests in the 10s profile)\n",
-				file, f["requests"] / (f["duration_us"] / 1e6), 10 * f["requests"] / (f["duration_us"] / 1e6) }' \
-			file="$profile_dir/$variant.pprof" "$profile_dir/$variant.wrk.txt"
+			rps = f["requests"] / (f["duration_us"] / 1e6)
+			printf "   %s (wrk: %.0f req/s, so about %.0f requests in the %ds profile)\n", file, rps, s * rps, s }' \
+			file="$profile_dir/$variant.pprof" s="$profile_seconds" "$profile_dir/$variant.wrk.txt"
 	done
 fi
 
 echo
-echo "== summary ($rounds rounds, wrk -t$threads -c$connections -d$duration, $(nproc) CPUs, GOMAXPROCS default)"
+pinning="unpinned"
+[ "$pin" = 1 ] && pinning="wrk on CPU 0, servers on CPUs ${server_cpu[2]}"
+echo "== summary ($rounds rounds, wrk -t$threads -c$connections -d$duration, $(nproc) CPUs, $pinning)"
 awk -F'\t' -v tps="$ticks_per_sec" '
 	{
 		v = $2; n[v]++
 		rps = $3 / ($4 / 1e6)
 		sum_rps[v] += rps; req[v] += $3; cpu[v] += $7; up[v] += $8; bytes[v] += $9; err[v] += $10
 		p50[v] += $5; p99[v] += $6
-		other += $12; all += $13; steal += $14
+		# Tick rounding can make other slightly negative; nothing ran then.
+		other += ($12 > 0 ? $12 : 0); all += $13; steal += $14
 		if (100 * $12 / $13 > worst) worst = 100 * $12 / $13
+		if (100 * $12 / $13 > 6) noisy[$1] = 1
+		q_req[$1, v] = $3; q_dur[$1, v] = $4; q_cpu[$1, v] = $7
 		if (v == "plain") a_rps[$1] = rps; else b_rps[$1] = rps
 		if (v == "plain") a_cpu[$1] = $7 / $3; else b_cpu[$1] = $7 / $3
 	}
@@ -383,6 +408,20 @@ awk -F'\t' -v tps="$ticks_per_sec" '
 		printf "\nratios partnergate/plain (target)    overall   per-round range\n"
 		printf "  throughput           (>= 0.90)     %6.3f   %.3f .. %.3f   %s\n", tr, lo_t, hi_t, tv
 		printf "  CPU per request      (<= 1.10)     %6.3f   %.3f .. %.3f   %s\n", cr, lo_c, hi_c, cv
+		quiet = 0
+		for (r in a_rps) {
+			if (r in noisy) continue
+			quiet++
+			for (i = 1; i <= 2; i++) {
+				v = order[i]
+				q_rps_sum[v] += q_req[r, v] / (q_dur[r, v] / 1e6); q_req_sum[v] += q_req[r, v]; q_cpu_sum[v] += q_cpu[r, v]
+			}
+		}
+		if (quiet > 0 && quiet < n["plain"]) {
+			printf "  quiet rounds only (%d of %d): throughput %.3f, CPU per request %.3f\n", quiet, n["plain"],
+				q_rps_sum["gateway"] / q_rps_sum["plain"],
+				(q_cpu_sum["gateway"] / q_req_sum["gateway"]) / (q_cpu_sum["plain"] / q_req_sum["plain"])
+		}
 		printf "\nreq/s and latency are means over rounds; CPU per request is the utime+stime\n"
 		printf "the proxy process accounted over its runs, divided by the requests completed.\n"
 		printf "Machine busy outside wrk, proxy and upstream: %.1f%% on average, %.1f%% at worst;\n", 100 * other / all, worst

@@ -169,6 +169,9 @@ func checkServed(b *testing.B, gw *gateway.Gateway, s *requestState) {
 	if c := h.Get("Connection"); strings.Contains(strings.ToLower(c), "auth") || strings.Contains(strings.ToLower(c), "partner") {
 		b.Fatalf("Connection still names identity headers: %q", c)
 	}
+	if c := h.Get("Cookie"); strings.Contains(c, "pg_session") || !strings.Contains(c, "theme=dark") {
+		b.Fatalf("Cookie for the app = %q, want the app's cookies without the session's", c)
+	}
 }
 
 func benchServe(b *testing.B, header func(cookie string) http.Header) {
