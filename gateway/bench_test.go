@@ -4,15 +4,10 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/partnergate/partnergate/gateway"
-	"github.com/partnergate/partnergate/session"
-	"github.com/partnergate/partnergate/store"
-	"github.com/partnergate/partnergate/store/bolt"
-	"github.com/partnergate/partnergate/templates"
 )
 
 // The authenticated request path: Serve on a request carrying a live session
@@ -23,60 +18,16 @@ import (
 //
 // These run only with -bench; a plain `go test` skips them.
 
-const benchHost = "acme.apps.localhost"
-
-// benchGateway is a Gateway on the embedded store in a temp dir, with one
-// partner, one user and one session issued through the session manager.
-// It returns the gateway and the session cookie value.
+// benchGateway is the test fixture's Gateway with one session issued
+// through the session manager; it returns the gateway and the cookie.
 func benchGateway(b *testing.B) (*gateway.Gateway, string) {
 	b.Helper()
-	ctx := context.Background()
-	db, err := bolt.Open(filepath.Join(b.TempDir(), "partnergate.db"))
+	f := newFixture(b, gateway.Limits{})
+	cookie, _, err := f.sessions.Issue(context.Background(), f.alice, "127.0.0.1", "bench")
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { db.Close() })
-	if err := db.CreatePartner(ctx, store.Partner{ID: "acme", Name: "Acme Corp"}); err != nil {
-		b.Fatal(err)
-	}
-	alice := store.User{
-		ID: "u-alice", PartnerID: "acme", Email: "alice@acme.example",
-		Name: "Alice Anders", Active: true,
-	}
-	if err := db.CreateUser(ctx, alice); err != nil {
-		b.Fatal(err)
-	}
-	sessions, err := session.NewManager(session.Config{
-		Store:  db,
-		MACKey: []byte(strings.Repeat("s", 32)),
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	sessions.SetHealthy(true)
-	dir := gateway.NewDirectory("apps.localhost", db.ListPartners)
-	if err := dir.Reload(ctx); err != nil {
-		b.Fatal(err)
-	}
-	tpl, err := templates.Parse()
-	if err != nil {
-		b.Fatal(err)
-	}
-	gw, err := gateway.New(gateway.Config{
-		Directory: dir,
-		Sessions:  sessions,
-		Store:     db,
-		Templates: tpl,
-		CSRFKey:   []byte(strings.Repeat("c", 32)),
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	cookie, _, err := sessions.Issue(ctx, alice, "127.0.0.1", "bench")
-	if err != nil {
-		b.Fatal(err)
-	}
-	return gw, cookie
+	return f.gw, cookie
 }
 
 // clientHeader is what a browser-ish API client sends: the session cookie
@@ -128,7 +79,7 @@ type requestState struct {
 }
 
 func newRequestState(base http.Header) *requestState {
-	r := httptest.NewRequest(http.MethodGet, "http://"+benchHost+"/app/orders?page=2", nil)
+	r := httptest.NewRequest(http.MethodGet, "http://"+testHost+"/app/orders?page=2", nil)
 	r.RemoteAddr = "127.0.0.1:54321"
 	return &requestState{r: r, w: &nopWriter{h: http.Header{}}, base: base}
 }

@@ -68,8 +68,12 @@ func (d *Directory) Resolve(host string) (*Partner, bool) {
 // NormalizeHost lowercases host and drops a port and a trailing dot, so
 // "Acme.Apps.Localhost.:8080" and "acme.apps.localhost" name one partner.
 func NormalizeHost(host string) string {
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
+	if strings.HasPrefix(host, "[") {
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+	} else if i := strings.LastIndexByte(host, ':'); i >= 0 {
+		host = host[:i]
 	}
 	host = strings.TrimSuffix(host, ".")
 	for i := 0; i < len(host); i++ {

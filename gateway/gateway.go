@@ -171,11 +171,11 @@ func (g *Gateway) Serve(w http.ResponseWriter, r *http.Request) (*session.Identi
 // lookup finds the session on this request. Several session cookies mean
 // someone is tossing cookies at us: none is trusted.
 func (g *Gateway) lookup(r *http.Request, p *Partner) (*session.Identity, error) {
-	values := sessionCookies(r)
-	if len(values) != 1 {
+	value, n := findCookie(r.Header, sessionCookieName(r))
+	if n != 1 {
 		return nil, session.ErrNoSession
 	}
-	return g.cfg.Sessions.Lookup(r.Context(), p.ID, values[0])
+	return g.cfg.Sessions.Lookup(r.Context(), p.ID, value)
 }
 
 // sessionCookies returns the value of every session cookie on r.
@@ -190,12 +190,20 @@ func sessionCookies(r *http.Request) []string {
 
 func (g *Gateway) setIdentity(h http.Header, id *session.Identity) {
 	c := g.headers.canonical
-	h[c[0]] = []string{encodeValue(id.PartnerID)}
-	h[c[1]] = []string{encodeValue(id.UserID)}
-	h[c[2]] = []string{encodeValue(id.Email)}
-	h[c[3]] = []string{encodeValue(id.Name)}
-	h[c[4]] = []string{encodeList(id.Groups)}
-	h[c[5]] = []string{encodeList(id.Roles)}
+	// One backing array for the six values; each header gets a full slice
+	// of its own cell, so an append downstream copies rather than spills.
+	v := [...]string{
+		encodeValue(id.PartnerID),
+		encodeValue(id.UserID),
+		encodeValue(id.Email),
+		encodeValue(id.Name),
+		encodeList(id.Groups),
+		encodeList(id.Roles),
+	}
+	vals := v[:]
+	for i := range vals {
+		h[c[i]] = vals[i : i+1 : i+1]
+	}
 }
 
 // challenge sends a browser to the login page and tells an API client 401.

@@ -184,6 +184,23 @@ func (f *trailerFilter) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// findCookie returns the value of the cookie called name and how many
+// times the request carries it, without parsing every cookie.
+func findCookie(h http.Header, name string) (value string, n int) {
+	for _, line := range h["Cookie"] {
+		for line != "" {
+			var part string
+			part, line, _ = strings.Cut(line, ";")
+			k, v, ok := strings.Cut(textproto.TrimString(part), "=")
+			if ok && k == name {
+				value = v
+				n++
+			}
+		}
+	}
+	return value, n
+}
+
 // hideOwnCookies keeps the gateway's cookies from the app: the session
 // cookie is a bearer credential the app never needs and should never log.
 func hideOwnCookies(h http.Header) {
@@ -198,21 +215,26 @@ func hideOwnCookies(h http.Header) {
 	if !own {
 		return
 	}
-	var kept []string
-	for _, v := range values {
-		for part := range strings.SplitSeq(v, ";") {
+	var b strings.Builder
+	for _, line := range values {
+		for line != "" {
+			var part string
+			part, line, _ = strings.Cut(line, ";")
 			part = textproto.TrimString(part)
 			name, _, _ := strings.Cut(part, "=")
 			switch strings.TrimPrefix(name, hostPrefix) {
 			case "", sessionCookieBase, csrfCookieBase:
 				continue
 			}
-			kept = append(kept, part)
+			if b.Len() > 0 {
+				b.WriteString("; ")
+			}
+			b.WriteString(part)
 		}
 	}
-	if len(kept) == 0 {
+	if b.Len() == 0 {
 		delete(h, "Cookie")
 		return
 	}
-	h["Cookie"] = []string{strings.Join(kept, "; ")}
+	h["Cookie"] = []string{b.String()}
 }

@@ -135,3 +135,23 @@ func TestGuardTrailers(t *testing.T) {
 		t.Error("an ordinary trailer was dropped")
 	}
 }
+
+func TestFindCookie(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		cookies []string
+		value   string
+		n       int
+	}{
+		{[]string{"a=1; pg_session=tok; b=2"}, "tok", 1},
+		{[]string{"pg_session=one", "x=y; pg_session=two"}, "two", 2},
+		{[]string{"pg_session_x=no; xpg_session=no"}, "", 0},
+		{[]string{"  pg_session=tok  "}, "tok", 1},
+		{nil, "", 0},
+	} {
+		value, n := findCookie(http.Header{"Cookie": tc.cookies}, "pg_session")
+		if value != tc.value || n != tc.n {
+			t.Errorf("findCookie(%q) = %q, %d; want %q, %d", tc.cookies, value, n, tc.value, tc.n)
+		}
+	}
+}

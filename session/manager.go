@@ -59,13 +59,23 @@ type Identity struct {
 	ExpiresAt time.Time
 }
 
-type cacheKey struct{ partnerID, sessionID string }
+// cacheKey finds a cached session by the cookie itself, so a hit costs a
+// map lookup: only cookies that passed the MAC check and the store ever
+// enter the cache.
+type cacheKey struct{ partnerID, cookie string }
+
+// sessionKey names a session the way revocations do.
+type sessionKey struct{ partnerID, sessionID string }
 
 type entry struct {
 	identity  *Identity
 	lastSeen  atomic.Int64 // unix nanoseconds
 	persisted atomic.Int64 // last lastSeen written to the store
 }
+
+// activityGrain is how far lastSeen must move before it is rewritten, so
+// concurrent requests of one session do not all write one cache line.
+const activityGrain = int64(time.Second)
 
 // Manager is safe for concurrent use.
 type Manager struct {
@@ -78,8 +88,9 @@ type Manager struct {
 	// never caches what it read before the revocation landed.
 	epoch atomic.Uint64
 
-	mu    sync.RWMutex
-	cache map[cacheKey]*entry
+	mu       sync.RWMutex
+	cache    map[cacheKey]*entry
+	bySessID map[sessionKey]cacheKey
 }
 
 // NewManager checks cfg and fills in defaults. The manager starts unhealthy:
@@ -112,7 +123,7 @@ func NewManager(cfg Config) (*Manager, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
 	}
-	return &Manager{cfg: cfg, cache: make(map[cacheKey]*entry)}, nil
+	return &Manager{cfg: cfg, cache: make(map[cacheKey]*entry), bySessID: make(map[sessionKey]cacheKey)}, nil
 }
 
 // Issue starts a session for user and returns the cookie value to set.
@@ -138,7 +149,7 @@ func (m *Manager) Issue(ctx context.Context, user store.User, ip, userAgent stri
 		return "", nil, fmt.Errorf("issue session for user %q: %w", user.ID, err)
 	}
 	id = identityOf(s, user)
-	m.put(m.epoch.Load(), s, id)
+	m.put(m.epoch.Load(), cacheKey{user.PartnerID, cookie}, s, id)
 	return cookie, id, nil
 }
 
@@ -146,15 +157,14 @@ func (m *Manager) Issue(ctx context.Context, user store.User, ip, userAgent stri
 // ErrNoSession for anything but a live session of that partner, and an
 // error matching store.ErrUnavailable when it cannot tell.
 func (m *Manager) Lookup(ctx context.Context, partnerID, cookie string) (*Identity, error) {
-	sid, ok := parseToken(m.cfg.MACKey, partnerID, cookie)
-	if !ok {
-		return nil, ErrNoSession
-	}
 	if !m.healthy.Load() {
+		if _, ok := parseToken(m.cfg.MACKey, partnerID, cookie); !ok {
+			return nil, ErrNoSession
+		}
 		return nil, store.ErrUnavailable
 	}
 	now := m.cfg.Now()
-	key := cacheKey{partnerID, sid}
+	key := cacheKey{partnerID, cookie}
 	m.mu.RLock()
 	e := m.cache[key]
 	m.mu.RUnlock()
@@ -162,25 +172,29 @@ func (m *Manager) Lookup(ctx context.Context, partnerID, cookie string) (*Identi
 		m.seen(e, now)
 		return e.identity, nil
 	}
+	sid, ok := parseToken(m.cfg.MACKey, partnerID, cookie)
+	if !ok {
+		return nil, ErrNoSession
+	}
 	// A miss, an expiry or an idle entry: the store decides, since another
 	// node may have seen activity this one did not.
-	return m.load(ctx, key, now)
+	return m.load(ctx, key, sessionKey{partnerID, sid}, now)
 }
 
-func (m *Manager) load(ctx context.Context, key cacheKey, now time.Time) (*Identity, error) {
+func (m *Manager) load(ctx context.Context, key cacheKey, sk sessionKey, now time.Time) (*Identity, error) {
 	epoch := m.epoch.Load()
 	ctx, cancel := context.WithTimeout(ctx, m.cfg.StoreTimeout)
 	defer cancel()
-	s, err := m.cfg.Store.GetSession(ctx, key.partnerID, key.sessionID)
+	s, err := m.cfg.Store.GetSession(ctx, sk.partnerID, sk.sessionID)
 	if errors.Is(err, store.ErrNotFound) {
-		m.evict(key)
+		m.evict(sk)
 		return nil, ErrNoSession
 	}
 	if err != nil {
 		return nil, fmt.Errorf("load session: %w", errors.Join(store.ErrUnavailable, err))
 	}
 	if !now.Before(s.ExpiresAt) || now.Sub(s.LastSeenAt) >= m.cfg.IdleTimeout {
-		m.evict(key)
+		m.evict(sk)
 		if err := m.cfg.Store.DeleteSession(ctx, s.PartnerID, s.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
 			m.cfg.Logger.Warn("delete expired session", zap.String("partner", s.PartnerID), zap.Error(err))
 		}
@@ -197,7 +211,7 @@ func (m *Manager) load(ctx context.Context, key cacheKey, now time.Time) (*Ident
 		return nil, ErrNoSession
 	}
 	id := identityOf(s, u)
-	e := m.put(epoch, s, id)
+	e := m.put(epoch, key, s, id)
 	m.seen(e, now)
 	return id, nil
 }
@@ -210,7 +224,7 @@ func (m *Manager) SessionID(partnerID, cookie string) (string, bool) {
 
 // Revoke ends one session on every node.
 func (m *Manager) Revoke(ctx context.Context, partnerID, sessionID string) error {
-	m.evict(cacheKey{partnerID, sessionID})
+	m.evict(sessionKey{partnerID, sessionID})
 	err := m.cfg.Store.DeleteSession(ctx, partnerID, sessionID)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("revoke session: %w", err)
@@ -243,7 +257,7 @@ func (m *Manager) RevokeUser(ctx context.Context, partnerID, userID string) erro
 func (m *Manager) HandleEvent(e store.Event) {
 	switch e.Kind {
 	case store.SessionRevoked:
-		m.evict(cacheKey{e.PartnerID, e.ID})
+		m.evict(sessionKey{e.PartnerID, e.ID})
 	case store.UserChanged:
 		m.evictUser(e.PartnerID, e.ID)
 	case store.PartnersChanged:
@@ -271,10 +285,11 @@ func (m *Manager) Flush() {
 	m.mu.Lock()
 	m.epoch.Add(1)
 	clear(m.cache)
+	clear(m.bySessID)
 	m.mu.Unlock()
 }
 
-func (m *Manager) put(epoch uint64, s store.Session, id *Identity) *entry {
+func (m *Manager) put(epoch uint64, key cacheKey, s store.Session, id *Identity) *entry {
 	e := &entry{identity: id}
 	e.lastSeen.Store(s.LastSeenAt.UnixNano())
 	e.persisted.Store(s.LastSeenAt.UnixNano())
@@ -286,7 +301,8 @@ func (m *Manager) put(epoch uint64, s store.Session, id *Identity) *entry {
 	if len(m.cache) >= m.cfg.MaxCached {
 		m.shrinkLocked()
 	}
-	m.cache[cacheKey{s.PartnerID, s.ID}] = e
+	m.cache[key] = e
+	m.bySessID[sessionKey{s.PartnerID, s.ID}] = key
 	return e
 }
 
@@ -294,19 +310,27 @@ func (m *Manager) put(epoch uint64, s store.Session, id *Identity) *entry {
 // this evicts arbitrary entries, which reload from the store on next use.
 func (m *Manager) shrinkLocked() {
 	drop := len(m.cache)/8 + 1
-	for k := range m.cache {
+	for k, e := range m.cache {
 		if drop == 0 {
 			return
 		}
-		delete(m.cache, k)
+		m.deleteLocked(k, e)
 		drop--
 	}
 }
 
-func (m *Manager) evict(key cacheKey) {
+func (m *Manager) deleteLocked(k cacheKey, e *entry) {
+	delete(m.cache, k)
+	delete(m.bySessID, sessionKey{k.partnerID, e.identity.SessionID})
+}
+
+func (m *Manager) evict(sk sessionKey) {
 	m.mu.Lock()
 	m.epoch.Add(1)
-	delete(m.cache, key)
+	if k, ok := m.bySessID[sk]; ok {
+		delete(m.cache, k)
+		delete(m.bySessID, sk)
+	}
 	m.mu.Unlock()
 }
 
@@ -315,7 +339,7 @@ func (m *Manager) evictUser(partnerID, userID string) {
 	m.epoch.Add(1)
 	for k, e := range m.cache {
 		if k.partnerID == partnerID && e.identity.UserID == userID {
-			delete(m.cache, k)
+			m.deleteLocked(k, e)
 		}
 	}
 	m.mu.Unlock()
@@ -325,7 +349,9 @@ func (m *Manager) evictUser(partnerID, userID string) {
 // store in the background so other nodes can judge idleness.
 func (m *Manager) seen(e *entry, now time.Time) {
 	ns := now.UnixNano()
-	e.lastSeen.Store(ns)
+	if ns-e.lastSeen.Load() >= activityGrain {
+		e.lastSeen.Store(ns)
+	}
 	last := e.persisted.Load()
 	if ns-last < int64(m.cfg.TouchEvery) || !e.persisted.CompareAndSwap(last, ns) {
 		return
