@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -43,7 +42,7 @@ type App struct {
 	// SessionIdleTimeout ends an unused session (default 1h).
 	SessionIdleTimeout caddy.Duration `json:"session_idle_timeout,omitempty"`
 
-	store     store.Store
+	store     *sharedStore
 	poolKey   string
 	sessions  *session.Manager
 	directory *gateway.Directory
@@ -131,25 +130,25 @@ func (a *App) Validate() error {
 	return errors.Join(errs...)
 }
 
-// Start follows the store's events: revocations, partner changes and the
-// health of the channel that carries them.
+// Start follows the store's events (revocations, partner changes and the
+// health of the channel that carries them) and refreshes the directory.
 func (a *App) Start() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	a.stop = cancel
 	a.stopped = make(chan struct{})
+	a.store.listen(a)
 	go func() {
 		defer close(a.stopped)
-		var wg sync.WaitGroup
-		wg.Go(func() { a.refreshDirectory(ctx) })
-		a.store.Watch(ctx, a.handleEvent, a.handleHealth)
-		wg.Wait()
+		a.refreshDirectory(ctx)
 	}()
 	return nil
 }
 
-// Stop ends the event loop; the store stays open for the next config.
+// Stop stops following events; the store and its watch stay for the next
+// config.
 func (a *App) Stop() error {
 	if a.stop != nil {
+		a.store.unlisten(a)
 		a.stop()
 		<-a.stopped
 	}
@@ -204,14 +203,6 @@ func (a *App) refreshDirectory(ctx context.Context) {
 	}
 }
 
-// storePool keeps one open store per backend across config reloads, so a
-// reload never drops sessions or reopens a locked bolt file.
-var storePool = caddy.NewUsagePool()
-
-type pooledStore struct{ store.Store }
-
-func (p pooledStore) Destruct() error { return p.Close() }
-
 func (a *App) openStore(ctx caddy.Context) error {
 	repl := caddy.NewReplacer()
 	var open func() (store.Store, error)
@@ -247,14 +238,14 @@ func (a *App) openStore(ctx caddy.Context) error {
 		if err != nil {
 			return nil, err
 		}
-		return pooledStore{s}, nil
+		return newSharedStore(s), nil
 	})
 	if err != nil {
 		key := a.poolKey
 		a.poolKey = ""
 		return fmt.Errorf("open store %s: %w", redactURL(key), err)
 	}
-	a.store = val.(pooledStore).Store
+	a.store = val.(*sharedStore)
 	return nil
 }
 

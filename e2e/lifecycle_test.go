@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"io"
 	"net/http"
 	"os/exec"
 	"testing"
@@ -55,6 +56,33 @@ func TestReloadKeepsSessions(t *testing.T) {
 		c := n.client()
 		n.mustLogin(t, c, host, acmeEmail, acmePassword)
 
+		// A browser keeps clicking through both reloads: not one request
+		// may be refused while the config changes under it.
+		stop := make(chan struct{})
+		refused := make(chan int, 1)
+		go func() {
+			bad := 0
+			for {
+				select {
+				case <-stop:
+					refused <- bad
+					return
+				default:
+				}
+				// Not get: it may fail the test, which only the test's
+				// own goroutine may do.
+				resp, err := c.Get(n.url(host, "/"))
+				if err != nil {
+					bad++
+					continue
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					bad++
+				}
+			}
+		}()
 		for i, idle := range []string{"2h", "3h"} {
 			cfg := n.config
 			cfg.options = []string{"session_idle_timeout " + idle}
@@ -66,6 +94,10 @@ func TestReloadKeepsSessions(t *testing.T) {
 			if resp := get(t, c, n.url(host, "/"), nil); resp.StatusCode != http.StatusOK {
 				t.Fatalf("after reload %d: status %d, want 200 with the same session", i+1, resp.StatusCode)
 			}
+		}
+		close(stop)
+		if bad := <-refused; bad > 0 {
+			t.Errorf("%d requests with a valid session were refused during the reloads", bad)
 		}
 		// New sign-ins work on the reloaded config too.
 		n.mustLogin(t, n.client(), host, acmeEmail, acmePassword)
