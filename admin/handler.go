@@ -147,6 +147,11 @@ func (h *Handler) handle(fn handlerFunc) http.Handler {
 // ServeHTTP authenticates before anything else, so an unauthenticated
 // caller learns nothing, not even which routes exist.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// A bound on the whole request, so a slow store cannot stack retries
+	// into a hang; deleting a large partner is the longest call.
+	ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
+	defer cancel()
+	r = r.WithContext(ctx)
 	rw := &recorder{ResponseWriter: w}
 	rw.Header().Set("Cache-Control", "no-store")
 	rw.Header().Set("X-Content-Type-Options", "nosniff")
@@ -163,6 +168,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h.logRequest(r, rw)
 }
+
+const requestTimeout = 30 * time.Second
 
 func canonical(p string) bool {
 	return p != "" && path.Clean(p) == p
