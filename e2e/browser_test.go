@@ -34,58 +34,58 @@ func browser(t *testing.T) context.Context {
 	return ctx
 }
 
+// browse runs steps in the browser and fails the test if one fails.
+func browse(t *testing.T, ctx context.Context, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// query runs one action in the browser and returns its result, failing
+// the test if it fails.
+func query[T any](t *testing.T, ctx context.Context, a chromedp.Action[T]) T {
+	t.Helper()
+	v, err := chromedp.Run(ctx, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
 // TestBrowserSignInAndOut walks the flow a person takes in a real browser:
 // the app sends them to their partner's login page, they sign in and land
 // where they were going, the app sees who they are, and signing out ends it.
 func TestBrowserSignInAndOut(t *testing.T) {
 	t.Parallel()
-	up := startUpstream(t)
-	n := startNode(t, nodeConfig{store: "file " + t.TempDir(), upstream: up.addr})
-	aliceID := n.seedPartner(t, "acme", "Acme Corp", acmeEmail, acmePassword)
+	n, up := startApp(t, onFile)
+	aliceID := n.seedAcme(t)
 	ctx := browser(t)
 	app := n.url(partnerHost("acme"), "/dashboard?tab=usage")
 
-	if err := chromedp.Do(ctx, chromedp.Navigate(app), chromedp.WaitVisible(chromedp.ID("email"))); err != nil {
-		t.Fatal(err)
-	}
-	heading, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("body")))
-	if err != nil {
-		t.Fatal(err)
-	}
+	browse(t, ctx, chromedp.Navigate(app), chromedp.WaitVisible(chromedp.ID("email")))
+	heading := query(t, ctx, chromedp.Text(chromedp.CSS("body")))
 	if !strings.Contains(heading, "Acme Corp") {
 		t.Fatalf("login page does not name the partner: %q", heading)
 	}
 	// A wrong password first: one generic message, and the form again.
-	if err := chromedp.Do(ctx,
+	browse(t, ctx,
 		chromedp.SendKeys(chromedp.ID("email"), acmeEmail),
 		chromedp.SendKeys(chromedp.ID("password"), "wrong password here"),
 		chromedp.Submit(chromedp.ID("password")),
 		chromedp.WaitVisible(chromedp.ID("login-error")),
-	); err != nil {
-		t.Fatal(err)
-	}
-	alert, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("login-error")))
-	if err != nil {
-		t.Fatal(err)
-	}
+	)
+	alert := query(t, ctx, chromedp.Text(chromedp.ID("login-error")))
 	if !strings.Contains(alert, "Incorrect email or password.") {
 		t.Errorf("alert %q, want the generic failure message", alert)
 	}
-	if err := chromedp.Do(ctx,
+	browse(t, ctx,
 		chromedp.SendKeys(chromedp.ID("password"), acmePassword),
 		chromedp.Submit(chromedp.ID("password")),
 		chromedp.WaitVisible(chromedp.CSS("pre")),
-	); err != nil {
-		t.Fatal(err)
-	}
-	page, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("body")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	location, err := chromedp.Run(ctx, chromedp.Location())
-	if err != nil {
-		t.Fatal(err)
-	}
+	)
+	page := query(t, ctx, chromedp.Text(chromedp.CSS("body")))
+	location := query(t, ctx, chromedp.Location())
 	if location != app {
 		t.Errorf("after sign-in the browser is at %q, want %q", location, app)
 	}
@@ -97,17 +97,13 @@ func TestBrowserSignInAndOut(t *testing.T) {
 	}
 
 	// Sign out through the confirmation page, then the app is closed again.
-	if err := chromedp.Do(ctx,
+	browse(t, ctx,
 		chromedp.Navigate(n.url(partnerHost("acme"), "/.partnergate/logout")),
 		chromedp.Click(chromedp.CSS("button[type=submit]")),
 		chromedp.WaitVisible(chromedp.CSS("a[href='/.partnergate/login']")),
-	); err != nil {
-		t.Fatal(err)
-	}
+	)
 	before := up.requests()
-	if err := chromedp.Do(ctx, chromedp.Navigate(app), chromedp.WaitVisible(chromedp.ID("email"))); err != nil {
-		t.Fatal(err)
-	}
+	browse(t, ctx, chromedp.Navigate(app), chromedp.WaitVisible(chromedp.ID("email")))
 	if up.requests() != before {
 		t.Error("after sign-out the app was reached")
 	}

@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/partnergate/partnergate/internal/redistest"
 )
 
 // backends runs fn once on the embedded store and once on Redis; start
@@ -15,17 +13,11 @@ import (
 func backends(t *testing.T, fn func(t *testing.T, start func(t *testing.T, cfg nodeConfig) *node)) {
 	t.Run("file", func(t *testing.T) {
 		t.Parallel()
-		fn(t, func(t *testing.T, cfg nodeConfig) *node {
-			cfg.store = "file " + t.TempDir()
-			return startNode(t, cfg)
-		})
+		fn(t, onFile)
 	})
 	t.Run("redis", func(t *testing.T) {
 		t.Parallel()
-		fn(t, func(t *testing.T, cfg nodeConfig) *node {
-			cfg.store = "redis " + redistest.Start(t).URL()
-			return startNode(t, cfg)
-		})
+		fn(t, onRedis)
 	})
 }
 
@@ -38,10 +30,9 @@ const (
 
 func TestProtectedSite(t *testing.T) {
 	backends(t, func(t *testing.T, start func(*testing.T, nodeConfig) *node) {
-		up := startUpstream(t)
-		n := start(t, nodeConfig{upstream: up.addr})
-		aliceID := n.seedPartner(t, "acme", "Acme Corp", acmeEmail, acmePassword)
-		n.seedPartner(t, "globex", "Globex Corporation", globexEmail, globexPass)
+		n, up := startApp(t, start)
+		aliceID := n.seedAcme(t)
+		n.seedGlobex(t)
 		acme, globex := partnerHost("acme"), partnerHost("globex")
 
 		t.Run("unknown host is a plain 404", func(t *testing.T) {
@@ -132,11 +123,7 @@ func TestProtectedSite(t *testing.T) {
 				t.Fatalf("sign-in: status %d Location %q, want 303 to /reports?q=1", resp.StatusCode, resp.Header.Get("Location"))
 			}
 			checkSessionCookie(t, resp)
-			resp = get(t, c, n.url(acme, "/reports?q=1"), nil)
-			if resp.StatusCode != http.StatusOK {
-				t.Fatalf("app: status %d, want 200", resp.StatusCode)
-			}
-			got := up.last(t)
+			got := up.reached(t, c, n.url(acme, "/reports?q=1"), nil)
 			want := map[string]string{
 				"X-Partner-Id": "acme",
 				"X-Auth-User":  aliceID,
@@ -155,8 +142,7 @@ func TestProtectedSite(t *testing.T) {
 		})
 
 		t.Run("client-sent identity headers never reach the app", func(t *testing.T) {
-			c := n.client()
-			n.mustLogin(t, c, acme, acmeEmail, acmePassword)
+			c := n.signIn(t, acme, acmeEmail, acmePassword)
 			spoof := http.Header{
 				"X-Auth-User":  {"admin", "root"},
 				"x_auth_user":  {"admin"},
@@ -170,11 +156,7 @@ func TestProtectedSite(t *testing.T) {
 				"X-Auth-Jwt":   {"eyJhbGciOiJub25lIn0.e30."},
 				"Connection":   {"X-Auth-User, x_auth_email, X-Partner-Id"},
 			}
-			resp := get(t, c, n.url(acme, "/whoami"), spoof)
-			if resp.StatusCode != http.StatusOK {
-				t.Fatalf("status %d, want 200", resp.StatusCode)
-			}
-			got := up.last(t)
+			got := up.reached(t, c, n.url(acme, "/whoami"), spoof)
 			for k, vs := range got.Header {
 				norm := strings.ToLower(strings.ReplaceAll(k, "_", "-"))
 				if strings.HasPrefix(norm, "x-auth-") || norm == "x-partner-id" {
@@ -211,8 +193,7 @@ func TestProtectedSite(t *testing.T) {
 		})
 
 		t.Run("another partner's cookie is worthless here", func(t *testing.T) {
-			c := n.client()
-			n.mustLogin(t, c, globex, globexEmail, globexPass)
+			c := n.signIn(t, globex, globexEmail, globexPass)
 			cookie := sessionCookieFor(t, c, n.url(globex, "/"))
 			before := up.requests()
 			resp := get(t, n.client(), n.url(acme, "/"), http.Header{"Cookie": {"pg_session=" + cookie}})
@@ -222,8 +203,7 @@ func TestProtectedSite(t *testing.T) {
 		})
 
 		t.Run("malformed and duplicated cookies are unauthenticated", func(t *testing.T) {
-			c := n.client()
-			n.mustLogin(t, c, acme, acmeEmail, acmePassword)
+			c := n.signIn(t, acme, acmeEmail, acmePassword)
 			good := sessionCookieFor(t, c, n.url(acme, "/"))
 			flipped := []byte(good)
 			flipped[len(flipped)-1] ^= 1
@@ -247,8 +227,7 @@ func TestProtectedSite(t *testing.T) {
 		})
 
 		t.Run("reserved prefix is never proxied", func(t *testing.T) {
-			c := n.client()
-			n.mustLogin(t, c, acme, acmeEmail, acmePassword)
+			c := n.signIn(t, acme, acmeEmail, acmePassword)
 			before := up.requests()
 			for path, want := range map[string]int{
 				"/.partnergate/nothing":            http.StatusNotFound,
@@ -270,8 +249,7 @@ func TestProtectedSite(t *testing.T) {
 		})
 
 		t.Run("logout ends the session server-side", func(t *testing.T) {
-			c := n.client()
-			n.mustLogin(t, c, acme, acmeEmail, acmePassword)
+			c := n.signIn(t, acme, acmeEmail, acmePassword)
 			stolen := sessionCookieFor(t, c, n.url(acme, "/"))
 			n.logout(t, c, acme)
 			resp := get(t, n.client(), n.url(acme, "/"), http.Header{"Cookie": {"pg_session=" + stolen}})
@@ -281,8 +259,7 @@ func TestProtectedSite(t *testing.T) {
 		})
 
 		t.Run("logout needs POST with CSRF", func(t *testing.T) {
-			c := n.client()
-			n.mustLogin(t, c, acme, acmeEmail, acmePassword)
+			c := n.signIn(t, acme, acmeEmail, acmePassword)
 			resp, err := c.PostForm(n.url(acme, "/.partnergate/logout"), url.Values{"csrf_token": {"forged"}})
 			if err != nil {
 				t.Fatal(err)
@@ -357,14 +334,7 @@ func checkSessionCookie(t *testing.T, resp *http.Response) {
 
 func sessionCookieFor(t *testing.T, c *http.Client, u string) string {
 	t.Helper()
-	parsed, _ := url.Parse(u)
-	for _, ck := range c.Jar.Cookies(parsed) {
-		if ck.Name == "pg_session" {
-			return ck.Value
-		}
-	}
-	t.Fatalf("no session cookie for %s", u)
-	return ""
+	return jarCookie(t, c, u, "pg_session")
 }
 
 var _ = time.Second

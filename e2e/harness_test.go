@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -48,7 +49,6 @@ func TestMain(m *testing.M) {
 
 // upstream is the protected app: it records what reached it.
 type upstream struct {
-	*http.Server
 	addr string
 
 	mu   sync.Mutex
@@ -57,21 +57,29 @@ type upstream struct {
 
 func startUpstream(t *testing.T) *upstream {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := &upstream{addr: ln.Addr().String()}
-	u.Server = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	u := &upstream{}
+	u.addr = serveHTTP(t, func(w http.ResponseWriter, r *http.Request) {
 		u.mu.Lock()
 		u.seen = append(u.seen, r.Clone(context.Background()))
 		u.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(map[string]any{"path": r.URL.RequestURI(), "headers": r.Header})
-	})}
-	go u.Serve(ln)
-	t.Cleanup(func() { u.Close() })
+	})
 	return u
+}
+
+// serveHTTP serves h on a new loopback port until the test ends and
+// returns the address.
+func serveHTTP(t *testing.T, h http.HandlerFunc) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: h}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return ln.Addr().String()
 }
 
 // requests returns how many requests reached the app so far.
@@ -114,16 +122,37 @@ type nodeConfig struct {
 // startNode runs the acceptance Caddyfile with its ports and store swapped.
 func startNode(t *testing.T, cfg nodeConfig) *node {
 	t.Helper()
-	port := freePort(t)
-	n := &node{t: t, port: port, logs: new(bytes.Buffer), dir: t.TempDir(), config: cfg}
-	n.caddyfile = filepath.Join(n.dir, "Caddyfile")
+	n := newNode(t, cfg)
 	n.writeCaddyfile(t, cfg)
-	n.cmd = exec.Command(binary, "run", "--config", n.caddyfile, "--adapter", "caddyfile")
-	n.cmd.Dir = n.dir
-	n.cmd.Env = append(os.Environ(),
+	n.launch(t)
+	return n
+}
+
+// newNode picks a port and a private directory for a node not yet started.
+func newNode(t *testing.T, cfg nodeConfig) *node {
+	t.Helper()
+	dir := t.TempDir()
+	return &node{t: t, port: freePort(t), logs: new(bytes.Buffer), dir: dir, caddyfile: filepath.Join(dir, "Caddyfile"), config: cfg}
+}
+
+// gatewayCommand runs the binary on a Caddyfile with the test keys and
+// dir as its working, data and config directory, plus env.
+func gatewayCommand(ctx context.Context, dir, caddyfile string, env ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, binary, "run", "--config", caddyfile, "--adapter", "caddyfile")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(),
 		"PARTNERGATE_OPERATOR_KEY="+operatorKey,
 		"PARTNERGATE_SECRET_KEY="+secretKey,
-		"XDG_DATA_HOME="+n.dir, "XDG_CONFIG_HOME="+n.dir)
+		"XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir)
+	cmd.Env = append(cmd.Env, env...)
+	return cmd
+}
+
+// launch starts the node's process on its Caddyfile and waits until the
+// admin API answers.
+func (n *node) launch(t *testing.T, env ...string) {
+	t.Helper()
+	n.cmd = gatewayCommand(context.Background(), n.dir, n.caddyfile, env...)
 	n.cmd.Stdout, n.cmd.Stderr = n.logs, n.logs
 	if err := n.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -133,13 +162,34 @@ func startNode(t *testing.T, cfg nodeConfig) *node {
 	for {
 		resp, err := n.admin("GET", "/api/v1/partners", nil)
 		if err == nil && resp.StatusCode == http.StatusOK {
-			return n
+			return
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("partnergate did not start: %v\n%s", err, n.logs)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// globalOptions is a Caddyfile's global block: Caddy's own options, then
+// the partnergate app with the test keys, the store and extra options.
+func globalOptions(caddy []string, store string, options ...string) string {
+	return fmt.Sprintf(`{
+	%s
+	partnergate {
+		store %s
+		base_domain %s
+		operator_key {env.PARTNERGATE_OPERATOR_KEY}
+		secret_key {env.PARTNERGATE_SECRET_KEY}
+		%s
+	}
+}
+`, strings.Join(caddy, "\n\t"), store, baseDomain, strings.Join(options, "\n\t\t"))
+}
+
+// adminSite is the Caddyfile site of the admin API on port.
+func adminSite(port string) string {
+	return "http://admin.localhost:" + port + " {\n\tpartner_admin\n}\n"
 }
 
 // writeCaddyfile writes the acceptance Caddyfile with this node's port,
@@ -150,26 +200,17 @@ func (n *node) writeCaddyfile(t *testing.T, cfg nodeConfig) {
 	if cfg.adminAddr != "" {
 		admin = cfg.adminAddr
 	}
-	caddyfile := fmt.Sprintf(`{
-	admin %s
-	partnergate {
-		store %s
-		base_domain %s
-		operator_key {env.PARTNERGATE_OPERATOR_KEY}
-		secret_key {env.PARTNERGATE_SECRET_KEY}
-		%s
-	}
-}
-http://*.%s:%s {
+	writeFile(t, n.caddyfile, globalOptions([]string{"admin " + admin}, cfg.store, cfg.options...)+fmt.Sprintf(`http://*.%s:%s {
 	partner_auth
 	request_header X-Log-User {http.auth.user.id}
 	reverse_proxy %s
 }
-http://admin.localhost:%s {
-	partner_admin
+`, baseDomain, n.port, cfg.upstream)+adminSite(n.port))
 }
-`, admin, cfg.store, baseDomain, strings.Join(cfg.options, "\n\t\t"), baseDomain, n.port, cfg.upstream, n.port)
-	if err := os.WriteFile(n.caddyfile, []byte(caddyfile), 0o600); err != nil {
+
+func writeFile(t *testing.T, path, text string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -207,6 +248,12 @@ func freePort(t *testing.T) string {
 // (*.localhost names do not resolve through Go's resolver here), keeps
 // cookies like a browser and does not follow redirects.
 func (n *node) client() *http.Client {
+	return dialClient("127.0.0.1:"+n.port, nil)
+}
+
+// dialClient returns a client like node.client's that sends every request
+// to addr, with tlsConfig for HTTPS.
+func dialClient(addr string, tlsConfig *tls.Config) *http.Client {
 	jar, _ := cookiejar.New(nil)
 	dialer := &net.Dialer{Timeout: 2 * time.Second}
 	return &http.Client{
@@ -214,12 +261,25 @@ func (n *node) client() *http.Client {
 		Timeout: 10 * time.Second,
 		Transport: &http.Transport{
 			DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
-				return dialer.DialContext(ctx, network, "127.0.0.1:"+n.port)
+				return dialer.DialContext(ctx, network, addr)
 			},
 			DisableKeepAlives: false,
+			TLSClientConfig:   tlsConfig,
 		},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
+}
+
+// rawClient is a client that sends exactly the Cookie header it is given.
+func (n *node) rawClient() *http.Client {
+	return withoutJar(n.client())
+}
+
+// withoutJar returns a copy of c that keeps no cookies.
+func withoutJar(c *http.Client) *http.Client {
+	raw := *c
+	raw.Jar = nil
+	return &raw
 }
 
 func (n *node) url(host, path string) string {
@@ -230,28 +290,43 @@ func partnerHost(id string) string { return id + "." + baseDomain }
 
 // admin calls the admin API with the operator key.
 func (n *node) admin(method, path string, body any) (*http.Response, error) {
-	var rd io.Reader
+	var raw string
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
 			return nil, err
 		}
-		rd = bytes.NewReader(b)
+		raw = string(b)
+	}
+	return n.adminRaw(method, path, "application/json", raw)
+}
+
+// adminRaw calls the admin API with the operator key and a body sent as
+// written; an empty contentType sends none. It never calls t.Fatal.
+func (n *node) adminRaw(method, path, contentType, body string) (*http.Response, error) {
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
 	}
 	req, err := http.NewRequest(method, n.url("admin.localhost", path), rd)
 	if err != nil {
 		return nil, err
 	}
 	req.Header.Set("Authorization", "Bearer "+operatorKey)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := n.client().Do(req)
-	if err != nil {
-		return nil, err
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
 	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	resp.Body = io.NopCloser(bytes.NewReader(b))
-	return resp, nil
+	return roundTrip(n.client(), req, nil)
+}
+
+// mustAdminRaw is adminRaw failing the test when no answer comes.
+func (n *node) mustAdminRaw(t *testing.T, method, path, contentType, body string) *http.Response {
+	t.Helper()
+	resp, err := n.adminRaw(method, path, contentType, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
 }
 
 // mustAdmin calls the admin API and decodes the answer, failing unless the
@@ -312,11 +387,17 @@ func csrf(t *testing.T, c *http.Client, pageURL string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	return formToken(t, resp)
+}
+
+// formToken reads a page and returns the CSRF token of its form.
+func formToken(t *testing.T, page *http.Response) string {
+	t.Helper()
+	defer page.Body.Close()
+	b, _ := io.ReadAll(page.Body)
 	m := csrfField.FindSubmatch(b)
 	if m == nil {
-		t.Fatalf("no csrf_token on %s (status %d): %s", pageURL, resp.StatusCode, b)
+		t.Fatalf("no csrf_token on %s (status %d): %s", page.Request.URL, page.StatusCode, b)
 	}
 	return string(m[1])
 }
@@ -326,14 +407,7 @@ func (n *node) login(t *testing.T, c *http.Client, host, email, password, return
 	t.Helper()
 	token := csrf(t, c, n.url(host, "/.partnergate/login"))
 	form := url.Values{"email": {email}, "password": {password}, "csrf_token": {token}, "return_to": {returnTo}}
-	resp, err := c.PostForm(n.url(host, "/.partnergate/login"), form)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	resp.Body = io.NopCloser(bytes.NewReader(b))
-	return resp
+	return postForm(t, c, n.url(host, "/.partnergate/login"), form, nil)
 }
 
 // mustLogin signs in and fails the test unless it worked.
@@ -360,6 +434,32 @@ func (n *node) logout(t *testing.T, c *http.Client, host string) {
 	}
 }
 
+// roundTrip sends req with extra headers and returns the answer with its
+// body read; it never calls t.Fatal, so goroutines may use it.
+func roundTrip(c *http.Client, req *http.Request, header http.Header) (*http.Response, error) {
+	for k, vs := range header {
+		req.Header[k] = vs
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(b))
+	return resp, nil
+}
+
+// send is roundTrip failing the test when no answer comes.
+func send(t *testing.T, c *http.Client, req *http.Request, header http.Header) *http.Response {
+	t.Helper()
+	resp, err := roundTrip(c, req, header)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
 // get sends a GET as an API client (no text/html) with extra headers.
 func get(t *testing.T, c *http.Client, u string, header http.Header) *http.Response {
 	t.Helper()
@@ -367,17 +467,7 @@ func get(t *testing.T, c *http.Client, u string, header http.Header) *http.Respo
 	if err != nil {
 		t.Fatal(err)
 	}
-	for k, vs := range header {
-		req.Header[k] = vs
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	resp.Body = io.NopCloser(bytes.NewReader(b))
-	return resp
+	return send(t, c, req, header)
 }
 
 func body(resp *http.Response) string {

@@ -10,24 +10,18 @@ import (
 
 func TestSessionExpiry(t *testing.T) {
 	backends(t, func(t *testing.T, start func(*testing.T, nodeConfig) *node) {
-		up := startUpstream(t)
-		n := start(t, nodeConfig{upstream: up.addr, options: []string{"session_lifetime 3s", "session_idle_timeout 1s"}})
-		n.seedPartner(t, "acme", "Acme Corp", acmeEmail, acmePassword)
+		n, _ := startAcme(t, start, "session_lifetime 3s", "session_idle_timeout 1s")
 		host := partnerHost("acme")
 
 		t.Run("idle", func(t *testing.T) {
-			c := n.client()
-			n.mustLogin(t, c, host, acmeEmail, acmePassword)
-			cookie := http.Header{"Cookie": {"pg_session=" + sessionCookieFor(t, c, n.url(host, "/"))}}
+			cookie := n.sessionHeader(t, n.signIn(t, host, acmeEmail, acmePassword), host)
 			time.Sleep(1100 * time.Millisecond)
 			if resp := get(t, n.client(), n.url(host, "/"), cookie); resp.StatusCode != http.StatusUnauthorized {
 				t.Errorf("after 1.1s idle: status %d, want 401", resp.StatusCode)
 			}
 		})
 		t.Run("absolute", func(t *testing.T) {
-			c := n.client()
-			n.mustLogin(t, c, host, acmeEmail, acmePassword)
-			cookie := http.Header{"Cookie": {"pg_session=" + sessionCookieFor(t, c, n.url(host, "/"))}}
+			cookie := n.sessionHeader(t, n.signIn(t, host, acmeEmail, acmePassword), host)
 			// Activity every 0.5s keeps it past the idle timeout…
 			for range 4 {
 				time.Sleep(500 * time.Millisecond)
@@ -51,10 +45,9 @@ func TestReloadKeepsSessions(t *testing.T) {
 		up := startUpstream(t)
 		adminAddr := "127.0.0.1:" + freePort(t)
 		n := start(t, nodeConfig{upstream: up.addr, adminAddr: adminAddr})
-		n.seedPartner(t, "acme", "Acme Corp", acmeEmail, acmePassword)
+		n.seedAcme(t)
 		host := partnerHost("acme")
-		c := n.client()
-		n.mustLogin(t, c, host, acmeEmail, acmePassword)
+		c := n.signIn(t, host, acmeEmail, acmePassword)
 
 		// A browser keeps clicking through both reloads: not one request
 		// may be refused while the config changes under it.

@@ -7,11 +7,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -41,32 +38,14 @@ func TestSecStoreURLPasswordsNeverLogged(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
 			caddyfile := filepath.Join(dir, "Caddyfile")
-			cfg := fmt.Sprintf(`{
-	admin off
-	partnergate {
-		store redis %s
-		base_domain %s
-		operator_key {env.PARTNERGATE_OPERATOR_KEY}
-		secret_key {env.PARTNERGATE_SECRET_KEY}
-	}
-}
-http://*.%s:%s {
+			writeFile(t, caddyfile, globalOptions([]string{"admin off"}, "redis "+storeURL)+fmt.Sprintf(`http://*.%s:%s {
 	partner_auth
 	respond "app"
 }
-`, storeURL, baseDomain, baseDomain, freePort(t))
-			if err := os.WriteFile(caddyfile, []byte(cfg), 0o600); err != nil {
-				t.Fatal(err)
-			}
+`, baseDomain, freePort(t)))
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			cmd := exec.CommandContext(ctx, binary, "run", "--config", caddyfile, "--adapter", "caddyfile")
-			cmd.Dir = dir
-			cmd.Env = append(os.Environ(),
-				"PARTNERGATE_OPERATOR_KEY="+operatorKey,
-				"PARTNERGATE_SECRET_KEY="+secretKey,
-				"XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir)
-			out, err := cmd.CombinedOutput()
+			out, err := gatewayCommand(ctx, dir, caddyfile).CombinedOutput()
 			if err == nil {
 				t.Fatalf("gateway started on a dead Redis:\n%s", out)
 			}
@@ -88,10 +67,8 @@ http://*.%s:%s {
 // operator naming partner A in the path never reaches partner B's users.
 func TestSecAdminCrossPartnerObjectsAre404(t *testing.T) {
 	backends(t, func(t *testing.T, start func(*testing.T, nodeConfig) *node) {
-		up := startUpstream(t)
-		n := start(t, nodeConfig{upstream: up.addr})
-		n.seedPartner(t, "acme", "Acme Corp", acmeEmail, acmePassword)
-		hank := n.seedPartner(t, "globex", "Globex Corporation", globexEmail, globexPass)
+		n, _ := startAcme(t, start)
+		hank := n.seedGlobex(t)
 		for _, call := range []struct {
 			method string
 			body   any
@@ -122,23 +99,14 @@ func TestSecAdminCrossPartnerObjectsAre404(t *testing.T) {
 // sets an id, a partner, a hash or a timestamp, in any case or twice.
 func TestSecAdminMassAssignment(t *testing.T) {
 	t.Parallel()
-	up := startUpstream(t)
-	n := startNode(t, nodeConfig{store: "file " + t.TempDir(), upstream: up.addr})
-	aliceID := n.seedPartner(t, "acme", "Acme Corp", acmeEmail, acmePassword)
-	n.seedPartner(t, "globex", "Globex Corporation", globexEmail, globexPass)
+	n, _ := startApp(t, onFile)
+	aliceID := n.seedAcme(t)
+	n.seedGlobex(t)
 	user := func(extra string) string {
 		return `{"email":"mallory@acme.example","password":"mallory password 123",` + extra + `}`
 	}
 	rawAdmin := func(method, path, body string) int {
-		req, _ := http.NewRequest(method, n.url("admin.localhost", path), strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+operatorKey)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := n.client().Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
+		return n.mustAdminRaw(t, method, path, "application/json", body).StatusCode
 	}
 	for _, extra := range []string{
 		`"partner_id":"globex"`, `"PartnerID":"globex"`, `"password_hash":"$argon2id$v=19$m=19456,t=2,p=1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"`,
@@ -174,8 +142,7 @@ func TestSecAdminMassAssignment(t *testing.T) {
 // answer echoes what the caller sent.
 func TestSecAdminAuthentication(t *testing.T) {
 	t.Parallel()
-	up := startUpstream(t)
-	n := startNode(t, nodeConfig{store: "file " + t.TempDir(), upstream: up.addr})
+	n, _ := startApp(t, onFile)
 	for name, tc := range map[string]struct {
 		path   string
 		header http.Header
@@ -193,16 +160,8 @@ func TestSecAdminAuthentication(t *testing.T) {
 		"key in a cookie":    {"/api/v1/partners", http.Header{"Cookie": {"token=" + operatorKey}}},
 		"secret key instead": {"/api/v1/partners", http.Header{"Authorization": {"Bearer " + secretKey}}},
 	} {
-		req, _ := http.NewRequest("GET", n.url("admin.localhost", tc.path), nil)
-		for k, vs := range tc.header {
-			req.Header[k] = vs
-		}
-		resp, err := n.client().Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
+		resp := get(t, n.client(), n.url("admin.localhost", tc.path), tc.header)
+		b := body(resp)
 		if resp.StatusCode != http.StatusUnauthorized {
 			t.Errorf("%s: status %d, want 401", name, resp.StatusCode)
 		}
@@ -216,20 +175,9 @@ func TestSecAdminAuthentication(t *testing.T) {
 // only form or text bodies; the admin API refuses every one of them.
 func TestSecAdminRefusesFormBodies(t *testing.T) {
 	t.Parallel()
-	up := startUpstream(t)
-	n := startNode(t, nodeConfig{store: "file " + t.TempDir(), upstream: up.addr})
+	n, _ := startApp(t, onFile)
 	for _, ct := range []string{"text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "", "application/json-patch+json", "text/plain; charset=application/json"} {
-		req, _ := http.NewRequest("POST", n.url("admin.localhost", "/api/v1/partners"), strings.NewReader(`{"id":"evil","name":"Evil","hostnames":[]}`))
-		req.Header.Set("Authorization", "Bearer "+operatorKey)
-		if ct != "" {
-			req.Header.Set("Content-Type", ct)
-		}
-		resp, err := n.client().Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusUnsupportedMediaType {
+		if resp := n.mustAdminRaw(t, "POST", "/api/v1/partners", ct, `{"id":"evil","name":"Evil","hostnames":[]}`); resp.StatusCode != http.StatusUnsupportedMediaType {
 			t.Errorf("Content-Type %q: status %d, want 415", ct, resp.StatusCode)
 		}
 	}
@@ -242,12 +190,8 @@ func TestSecAdminRefusesFormBodies(t *testing.T) {
 // writes, the log holds no password, session cookie, operator or secret key.
 func TestSecLogsHoldNoSecrets(t *testing.T) {
 	backends(t, func(t *testing.T, start func(*testing.T, nodeConfig) *node) {
-		up := startUpstream(t)
-		n := start(t, nodeConfig{upstream: up.addr})
-		n.seedPartner(t, "acme", "Acme Corp", acmeEmail, acmePassword)
+		n, _, c := startSignedIn(t, start)
 		host := partnerHost("acme")
-		c := n.client()
-		n.mustLogin(t, c, host, acmeEmail, acmePassword)
 		cookie := sessionCookieFor(t, c, n.url(host, "/"))
 		n.login(t, n.client(), host, acmeEmail, "Wrong-Secret-Guess-42", "/")
 		n.logout(t, c, host)
@@ -260,13 +204,8 @@ func TestSecLogsHoldNoSecrets(t *testing.T) {
 				t.Errorf("admin error echoes a password: %s", b)
 			}
 		}
-		req, _ := http.NewRequest("POST", n.url("admin.localhost", "/api/v1/partners/acme/users"), strings.NewReader(`{"email":"y@acme.example","password":"Truncated-Secret-0003`))
-		req.Header.Set("Authorization", "Bearer "+operatorKey)
-		req.Header.Set("Content-Type", "application/json")
-		if resp, err := n.client().Do(req); err == nil {
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if strings.Contains(string(b), "Truncated-Secret") {
+		if resp, err := n.adminRaw("POST", "/api/v1/partners/acme/users", "application/json", `{"email":"y@acme.example","password":"Truncated-Secret-0003`); err == nil {
+			if b := body(resp); strings.Contains(b, "Truncated-Secret") {
 				t.Errorf("malformed JSON error echoes the body: %s", b)
 			}
 		}
@@ -287,13 +226,9 @@ func TestSecLogsHoldNoSecrets(t *testing.T) {
 // oversized fields are a plain failure, never a 500.
 func TestSecOversizedInputs(t *testing.T) {
 	t.Parallel()
-	up := startUpstream(t)
-	n := startNode(t, nodeConfig{store: "file " + t.TempDir(), upstream: up.addr})
-	n.seedPartner(t, "acme", "Acme Corp", acmeEmail, acmePassword)
+	n, _ := startAcme(t, onFile)
 	host := partnerHost("acme")
-	c := n.client()
-	loginURL := n.url(host, "/.partnergate/login")
-	token := csrf(t, c, loginURL)
+	c, loginURL, token := n.loginPage(t, host)
 
 	big := url.Values{"email": {acmeEmail}, "password": {strings.Repeat("p", 1<<20)}, "csrf_token": {token}}
 	if resp := postForm(t, c, loginURL, big, nil); resp.StatusCode != http.StatusBadRequest && resp.StatusCode != http.StatusRequestEntityTooLarge {
@@ -308,15 +243,7 @@ func TestSecOversizedInputs(t *testing.T) {
 			t.Errorf("%s: status %d, want 401", name, resp.StatusCode)
 		}
 	}
-	req, _ := http.NewRequest("POST", n.url("admin.localhost", "/api/v1/partners"), strings.NewReader(`{"id":"big","name":"`+strings.Repeat("n", 1<<20)+`"}`))
-	req.Header.Set("Authorization", "Bearer "+operatorKey)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := n.client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+	if resp := n.mustAdminRaw(t, "POST", "/api/v1/partners", "application/json", `{"id":"big","name":"`+strings.Repeat("n", 1<<20)+`"}`); resp.StatusCode != http.StatusRequestEntityTooLarge {
 		t.Errorf("1 MiB admin body: status %d, want 413", resp.StatusCode)
 	}
 	// The gateway still serves.

@@ -6,16 +6,12 @@ package e2e
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -54,13 +50,6 @@ func (n *node) rawRequest(t *testing.T, method, target, host string, header http
 	return resp
 }
 
-// rawClient is a client that sends exactly the Cookie header it is given.
-func (n *node) rawClient() *http.Client {
-	c := n.client()
-	c.Jar = nil
-	return c
-}
-
 // trailerUpstream is an app that reads the request body, so it sees the
 // request's trailer fields, and records them.
 type trailerUpstream struct {
@@ -72,21 +61,15 @@ type trailerUpstream struct {
 
 func startTrailerUpstream(t *testing.T) *trailerUpstream {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := &trailerUpstream{addr: ln.Addr().String()}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	u := &trailerUpstream{}
+	u.addr = serveHTTP(t, func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
 		u.mu.Lock()
 		u.hdr = append(u.hdr, r.Header.Clone())
 		u.trl = append(u.trl, r.Trailer.Clone())
 		u.mu.Unlock()
 		fmt.Fprintln(w, "ok")
-	})}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
+	})
 	return u
 }
 
@@ -99,13 +82,12 @@ func startTrailerUpstream(t *testing.T) *trailerUpstream {
 func TestSecIdentityHeadersNotSmuggledInTrailers(t *testing.T) {
 	t.Parallel()
 	up := startTrailerUpstream(t)
-	n := startNode(t, nodeConfig{store: "file " + t.TempDir(), upstream: up.addr})
-	n.seedPartner(t, "acme", "Acme Corp", acmeEmail, acmePassword)
+	n := onFile(t, nodeConfig{upstream: up.addr})
+	n.seedAcme(t)
 	host := partnerHost("acme")
-	c := n.client()
-	n.mustLogin(t, c, host, acmeEmail, acmePassword)
+	c := n.signIn(t, host, acmeEmail, acmePassword)
 
-	send := func(trailer http.Header) int {
+	upload := func(trailer http.Header) int {
 		pr, pw := io.Pipe()
 		req, err := http.NewRequest("POST", n.url(host, "/upload"), pr)
 		if err != nil {
@@ -117,16 +99,10 @@ func TestSecIdentityHeadersNotSmuggledInTrailers(t *testing.T) {
 			pw.Write([]byte("payload"))
 			pw.Close()
 		}()
-		resp, err := c.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		return resp.StatusCode
+		return send(t, c, req, nil).StatusCode
 	}
 	for _, name := range []string{"X-Auth-User", "X_auth_roles", "X-Partner-Id"} {
-		if status := send(http.Header{name: {"admin"}, "X-Checksum": {"abc"}}); status != http.StatusBadRequest {
+		if status := upload(http.Header{name: {"admin"}, "X-Checksum": {"abc"}}); status != http.StatusBadRequest {
 			t.Errorf("trailer %s: status %d, want 400", name, status)
 		}
 	}
@@ -136,7 +112,7 @@ func TestSecIdentityHeadersNotSmuggledInTrailers(t *testing.T) {
 	if reached != 0 {
 		t.Fatalf("%d requests with forged trailers reached the app", reached)
 	}
-	if status := send(http.Header{"X-Checksum": {"abc"}}); status != http.StatusOK {
+	if status := upload(http.Header{"X-Checksum": {"abc"}}); status != http.StatusOK {
 		t.Fatalf("ordinary trailer: status %d, want 200", status)
 	}
 	up.mu.Lock()
@@ -155,12 +131,10 @@ func TestSecIdentityHeadersNotSmuggledInTrailers(t *testing.T) {
 // app only as the gateway set it.
 func TestSecIdentityHeaderSpoofingEveryName(t *testing.T) {
 	t.Parallel()
-	up := startUpstream(t)
-	n := startNode(t, nodeConfig{store: "file " + t.TempDir(), upstream: up.addr})
-	aliceID := n.seedPartner(t, "acme", "Acme Corp", acmeEmail, acmePassword)
+	n, up := startApp(t, onFile)
+	aliceID := n.seedAcme(t)
 	host := partnerHost("acme")
-	c := n.client()
-	n.mustLogin(t, c, host, acmeEmail, acmePassword)
+	c := n.signIn(t, host, acmeEmail, acmePassword)
 
 	names := []string{"X-Partner-Id", "X-Auth-User", "X-Auth-Email", "X-Auth-Name", "X-Auth-Groups", "X-Auth-Roles", "X-Auth-Jwt"}
 	spoof := http.Header{}
@@ -175,11 +149,7 @@ func TestSecIdentityHeaderSpoofingEveryName(t *testing.T) {
 	}
 	spoof["Connection"] = []string{"keep-alive, " + strings.Join(connection[:4], ","), strings.Join(connection[4:], ", ") + ", X-Unrelated"}
 	spoof["X-Unrelated"] = []string{"dropped as hop-by-hop"}
-	resp := get(t, c, n.url(host, "/whoami"), spoof)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("status %d, want 200", resp.StatusCode)
-	}
-	got := up.last(t)
+	got := up.reached(t, c, n.url(host, "/whoami"), spoof)
 	want := map[string]string{
 		"x-partner-id":  "acme",
 		"x-auth-user":   aliceID,
@@ -222,17 +192,12 @@ func TestSecIdentityHeaderSpoofingEveryName(t *testing.T) {
 // 500, and nothing proxied.
 func TestSecMalformedSessionCookieShapes(t *testing.T) {
 	backends(t, func(t *testing.T, start func(*testing.T, nodeConfig) *node) {
-		up := startUpstream(t)
-		n := start(t, nodeConfig{upstream: up.addr})
-		n.seedPartner(t, "acme", "Acme Corp", acmeEmail, acmePassword)
+		n, up, c := startSignedIn(t, start)
 		host := partnerHost("acme")
-		c := n.client()
-		n.mustLogin(t, c, host, acmeEmail, acmePassword)
 		good := sessionCookieFor(t, c, n.url(host, "/"))
 
 		bob := n.mustAdmin(t, "POST", "/api/v1/partners/acme/users", map[string]any{"email": "bob@acme.example", "name": "Bob", "password": "bob password 12345"}, http.StatusCreated)
-		bc := n.client()
-		n.mustLogin(t, bc, host, "bob@acme.example", "bob password 12345")
+		bc := n.signIn(t, host, "bob@acme.example", "bob password 12345")
 		deleted := sessionCookieFor(t, bc, n.url(host, "/"))
 		n.mustAdmin(t, "DELETE", "/api/v1/partners/acme/users/"+bob["id"].(string), nil, http.StatusNoContent)
 
@@ -266,10 +231,8 @@ func TestSecMalformedSessionCookieShapes(t *testing.T) {
 // same-host relative paths only.
 func TestSecOpenRedirectVariants(t *testing.T) {
 	t.Parallel()
-	up := startUpstream(t)
-	n := startNode(t, nodeConfig{store: "file " + t.TempDir(), upstream: up.addr})
-	n.seedPartner(t, "acme", "Acme Corp", acmeEmail, acmePassword)
-	n.seedPartner(t, "globex", "Globex Corporation", globexEmail, globexPass)
+	n, _ := startAcme(t, onFile)
+	n.seedGlobex(t)
 	host := partnerHost("acme")
 	base, _ := url.Parse(n.url(host, "/"))
 
@@ -335,10 +298,8 @@ func TestSecOpenRedirectVariants(t *testing.T) {
 // against.
 func TestSecForwardedHeadersAreNotTrusted(t *testing.T) {
 	t.Parallel()
-	up := startUpstream(t)
-	n := startNode(t, nodeConfig{store: "file " + t.TempDir(), upstream: up.addr})
-	n.seedPartner(t, "acme", "Acme Corp", acmeEmail, acmePassword)
-	n.seedPartner(t, "globex", "Globex Corporation", globexEmail, globexPass)
+	n, _ := startAcme(t, onFile)
+	n.seedGlobex(t)
 	host := partnerHost("acme")
 	fwd := http.Header{
 		"X-Forwarded-Host":  {"evil.example"},
@@ -390,9 +351,7 @@ func TestSecForwardedHeadersAreNotTrusted(t *testing.T) {
 	})
 	t.Run("failure limit per address", func(t *testing.T) {
 		// 100 attempts per address; each from a different claimed address.
-		c := n.client()
-		loginURL := n.url(partnerHost("globex"), "/.partnergate/login")
-		token := csrf(t, c, loginURL)
+		c, loginURL, token := n.loginPage(t, partnerHost("globex"))
 		for i := range 100 {
 			h := http.Header{"X-Forwarded-For": {fmt.Sprintf("203.0.113.%d", i+1)}, "X-Real-Ip": {fmt.Sprintf("198.51.100.%d", i+1)}}
 			if s, err := postLogin(c, loginURL, token, fmt.Sprintf("probe%02d@globex.example", i), "wrong password 12345", h); err != nil || s != http.StatusUnauthorized {
@@ -406,19 +365,31 @@ func TestSecForwardedHeadersAreNotTrusted(t *testing.T) {
 	})
 }
 
+// sendPathsAsAlice starts a node with alice signed in on acme and sends a
+// GET for each request-target exactly as written with her session; check
+// gets each answer and the request the app got for it, nil if none.
+func sendPathsAsAlice(t *testing.T, paths []string, check func(p string, resp *http.Response, reached *http.Request)) {
+	t.Helper()
+	n, up, c := startSignedIn(t, onFile)
+	host := partnerHost("acme")
+	cookie := n.sessionHeader(t, c, host)
+	for _, p := range paths {
+		before := up.requests()
+		resp := n.rawRequest(t, "GET", p, host, cookie)
+		var reached *http.Request
+		if up.requests() != before {
+			reached = up.last(t)
+		}
+		check(p, resp, reached)
+	}
+}
+
 // Rule (The edge → path tricks around the reserved prefix): more spellings
 // of the prefix than the basic test, sent byte for byte; none reaches the
 // app, and none is a 500.
 func TestSecReservedPrefixPathTricks(t *testing.T) {
 	t.Parallel()
-	up := startUpstream(t)
-	n := startNode(t, nodeConfig{store: "file " + t.TempDir(), upstream: up.addr})
-	n.seedPartner(t, "acme", "Acme Corp", acmeEmail, acmePassword)
-	host := partnerHost("acme")
-	c := n.client()
-	n.mustLogin(t, c, host, acmeEmail, acmePassword)
-	cookie := http.Header{"Cookie": {"pg_session=" + sessionCookieFor(t, c, n.url(host, "/"))}}
-	for _, p := range []string{
+	sendPathsAsAlice(t, []string{
 		"/.partnergate", "/.partnergate/", "//.partnergate/login", "///.partnergate/jwks.json", "/./.partnergate/login",
 		"/.partnergate;x/login", "/.partnergate;/jwks.json", "/app/..;/.partnergate/jwks.json", "/app;x/..;y/.partnergate/login",
 		"/app/../.partnergate/login", "/app/%2e%2e/.partnergate/login", "/app/%2E%2E%2F.partnergate/login", "/app/.%2e/.partnergate/login",
@@ -427,16 +398,14 @@ func TestSecReservedPrefixPathTricks(t *testing.T) {
 		"/.Partnergate/jwks.json", "/.PARTNERGATE", "/app\\..\\.partnergate\\login", "/app/..%5c.partnergate/login",
 		"/app/..%255c.partnergate/login", "/.partnergate/../app", "/.partnergate/%2e%2e/app", "/%2e%2e/.partnergate/login",
 		"/.partnergate/assets/../../app", "/app/./../.partnergate/login", "/app/%2e/%2e%2e/.partnergate/login",
-	} {
-		before := up.requests()
-		resp := n.rawRequest(t, "GET", p, host, cookie)
+	}, func(p string, resp *http.Response, reached *http.Request) {
 		if resp.StatusCode >= 500 {
 			t.Errorf("%s: status %d", p, resp.StatusCode)
 		}
-		if up.requests() != before {
-			t.Errorf("%s reached the app as %q (status %d)", p, up.last(t).RequestURI, resp.StatusCode)
+		if reached != nil {
+			t.Errorf("%s reached the app as %q (status %d)", p, reached.RequestURI, resp.StatusCode)
 		}
-	}
+	})
 }
 
 // Finding. Rule (The edge → path tricks: "refuse ambiguous encodings"): a path whose
@@ -447,80 +416,34 @@ func TestSecReservedPrefixPathTricks(t *testing.T) {
 // segments and case, so each of these is proxied with identity headers.
 func TestSecReservedPrefixLookalikeSegmentsRefused(t *testing.T) {
 	t.Parallel()
-	up := startUpstream(t)
-	n := startNode(t, nodeConfig{store: "file " + t.TempDir(), upstream: up.addr})
-	n.seedPartner(t, "acme", "Acme Corp", acmeEmail, acmePassword)
-	host := partnerHost("acme")
-	c := n.client()
-	n.mustLogin(t, c, host, acmeEmail, acmePassword)
-	cookie := http.Header{"Cookie": {"pg_session=" + sessionCookieFor(t, c, n.url(host, "/"))}}
-	for _, p := range []string{
+	sendPathsAsAlice(t, []string{
 		"/.partnergate%00/jwks.json", "/%00/.partnergate/jwks.json", "/.%00partnergate/jwks.json", "/.partnergate%09/jwks.json",
 		"/.partnergate%0a/jwks.json", "/.partnergate%7f/jwks.json",
 		"/.partnergate./jwks.json", "/.partnergate%2e/jwks.json", "/.partnergate%20/jwks.json", "/.PARTNERGATE.%20./jwks.json",
 		"/.partnergate::$DATA/jwks.json", "/%c0%aepartnergate/jwks.json",
-	} {
-		before := up.requests()
-		resp := n.rawRequest(t, "GET", p, host, cookie)
-		if up.requests() != before {
-			t.Errorf("%s reached the app as %q (status %d), want it refused", p, up.last(t).RequestURI, resp.StatusCode)
+	}, func(p string, resp *http.Response, reached *http.Request) {
+		if reached != nil {
+			t.Errorf("%s reached the app as %q (status %d), want it refused", p, reached.RequestURI, resp.StatusCode)
 		}
-	}
+	})
 }
 
-// tlsNode runs a gateway whose protected site is HTTPS (Caddy's internal
-// CA); the admin API stays on plain HTTP at n.port.
+// startTLSNode runs a gateway whose protected site is HTTPS (Caddy's
+// internal CA) on the returned port; the admin API stays on plain HTTP at
+// n.port.
 func startTLSNode(t *testing.T, upstream string) (*node, string) {
 	t.Helper()
 	tlsPort := freePort(t)
-	n := &node{t: t, port: freePort(t), logs: new(bytes.Buffer), dir: t.TempDir()}
-	n.caddyfile = filepath.Join(n.dir, "Caddyfile")
-	cfg := fmt.Sprintf(`{
-	admin off
-	local_certs
-	skip_install_trust
-	auto_https disable_redirects
-	partnergate {
-		store file %s
-		base_domain %s
-		operator_key {env.PARTNERGATE_OPERATOR_KEY}
-		secret_key {env.PARTNERGATE_SECRET_KEY}
-	}
-}
-https://*.%s:%s {
+	n := newNode(t, nodeConfig{})
+	caddy := []string{"admin off", "local_certs", "skip_install_trust", "auto_https disable_redirects"}
+	writeFile(t, n.caddyfile, globalOptions(caddy, "file "+filepath.Join(n.dir, "data"))+fmt.Sprintf(`https://*.%s:%s {
 	tls internal
 	partner_auth
 	reverse_proxy %s
 }
-http://admin.localhost:%s {
-	partner_admin
-}
-`, filepath.Join(n.dir, "data"), baseDomain, baseDomain, tlsPort, upstream, n.port)
-	if err := os.WriteFile(n.caddyfile, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	n.cmd = exec.Command(binary, "run", "--config", n.caddyfile, "--adapter", "caddyfile")
-	n.cmd.Dir = n.dir
-	n.cmd.Env = append(os.Environ(),
-		"PARTNERGATE_OPERATOR_KEY="+operatorKey,
-		"PARTNERGATE_SECRET_KEY="+secretKey,
-		"XDG_DATA_HOME="+n.dir, "XDG_CONFIG_HOME="+n.dir, "HOME="+n.dir)
-	n.cmd.Stdout, n.cmd.Stderr = n.logs, n.logs
-	if err := n.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(n.stop)
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		resp, err := n.admin("GET", "/api/v1/partners", nil)
-		if err == nil && resp.StatusCode == http.StatusOK {
-			return n, tlsPort
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("partnergate did not start: %v\n%s", err, n.logs)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+`, baseDomain, tlsPort, upstream)+adminSite(n.port))
+	n.launch(t, "HOME="+n.dir)
+	return n, tlsPort
 }
 
 // Rule (The edge → cookies): under HTTPS the session and CSRF cookies are
@@ -533,19 +456,7 @@ func TestSecHTTPSCookiesUseHostPrefix(t *testing.T) {
 	n.mustAdmin(t, "POST", "/api/v1/partners", map[string]any{"id": "acme", "name": "Acme Corp", "hostnames": []string{}}, http.StatusCreated)
 	n.mustAdmin(t, "POST", "/api/v1/partners/acme/users", map[string]any{"email": acmeEmail, "name": "Alice", "password": acmePassword}, http.StatusCreated)
 	host := partnerHost("acme")
-	jar, _ := cookiejar.New(nil)
-	dialer := &net.Dialer{Timeout: 2 * time.Second}
-	c := &http.Client{
-		Jar:     jar,
-		Timeout: 10 * time.Second,
-		Transport: &http.Transport{
-			DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
-				return dialer.DialContext(ctx, network, "127.0.0.1:"+tlsPort)
-			},
-			TLSClientConfig: &tls.Config{InsecureSkipVerify: true},
-		},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
+	c := dialClient("127.0.0.1:"+tlsPort, &tls.Config{InsecureSkipVerify: true})
 	base := "https://" + host + ":" + tlsPort
 	var page *http.Response
 	deadline := time.Now().Add(10 * time.Second)
@@ -563,12 +474,7 @@ func TestSecHTTPSCookiesUseHostPrefix(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	b, _ := io.ReadAll(page.Body)
-	page.Body.Close()
-	m := csrfField.FindSubmatch(b)
-	if m == nil {
-		t.Fatalf("no form: %s", b)
-	}
+	token := formToken(t, page)
 	checkHost := func(ck *http.Cookie) {
 		if !strings.HasPrefix(ck.Name, "__Host-") || !ck.Secure || ck.Path != "/" || ck.Domain != "" || !ck.HttpOnly {
 			t.Errorf("cookie %+v: want a __Host- name, Secure, HttpOnly, Path=/ and no Domain", ck)
@@ -577,11 +483,7 @@ func TestSecHTTPSCookiesUseHostPrefix(t *testing.T) {
 	for _, ck := range page.Cookies() {
 		checkHost(ck)
 	}
-	resp, err := c.PostForm(base+"/.partnergate/login", url.Values{"email": {acmeEmail}, "password": {acmePassword}, "csrf_token": {string(m[1])}, "return_to": {"/"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	resp := postForm(t, c, base+"/.partnergate/login", url.Values{"email": {acmeEmail}, "password": {acmePassword}, "csrf_token": {token}, "return_to": {"/"}}, nil)
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("HTTPS sign-in: status %d, want 303", resp.StatusCode)
 	}
@@ -598,19 +500,15 @@ func TestSecHTTPSCookiesUseHostPrefix(t *testing.T) {
 	// A plain-named copy, as a sibling subdomain could set with Domain=, is
 	// not a session under HTTPS.
 	before := up.requests()
-	req, _ := http.NewRequest("GET", base+"/", nil)
-	req.Header.Set("Cookie", "pg_session="+session)
-	raw := &http.Client{Transport: c.Transport, CheckRedirect: c.CheckRedirect, Timeout: c.Timeout}
-	if resp, err := raw.Do(req); err != nil || resp.StatusCode != http.StatusUnauthorized {
-		t.Errorf("plain pg_session under HTTPS: %v %v, want 401", resp.StatusCode, err)
+	raw := withoutJar(c)
+	if resp := get(t, raw, base+"/", http.Header{"Cookie": {"pg_session=" + session}}); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("plain pg_session under HTTPS: status %d, want 401", resp.StatusCode)
 	}
 	if up.requests() != before {
 		t.Error("a plain-named cookie opened the app under HTTPS")
 	}
-	req, _ = http.NewRequest("GET", base+"/", nil)
-	req.Header.Set("Cookie", "__Host-pg_session="+session)
-	if resp, err := raw.Do(req); err != nil || resp.StatusCode != http.StatusOK {
-		t.Errorf("__Host-pg_session under HTTPS: %v %v, want 200", resp.StatusCode, err)
+	if resp := get(t, raw, base+"/", http.Header{"Cookie": {"__Host-pg_session=" + session}}); resp.StatusCode != http.StatusOK {
+		t.Errorf("__Host-pg_session under HTTPS: status %d, want 200", resp.StatusCode)
 	}
 }
 
@@ -621,18 +519,10 @@ func TestSecHTTPSCookiesUseHostPrefix(t *testing.T) {
 // would hold every user's gateway session).
 func TestSecGatewayCookiesNotForwardedToApp(t *testing.T) {
 	t.Parallel()
-	up := startUpstream(t)
-	n := startNode(t, nodeConfig{store: "file " + t.TempDir(), upstream: up.addr})
-	n.seedPartner(t, "acme", "Acme Corp", acmeEmail, acmePassword)
+	n, up, c := startSignedIn(t, onFile)
 	host := partnerHost("acme")
-	c := n.client()
-	n.mustLogin(t, c, host, acmeEmail, acmePassword)
 	session := sessionCookieFor(t, c, n.url(host, "/"))
-	resp := get(t, n.rawClient(), n.url(host, "/app"), http.Header{"Cookie": {"app_pref=dark; pg_session=" + session + "; pg_csrf=" + strings.Repeat("A", 43)}})
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("status %d, want 200", resp.StatusCode)
-	}
-	got := up.last(t)
+	got := up.reached(t, n.rawClient(), n.url(host, "/app"), http.Header{"Cookie": {"app_pref=dark; pg_session=" + session + "; pg_csrf=" + strings.Repeat("A", 43)}})
 	for _, ck := range got.Cookies() {
 		if ck.Name == "pg_session" || ck.Name == "pg_csrf" || strings.HasPrefix(ck.Name, "__Host-pg_") {
 			t.Errorf("the app received the gateway's %s cookie", ck.Name)
@@ -648,9 +538,7 @@ func TestSecGatewayCookiesNotForwardedToApp(t *testing.T) {
 // no value decodes into something else.
 func TestSecIdentityHeaderValuesAreEncoded(t *testing.T) {
 	t.Parallel()
-	up := startUpstream(t)
-	n := startNode(t, nodeConfig{store: "file " + t.TempDir(), upstream: up.addr})
-	n.seedPartner(t, "acme", "Acme Corp", acmeEmail, acmePassword)
+	n, up := startAcme(t, onFile)
 	n.mustAdmin(t, "POST", "/api/v1/partners/acme/users", map[string]any{"email": "doe@acme.example", "name": "Doe, admin 100%2C", "password": "doe password 12345"}, http.StatusCreated)
 	for _, name := range []string{"a\r\nX-Auth-Roles: admin", "a\x00b", "a\u202eb"} {
 		if resp, _ := n.admin("POST", "/api/v1/partners/acme/users", map[string]any{"email": "x@acme.example", "name": name, "password": "x password 123456"}); resp.StatusCode != http.StatusUnprocessableEntity {
@@ -658,12 +546,8 @@ func TestSecIdentityHeaderValuesAreEncoded(t *testing.T) {
 		}
 	}
 	host := partnerHost("acme")
-	c := n.client()
-	n.mustLogin(t, c, host, "doe@acme.example", "doe password 12345")
-	if resp := get(t, c, n.url(host, "/"), nil); resp.StatusCode != http.StatusOK {
-		t.Fatalf("status %d", resp.StatusCode)
-	}
-	if got := up.last(t).Header.Values("X-Auth-Name"); len(got) != 1 || got[0] != "Doe%2C admin 100%252C" {
+	c := n.signIn(t, host, "doe@acme.example", "doe password 12345")
+	if got := up.reached(t, c, n.url(host, "/"), nil).Header.Values("X-Auth-Name"); len(got) != 1 || got[0] != "Doe%2C admin 100%252C" {
 		t.Errorf("X-Auth-Name = %q, want [%q]", got, "Doe%2C admin 100%252C")
 	}
 }

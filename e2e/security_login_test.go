@@ -5,9 +5,7 @@ package e2e
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -17,54 +15,10 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/partnergate/partnergate/internal/redistest"
 )
 
 // ---------------------------------------------------------------------------
 // helpers
-
-// postLogin sends one sign-in form with an already fetched CSRF token and
-// returns the status; it never calls t.Fatal, so goroutines may use it.
-func postLogin(c *http.Client, loginURL, token, email, password string, header http.Header) (int, error) {
-	form := url.Values{"email": {email}, "password": {password}, "csrf_token": {token}, "return_to": {"/"}}
-	req, err := http.NewRequest("POST", loginURL, strings.NewReader(form.Encode()))
-	if err != nil {
-		return 0, err
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	for k, vs := range header {
-		req.Header[k] = vs
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp.StatusCode, nil
-}
-
-// postForm posts a form with extra headers and returns the buffered answer.
-func postForm(t *testing.T, c *http.Client, u string, form url.Values, header http.Header) *http.Response {
-	t.Helper()
-	req, err := http.NewRequest("POST", u, strings.NewReader(form.Encode()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	for k, vs := range header {
-		req.Header[k] = vs
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	resp.Body = io.NopCloser(bytes.NewReader(b))
-	return resp
-}
 
 // peakRSS is the process's high-water resident set size in KiB.
 func peakRSS(t *testing.T, pid int) int64 {
@@ -99,13 +53,8 @@ func peakRSS(t *testing.T, pid int) int64 {
 // burst passes the check before any failure is counted.
 func TestSecLoginFailureLimitHoldsUnderConcurrency(t *testing.T) {
 	backends(t, func(t *testing.T, start func(*testing.T, nodeConfig) *node) {
-		up := startUpstream(t)
-		n := start(t, nodeConfig{upstream: up.addr})
-		n.seedPartner(t, "acme", "Acme Corp", acmeEmail, acmePassword)
-		host := partnerHost("acme")
-		c := n.client()
-		loginURL := n.url(host, "/.partnergate/login")
-		token := csrf(t, c, loginURL)
+		n, _ := startAcme(t, start)
+		c, loginURL, token := n.loginPage(t, partnerHost("acme"))
 
 		const burst = 20
 		var wg sync.WaitGroup
@@ -139,13 +88,8 @@ func TestSecLoginFailureLimitHoldsUnderConcurrency(t *testing.T) {
 // memory in check.
 func TestSecLoginHashingMemoryIsBounded(t *testing.T) {
 	t.Parallel()
-	up := startUpstream(t)
-	n := startNode(t, nodeConfig{store: "file " + t.TempDir(), upstream: up.addr})
-	n.seedPartner(t, "acme", "Acme Corp", acmeEmail, acmePassword)
-	host := partnerHost("acme")
-	c := n.client()
-	loginURL := n.url(host, "/.partnergate/login")
-	token := csrf(t, c, loginURL)
+	n, _ := startAcme(t, onFile)
+	c, loginURL, token := n.loginPage(t, partnerHost("acme"))
 	// One sign-in first, so the steady state (one hash) is in the baseline.
 	if s, _ := postLogin(c, loginURL, token, "warmup@acme.example", "warm up password 123", nil); s != http.StatusUnauthorized {
 		t.Fatalf("warm-up: status %d, want 401", s)
@@ -179,37 +123,26 @@ func TestSecLoginHashingMemoryIsBounded(t *testing.T) {
 // the real session lives on server-side.
 func TestSecLogoutWithDuplicatedCookiesEndsEverySession(t *testing.T) {
 	t.Parallel()
-	up := startUpstream(t)
-	n := startNode(t, nodeConfig{store: "file " + t.TempDir(), upstream: up.addr})
-	n.seedPartner(t, "acme", "Acme Corp", acmeEmail, acmePassword)
+	n, _ := startAcme(t, onFile)
 	host := partnerHost("acme")
 
-	victim := n.client()
-	n.mustLogin(t, victim, host, acmeEmail, acmePassword)
-	victimCookie := sessionCookieFor(t, victim, n.url(host, "/"))
-	attacker := n.client()
-	n.mustLogin(t, attacker, host, acmeEmail, acmePassword)
-	tossed := sessionCookieFor(t, attacker, n.url(host, "/"))
+	victimCookie := sessionCookieFor(t, n.signIn(t, host, acmeEmail, acmePassword), n.url(host, "/"))
+	tossed := sessionCookieFor(t, n.signIn(t, host, acmeEmail, acmePassword), n.url(host, "/"))
 
 	// The victim signs out; their browser sends the tossed cookie first.
 	c := n.rawClient()
-	resp, err := c.Get(n.url(host, "/.partnergate/logout"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	page, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	resp := get(t, c, n.url(host, "/.partnergate/logout"), nil)
+	token := formToken(t, resp)
 	var csrfCookie string
 	for _, ck := range resp.Cookies() {
 		if ck.Name == "pg_csrf" {
 			csrfCookie = ck.Value
 		}
 	}
-	m := csrfField.FindSubmatch(page)
-	if m == nil || csrfCookie == "" {
-		t.Fatalf("no sign-out form: %s", page)
+	if csrfCookie == "" {
+		t.Fatal("no CSRF cookie with the sign-out form")
 	}
-	out := postForm(t, c, n.url(host, "/.partnergate/logout"), url.Values{"csrf_token": {string(m[1])}},
+	out := postForm(t, c, n.url(host, "/.partnergate/logout"), url.Values{"csrf_token": {token}},
 		http.Header{"Cookie": {"pg_session=" + tossed + "; pg_session=" + victimCookie + "; pg_csrf=" + csrfCookie}})
 	if out.StatusCode != http.StatusOK {
 		t.Fatalf("sign-out: status %d, want 200: %s", out.StatusCode, body(out))
@@ -224,12 +157,10 @@ func TestSecLogoutWithDuplicatedCookiesEndsEverySession(t *testing.T) {
 // the old password end. Today they live on until they expire.
 func TestSecPasswordResetEndsSessions(t *testing.T) {
 	t.Parallel()
-	up := startUpstream(t)
-	n := startNode(t, nodeConfig{store: "file " + t.TempDir(), upstream: up.addr})
-	aliceID := n.seedPartner(t, "acme", "Acme Corp", acmeEmail, acmePassword)
+	n, _ := startApp(t, onFile)
+	aliceID := n.seedAcme(t)
 	host := partnerHost("acme")
-	c := n.client()
-	n.mustLogin(t, c, host, acmeEmail, acmePassword)
+	c := n.signIn(t, host, acmeEmail, acmePassword)
 	n.mustAdmin(t, "PATCH", "/api/v1/partners/acme/users/"+aliceID, map[string]any{"password": "a brand new password 987"}, http.StatusOK)
 	if resp := get(t, c, n.url(host, "/"), nil); resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("session signed in with the old password after a reset: status %d, want 401", resp.StatusCode)
@@ -241,8 +172,7 @@ func TestSecPasswordResetEndsSessions(t *testing.T) {
 // one never open the other, and the Host's port and case do not matter.
 func TestSecTenantIsolationAtSignIn(t *testing.T) {
 	backends(t, func(t *testing.T, start func(*testing.T, nodeConfig) *node) {
-		up := startUpstream(t)
-		n := start(t, nodeConfig{upstream: up.addr})
+		n, up := startApp(t, start)
 		aliceAcme := n.seedPartner(t, "acme", "Acme Corp", "shared@example.com", acmePassword)
 		n.seedPartner(t, "globex", "Globex Corporation", "shared@example.com", globexPass)
 		acme, globex := partnerHost("acme"), partnerHost("globex")
@@ -253,32 +183,21 @@ func TestSecTenantIsolationAtSignIn(t *testing.T) {
 		if resp := n.login(t, n.client(), globex, "shared@example.com", acmePassword, "/"); resp.StatusCode != http.StatusUnauthorized || hasSessionCookie(resp) {
 			t.Errorf("acme's password on globex: status %d, want 401", resp.StatusCode)
 		}
-		c := n.client()
-		n.mustLogin(t, c, acme, "shared@example.com", acmePassword)
-		cookie := sessionCookieFor(t, c, n.url(acme, "/"))
+		cookie := n.sessionHeader(t, n.signIn(t, acme, "shared@example.com", acmePassword), acme)
 		for _, hostHeader := range []string{"ACME.APPS.LOCALHOST", "acme.apps.localhost:1", "Acme.Apps.Localhost:" + n.port} {
 			req, _ := http.NewRequest("GET", n.url(acme, "/"), nil)
 			req.Host = hostHeader
-			req.Header.Set("Cookie", "pg_session="+cookie)
-			resp, err := n.rawClient().Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
+			if resp := send(t, n.rawClient(), req, cookie); resp.StatusCode != http.StatusOK {
 				t.Errorf("Host %q: status %d, want 200", hostHeader, resp.StatusCode)
-				continue
-			}
-			if got := up.last(t); got.Header.Get("X-Partner-Id") != "acme" || got.Header.Get("X-Auth-User") != aliceAcme {
+			} else if got := up.last(t); got.Header.Get("X-Partner-Id") != "acme" || got.Header.Get("X-Auth-User") != aliceAcme {
 				t.Errorf("Host %q: app got partner %q user %q", hostHeader, got.Header.Get("X-Partner-Id"), got.Header.Get("X-Auth-User"))
 			}
 		}
 		before := up.requests()
 		req, _ := http.NewRequest("GET", n.url(globex, "/"), nil)
 		req.Host = "GLOBEX.apps.localhost:" + n.port
-		req.Header.Set("Cookie", "pg_session="+cookie)
-		if resp, err := n.rawClient().Do(req); err != nil || resp.StatusCode != http.StatusUnauthorized {
-			t.Errorf("acme's cookie on a spelling of globex's host: %v %v", resp.StatusCode, err)
+		if resp := send(t, n.rawClient(), req, cookie); resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("acme's cookie on a spelling of globex's host: status %d, want 401", resp.StatusCode)
 		}
 		if up.requests() != before {
 			t.Error("acme's cookie opened globex")
@@ -291,23 +210,12 @@ func TestSecTenantIsolationAtSignIn(t *testing.T) {
 // is refused even with a good token.
 func TestSecCSRFTokensAreBound(t *testing.T) {
 	t.Parallel()
-	up := startUpstream(t)
-	n := startNode(t, nodeConfig{store: "file " + t.TempDir(), upstream: up.addr})
-	n.seedPartner(t, "acme", "Acme Corp", acmeEmail, acmePassword)
-	n.seedPartner(t, "globex", "Globex Corporation", globexEmail, globexPass)
+	n, _ := startAcme(t, onFile)
+	n.seedGlobex(t)
 	acme, globex := partnerHost("acme"), partnerHost("globex")
 
-	c := n.client()
-	loginToken := csrf(t, c, n.url(acme, "/.partnergate/login"))
-	var nonce string
-	for _, ck := range c.Jar.Cookies(&url.URL{Scheme: "http", Host: acme + ":" + n.port}) {
-		if ck.Name == "pg_csrf" {
-			nonce = ck.Value
-		}
-	}
-	if nonce == "" {
-		t.Fatal("no CSRF cookie")
-	}
+	c, _, loginToken := n.loginPage(t, acme)
+	nonce := jarCookie(t, c, n.url(acme, "/"), "pg_csrf")
 	creds := url.Values{"email": {acmeEmail}, "password": {acmePassword}, "csrf_token": {loginToken}}
 
 	for name, tc := range map[string]struct {
@@ -352,12 +260,7 @@ func TestSecCSRFTokensAreBound(t *testing.T) {
 // account's budget is spent across nodes and outlives a node.
 func TestSecFailureCountersSharedAcrossNodes(t *testing.T) {
 	t.Parallel()
-	r := redistest.Start(t)
-	up := startUpstream(t)
-	a := startNode(t, nodeConfig{store: "redis " + r.URL(), upstream: up.addr})
-	b := startNode(t, nodeConfig{store: "redis " + r.URL(), upstream: up.addr})
-	a.seedPartner(t, "acme", "Acme Corp", acmeEmail, acmePassword)
-	b.waitHost(t, partnerHost("acme"))
+	a, b := startPair(t)
 	host := partnerHost("acme")
 	for i, n := range []*node{a, b, a, b, a} {
 		email := acmeEmail
@@ -374,7 +277,7 @@ func TestSecFailureCountersSharedAcrossNodes(t *testing.T) {
 		}
 	}
 	b.stop()
-	c := startNode(t, nodeConfig{store: "redis " + r.URL(), upstream: up.addr})
+	c := a.twin(t)
 	c.waitHost(t, host)
 	if resp := c.login(t, c.client(), host, acmeEmail, acmePassword, "/"); resp.StatusCode != http.StatusTooManyRequests {
 		t.Errorf("a fresh node: status %d, want 429", resp.StatusCode)
@@ -385,9 +288,7 @@ func TestSecFailureCountersSharedAcrossNodes(t *testing.T) {
 // account costs what one for an unknown address costs.
 func TestSecSignInTimingHidesAccounts(t *testing.T) {
 	t.Parallel()
-	up := startUpstream(t)
-	n := startNode(t, nodeConfig{store: "file " + t.TempDir(), upstream: up.addr})
-	n.seedPartner(t, "acme", "Acme Corp", acmeEmail, acmePassword)
+	n, _ := startAcme(t, onFile)
 	const rounds = 10
 	var known []string
 	for i := range rounds / 2 {
@@ -395,9 +296,7 @@ func TestSecSignInTimingHidesAccounts(t *testing.T) {
 		n.mustAdmin(t, "POST", "/api/v1/partners/acme/users", map[string]any{"email": email, "password": "a real password 12345"}, http.StatusCreated)
 		known = append(known, email, email) // two failures each, below the limit
 	}
-	c := n.client()
-	loginURL := n.url(partnerHost("acme"), "/.partnergate/login")
-	token := csrf(t, c, loginURL)
+	c, loginURL, token := n.loginPage(t, partnerHost("acme"))
 	timeOne := func(email string) time.Duration {
 		start := time.Now()
 		s, err := postLogin(c, loginURL, token, email, "wrong password 12345", nil)
@@ -426,8 +325,7 @@ func TestSecSignInTimingHidesAccounts(t *testing.T) {
 // text on every page the gateway renders, and so is a reflected email.
 func TestSecNoStoredXSSFromPartnerName(t *testing.T) {
 	t.Parallel()
-	up := startUpstream(t)
-	n := startNode(t, nodeConfig{store: "file " + t.TempDir(), upstream: up.addr})
+	n, _ := startApp(t, onFile)
 	evil := `<script>alert(1)</script><img src=x onerror=alert(2)>"'` + "`"
 	n.seedPartner(t, "acme", evil, acmeEmail, acmePassword)
 	host := partnerHost("acme")

@@ -20,13 +20,9 @@ import (
 // not bring old cookies back.
 func TestSecDeletedPartnerSessionsEnd(t *testing.T) {
 	backends(t, func(t *testing.T, start func(*testing.T, nodeConfig) *node) {
-		up := startUpstream(t)
-		n := start(t, nodeConfig{upstream: up.addr})
-		n.seedPartner(t, "acme", "Acme Corp", acmeEmail, acmePassword)
+		n, up, c := startSignedIn(t, start)
 		host := partnerHost("acme")
-		c := n.client()
-		n.mustLogin(t, c, host, acmeEmail, acmePassword)
-		cookie := http.Header{"Cookie": {"pg_session=" + sessionCookieFor(t, c, n.url(host, "/"))}}
+		cookie := n.sessionHeader(t, c, host)
 		n.mustAdmin(t, "DELETE", "/api/v1/partners/acme", nil, http.StatusNoContent)
 		n.seedPartner(t, "acme", "Acme Again", acmeEmail, acmePassword)
 		before := up.requests()
@@ -45,12 +41,8 @@ func TestSecDeletedPartnerSessionsEnd(t *testing.T) {
 func TestSecRedisDownEveryPathFailsClosed(t *testing.T) {
 	t.Parallel()
 	r := redistest.Start(t)
-	up := startUpstream(t)
-	n := startNode(t, nodeConfig{store: "redis " + r.URL(), upstream: up.addr})
-	n.seedPartner(t, "acme", "Acme Corp", acmeEmail, acmePassword)
+	n, up, c := startSignedIn(t, onStore("redis "+r.URL()))
 	host := partnerHost("acme")
-	c := n.client()
-	n.mustLogin(t, c, host, acmeEmail, acmePassword)
 	cookie := sessionCookieFor(t, c, n.url(host, "/"))
 	// Tokens fetched while Redis answers: the forms are ready to post.
 	other := n.client()
@@ -61,26 +53,14 @@ func TestSecRedisDownEveryPathFailsClosed(t *testing.T) {
 	r.Pause()
 	defer r.Resume()
 	// Let the node notice, as a request would.
-	deadline := time.Now().Add(2 * time.Second)
-	for get(t, c, n.url(host, "/"), nil).StatusCode != http.StatusServiceUnavailable && time.Now().Before(deadline) {
-	}
+	poll(2*time.Second, 0, func() *http.Response { return get(t, c, n.url(host, "/"), nil) }, http.StatusServiceUnavailable)
 	before := up.requests()
-	check := func(name string, resp *http.Response, took time.Duration, want int) {
+	check := func(name string, resp *http.Response, took time.Duration) {
 		t.Helper()
-		if resp.StatusCode != want {
-			t.Errorf("%s: status %d, want %d", name, resp.StatusCode, want)
-		}
-		if want == http.StatusServiceUnavailable && resp.Header.Get("Retry-After") == "" {
-			t.Errorf("%s: 503 without Retry-After", name)
-		}
+		checkFailedClosed(t, name, resp)
 		t.Logf("%s: %d in %v", name, resp.StatusCode, took)
 		if took > budget {
 			t.Errorf("%s took %v, want under %v (store calls need a per-request deadline)", name, took, budget)
-		}
-		for _, ck := range resp.Cookies() {
-			if ck.Name == "pg_session" {
-				t.Errorf("%s touched the session cookie: %v", name, ck)
-			}
 		}
 	}
 	timed := func(f func() *http.Response) (*http.Response, time.Duration) {
@@ -90,19 +70,19 @@ func TestSecRedisDownEveryPathFailsClosed(t *testing.T) {
 	}
 
 	resp, took := timed(func() *http.Response { return get(t, c, n.url(host, "/app"), nil) })
-	check("session request", resp, took, http.StatusServiceUnavailable)
+	check("session request", resp, took)
 	resp, took = timed(func() *http.Response {
 		return get(t, c, n.url(host, "/app"), http.Header{"Accept": {"text/html"}})
 	})
-	check("browser session request", resp, took, http.StatusServiceUnavailable)
+	check("browser session request", resp, took)
 	resp, took = timed(func() *http.Response {
 		return postForm(t, other, n.url(host, "/.partnergate/login"), url.Values{"email": {acmeEmail}, "password": {acmePassword}, "csrf_token": {loginToken}}, nil)
 	})
-	check("sign-in", resp, took, http.StatusServiceUnavailable)
+	check("sign-in", resp, took)
 	resp, took = timed(func() *http.Response {
 		return postForm(t, c, n.url(host, "/.partnergate/logout"), url.Values{"csrf_token": {logoutToken}}, nil)
 	})
-	check("sign-out", resp, took, http.StatusServiceUnavailable)
+	check("sign-out", resp, took)
 	for _, call := range []struct{ method, path string }{{"GET", "/api/v1/partners"}, {"GET", "/api/v1/partners/acme/users"}, {"POST", "/api/v1/partners"}} {
 		var body any
 		if call.method == "POST" {
@@ -115,7 +95,7 @@ func TestSecRedisDownEveryPathFailsClosed(t *testing.T) {
 			}
 			return resp
 		})
-		check("admin "+call.method+" "+call.path, resp, took, http.StatusServiceUnavailable)
+		check("admin "+call.method+" "+call.path, resp, took)
 	}
 	if resp := get(t, n.client(), n.url(host, "/app"), nil); resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("no cookie while Redis is down: status %d, want 401", resp.StatusCode)
@@ -125,16 +105,11 @@ func TestSecRedisDownEveryPathFailsClosed(t *testing.T) {
 	}
 
 	r.Resume()
-	deadline = time.Now().Add(3 * time.Second)
-	for {
-		resp := get(t, n.rawClient(), n.url(host, "/app"), http.Header{"Cookie": {"pg_session=" + cookie}})
-		if resp.StatusCode == http.StatusOK {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("Redis back: status %d, want 200 with the same cookie", resp.StatusCode)
-		}
-		time.Sleep(20 * time.Millisecond)
+	resp = poll(3*time.Second, 20*time.Millisecond, func() *http.Response {
+		return get(t, n.rawClient(), n.url(host, "/app"), http.Header{"Cookie": {"pg_session=" + cookie}})
+	}, http.StatusOK)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("Redis back: status %d, want 200 with the same cookie", resp.StatusCode)
 	}
 }
 
@@ -143,19 +118,12 @@ func TestSecRedisDownEveryPathFailsClosed(t *testing.T) {
 // sessions node B has cached, within the 1s hard limit.
 func TestSecRevocationReachesEveryNode(t *testing.T) {
 	t.Parallel()
-	r := redistest.Start(t)
-	up := startUpstream(t)
-	a := startNode(t, nodeConfig{store: "redis " + r.URL(), upstream: up.addr})
-	b := startNode(t, nodeConfig{store: "redis " + r.URL(), upstream: up.addr})
-	a.seedPartner(t, "acme", "Acme Corp", acmeEmail, acmePassword)
-	a.seedPartner(t, "globex", "Globex Corporation", globexEmail, globexPass)
-	b.waitHost(t, partnerHost("acme"))
+	a, b := startPair(t)
+	a.seedGlobex(t)
 	b.waitHost(t, partnerHost("globex"))
 
 	cachedOnB := func(host, email, password string) http.Header {
-		c := a.client()
-		a.mustLogin(t, c, host, email, password)
-		h := http.Header{"Cookie": {"pg_session=" + sessionCookieFor(t, c, a.url(host, "/"))}}
+		h := a.sessionHeader(t, a.signIn(t, host, email, password), host)
 		if resp := get(t, b.rawClient(), b.url(host, "/"), h); resp.StatusCode != http.StatusOK {
 			t.Fatalf("session on node B: status %d, want 200", resp.StatusCode)
 		}
@@ -163,17 +131,10 @@ func TestSecRevocationReachesEveryNode(t *testing.T) {
 	}
 	refusedOnB := func(name, host string, h http.Header) {
 		t.Helper()
-		deadline := time.Now().Add(time.Second)
-		for {
-			resp := get(t, b.rawClient(), b.url(host, "/"), h)
-			if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusNotFound {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Errorf("%s: node B still serves the session after 1s (status %d)", name, resp.StatusCode)
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
+		resp := poll(time.Second, 10*time.Millisecond, func() *http.Response { return get(t, b.rawClient(), b.url(host, "/"), h) },
+			http.StatusUnauthorized, http.StatusNotFound)
+		if resp.StatusCode != http.StatusUnauthorized && resp.StatusCode != http.StatusNotFound {
+			t.Errorf("%s: node B still serves the session after 1s (status %d)", name, resp.StatusCode)
 		}
 	}
 	acme := partnerHost("acme")
@@ -293,12 +254,11 @@ func TestSecPartitionedNodeStopsTrustingCache(t *testing.T) {
 	up := startUpstream(t)
 	a := startNode(t, nodeConfig{store: "redis " + r.URL(), upstream: up.addr})
 	b := startNode(t, nodeConfig{store: "redis redis://" + px.addr + "/0", upstream: up.addr})
-	a.seedPartner(t, "acme", "Acme Corp", acmeEmail, acmePassword)
+	a.seedAcme(t)
 	b.waitHost(t, partnerHost("acme"))
 	host := partnerHost("acme")
-	c := a.client()
-	a.mustLogin(t, c, host, acmeEmail, acmePassword)
-	h := http.Header{"Cookie": {"pg_session=" + sessionCookieFor(t, c, a.url(host, "/"))}}
+	c := a.signIn(t, host, acmeEmail, acmePassword)
+	h := a.sessionHeader(t, c, host)
 	if resp := get(t, b.rawClient(), b.url(host, "/"), h); resp.StatusCode != http.StatusOK {
 		t.Fatalf("session on node B: status %d, want 200", resp.StatusCode)
 	}
@@ -308,16 +268,13 @@ func TestSecPartitionedNodeStopsTrustingCache(t *testing.T) {
 	a.logout(t, c, host)
 	// B may serve its cache until it notices (the 1s hard limit, with
 	// slack for a loaded machine), not after.
-	deadline := time.Now().Add(1500 * time.Millisecond)
-	for get(t, b.rawClient(), b.url(host, "/"), h).StatusCode != http.StatusServiceUnavailable {
-		if time.Now().After(deadline) {
-			t.Fatal("partitioned node B never answered 503")
-		}
-		time.Sleep(20 * time.Millisecond)
+	onB := func() *http.Response { return get(t, b.rawClient(), b.url(host, "/"), h) }
+	if poll(1500*time.Millisecond, 20*time.Millisecond, onB, http.StatusServiceUnavailable).StatusCode != http.StatusServiceUnavailable {
+		t.Fatal("partitioned node B never answered 503")
 	}
 	before := up.requests()
 	for range 5 {
-		if resp := get(t, b.rawClient(), b.url(host, "/"), h); resp.StatusCode != http.StatusServiceUnavailable {
+		if resp := onB(); resp.StatusCode != http.StatusServiceUnavailable {
 			t.Errorf("partitioned node B: status %d, want 503", resp.StatusCode)
 		}
 	}
@@ -325,18 +282,11 @@ func TestSecPartitionedNodeStopsTrustingCache(t *testing.T) {
 		t.Errorf("partitioned node B proxied %d requests of a signed-out session", up.requests()-before)
 	}
 	px.Release()
-	deadline = time.Now().Add(5 * time.Second)
-	for {
-		resp := get(t, b.rawClient(), b.url(host, "/"), h)
-		if resp.StatusCode == http.StatusUnauthorized {
-			break
-		}
-		if resp.StatusCode == http.StatusOK {
-			t.Fatalf("healed node B serves a session signed out during the partition")
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("healed node B: status %d after 5s, want 401", resp.StatusCode)
-		}
-		time.Sleep(20 * time.Millisecond)
+	switch resp := poll(5*time.Second, 20*time.Millisecond, onB, http.StatusUnauthorized, http.StatusOK); resp.StatusCode {
+	case http.StatusUnauthorized:
+	case http.StatusOK:
+		t.Fatalf("healed node B serves a session signed out during the partition")
+	default:
+		t.Fatalf("healed node B: status %d after 5s, want 401", resp.StatusCode)
 	}
 }
