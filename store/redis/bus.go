@@ -19,8 +19,8 @@ import (
 // starts a fresh subscription every retryEvery and reports up only when
 // Redis confirms it.
 const (
-	pingEvery   = 250 * time.Millisecond
-	silentLimit = 750 * time.Millisecond
+	pingEvery   = 100 * time.Millisecond
+	silentLimit = 400 * time.Millisecond
 	retryEvery  = 250 * time.Millisecond
 )
 
