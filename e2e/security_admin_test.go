@@ -23,9 +23,9 @@ func (n *node) stoppedLogs() string {
 }
 
 // Plain expectation (no secret in logs or errors): a store URL's password
-// never reaches the log or the error Caddy prints. The userinfo password is
-// redacted, but the sentinel password, which ParseURL documents as the
-// query parameter sentinel_password, is printed verbatim.
+// never reaches the log or the error Caddy prints: neither the userinfo
+// password nor the sentinel password, which the Redis URL carries as the
+// query parameter sentinel_password.
 func TestSecStoreURLPasswordsNeverLogged(t *testing.T) {
 	t.Parallel()
 	// A closed port, so opening the store fails and its error is printed.

@@ -122,9 +122,6 @@ func TestSecIdentityHeadersNotSmuggledInTrailers(t *testing.T) {
 	}
 }
 
-// ---------------------------------------------------------------------------
-// Negative tests of rules that hold today: each tries to break one.
-
 // Rule (The edge → identity header spoofing, hop-by-hop stripping): every
 // reserved name, in every case, with '_' for '-', repeated, and named in
 // Connection (several Connection lines, '_' spellings, padding) reaches the
@@ -408,12 +405,11 @@ func TestSecReservedPrefixPathTricks(t *testing.T) {
 	})
 }
 
-// Finding. Rule (The edge → path tricks: "refuse ambiguous encodings"): a path whose
+// Rule (The edge → path tricks: "refuse ambiguous encodings"): a path whose
 // segment an upstream can read as the reserved prefix must not reach the
 // app: NUL and other control bytes (stripped by some decoders), a trailing
 // dot or space (Windows/IIS trims both), an NTFS stream suffix, an overlong
-// UTF-8 dot. reachesPrefix only decodes percent-escapes, ';', '\\', dot
-// segments and case, so each of these is proxied with identity headers.
+// UTF-8 dot. Each is refused, never proxied with identity headers.
 func TestSecReservedPrefixLookalikeSegmentsRefused(t *testing.T) {
 	t.Parallel()
 	sendPathsAsAlice(t, []string{
@@ -512,7 +508,7 @@ func TestSecHTTPSCookiesUseHostPrefix(t *testing.T) {
 	}
 }
 
-// Finding. Plain expectation (no secret where it is not needed): the gateway's own
+// Plain expectation (no secret where it is not needed): the gateway's own
 // session and CSRF cookies are bearer secrets for the gateway alone. The
 // app gets identity headers; it must not also get a cookie that replays
 // the user's session (apps log request headers, and one compromised app

@@ -145,7 +145,7 @@ func TestDummyUsesDefaults(t *testing.T) {
 // difference (a skipped hash) would tell an attacker anything.
 func TestVerifyDummyTiming(t *testing.T) {
 	if testing.Short() {
-		t.Skip("timing test")
+		t.Skip("timing test, not run with -short")
 	}
 	enc, err := Hash("a real user's password")
 	if err != nil {
