@@ -126,6 +126,10 @@ func (g *Gateway) login(w http.ResponseWriter, r *http.Request, p *Partner) {
 		g.showLogin(w, r, p, http.StatusUnauthorized, email, msgBadCredentials, returnTo)
 		return
 	}
+	// The password check may have waited for a slot: the rest gets a
+	// store deadline of its own.
+	ctx, cancel = context.WithTimeout(r.Context(), g.cfg.StoreTimeout)
+	defer cancel()
 	if err := g.cfg.Store.ResetCounter(ctx, p.ID, account); err != nil {
 		g.cfg.Logger.Warn("reset sign-in failure count", zap.String("partner", p.ID), zap.Error(err))
 	}
