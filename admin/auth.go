@@ -13,6 +13,13 @@ import (
 // generating one with `openssl rand -base64 32` clears it easily.
 const minKeyLen = 16
 
+// CheckOperatorKeys reports what is wrong with a set of operator keys, so
+// a config can be refused before anything runs.
+func CheckOperatorKeys(keys []string) error {
+	_, err := digestKeys(keys)
+	return err
+}
+
 // digestKeys checks the configured operator keys and keeps only their
 // SHA-256 digests: comparing fixed-size digests leaks neither a key's
 // length nor how much of it matched.

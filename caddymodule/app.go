@@ -12,6 +12,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
+	"github.com/partnergate/partnergate/admin"
 	"github.com/partnergate/partnergate/gateway"
 	"github.com/partnergate/partnergate/keys"
 	"github.com/partnergate/partnergate/session"
@@ -53,6 +54,9 @@ type App struct {
 
 	stop    context.CancelFunc
 	stopped chan struct{}
+	// reload asks refreshDirectory for a reload without blocking the event
+	// watch, which must keep delivering revocations and pinging meanwhile.
+	reload chan struct{}
 }
 
 // StoreConfig selects a storage backend.
@@ -119,13 +123,8 @@ func (a *App) Validate() error {
 	if a.BaseDomain == "" {
 		errs = append(errs, errors.New("base_domain is required"))
 	}
-	if len(a.operators) == 0 {
-		errs = append(errs, errors.New("at least one operator_key is required"))
-	}
-	for i, k := range a.operators {
-		if len(k) < 16 {
-			errs = append(errs, fmt.Errorf("operator_key %d: must be at least 16 characters", i+1))
-		}
+	if err := admin.CheckOperatorKeys(a.operators); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
@@ -136,6 +135,7 @@ func (a *App) Start() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	a.stop = cancel
 	a.stopped = make(chan struct{})
+	a.reload = make(chan struct{}, 1)
 	a.store.listen(a)
 	go func() {
 		defer close(a.stopped)
@@ -167,16 +167,23 @@ func (a *App) Cleanup() error {
 func (a *App) handleEvent(e store.Event) {
 	a.sessions.HandleEvent(e)
 	if e.Kind == store.PartnersChanged {
-		a.reloadDirectory()
+		a.requestReload()
 	}
 }
 
 func (a *App) handleHealth(up bool) {
 	a.sessions.SetHealthy(up)
 	if up {
-		a.reloadDirectory()
+		a.requestReload()
 	} else {
 		a.logger.Warn("store events unreachable: refusing sessions until they are back")
+	}
+}
+
+func (a *App) requestReload() {
+	select {
+	case a.reload <- struct{}{}:
+	default: // one is already pending
 	}
 }
 
@@ -188,8 +195,8 @@ func (a *App) reloadDirectory() {
 	}
 }
 
-// refreshDirectory loads the directory now and then periodically, as a
-// backstop should an event be lost.
+// refreshDirectory loads the directory now, whenever an event asks, and
+// every 30 seconds as a backstop should an event be lost.
 func (a *App) refreshDirectory(ctx context.Context) {
 	t := time.NewTicker(30 * time.Second)
 	defer t.Stop()
@@ -199,6 +206,7 @@ func (a *App) refreshDirectory(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-a.reload:
 		}
 	}
 }

@@ -178,16 +178,6 @@ func (g *Gateway) lookup(r *http.Request, p *Partner) (*session.Identity, error)
 	return g.cfg.Sessions.Lookup(r.Context(), p.ID, value)
 }
 
-// sessionCookies returns the value of every session cookie on r.
-func sessionCookies(r *http.Request) []string {
-	name := sessionCookieName(r)
-	var values []string
-	for _, c := range r.CookiesNamed(name) {
-		values = append(values, c.Value)
-	}
-	return values
-}
-
 func (g *Gateway) setIdentity(h http.Header, id *session.Identity) {
 	c := g.headers.canonical
 	// One backing array for the six values; each header gets a full slice

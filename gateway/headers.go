@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"io"
+	"iter"
 	"net/http"
 	"net/textproto"
 	"strings"
@@ -18,7 +19,9 @@ type HeaderNames struct {
 	JWT       string
 }
 
-// DefaultHeaderNames are the names DESIGN.md fixes.
+// DefaultHeaderNames are the contract's names. JWT is reserved: it is
+// stripped from clients already, so no client can pre-seed it before the
+// gateway signs one.
 var DefaultHeaderNames = HeaderNames{
 	PartnerID: "X-Partner-Id",
 	User:      "X-Auth-User",
@@ -184,19 +187,30 @@ func (f *trailerFilter) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// findCookie returns the value of the cookie called name and how many
-// times the request carries it, without parsing every cookie.
-func findCookie(h http.Header, name string) (value string, n int) {
-	for _, line := range h["Cookie"] {
-		for line != "" {
-			var part string
-			part, line, _ = strings.Cut(line, ";")
-			k, v, ok := strings.Cut(textproto.TrimString(part), "=")
-			if ok && k == name {
-				value = v
-				n++
+// cookieValues yields the value of every cookie called name, without
+// parsing the others; every reader of the gateway's cookies goes through
+// it, so they all agree on what a request carries.
+func cookieValues(h http.Header, name string) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		for _, line := range h["Cookie"] {
+			for line != "" {
+				var part string
+				part, line, _ = strings.Cut(line, ";")
+				k, v, ok := strings.Cut(textproto.TrimString(part), "=")
+				if ok && k == name && !yield(v) {
+					return
+				}
 			}
 		}
+	}
+}
+
+// findCookie returns the value of the cookie called name and how many
+// times the request carries it.
+func findCookie(h http.Header, name string) (value string, n int) {
+	for v := range cookieValues(h, name) {
+		value = v
+		n++
 	}
 	return value, n
 }

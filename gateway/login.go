@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/partnergate/partnergate/password"
+	"github.com/partnergate/partnergate/session"
 	"github.com/partnergate/partnergate/store"
 	"github.com/partnergate/partnergate/templates"
 )
@@ -139,6 +140,12 @@ func (g *Gateway) login(w http.ResponseWriter, r *http.Request, p *Partner) {
 		g.cfg.Logger.Warn("end previous session", zap.String("partner", p.ID), zap.Error(err))
 	}
 	cookie, id, err := g.cfg.Sessions.Issue(ctx, user, g.cfg.ClientIP(r), r.UserAgent())
+	if errors.Is(err, session.ErrNoSession) {
+		// Deactivated or given a new password while this sign-in checked
+		// the old one.
+		g.showLogin(w, r, p, http.StatusUnauthorized, email, msgBadCredentials, returnTo)
+		return
+	}
 	if err != nil {
 		g.loginUnavailable(w, r, p, email, returnTo, err)
 		return
@@ -193,7 +200,7 @@ func (g *Gateway) checkPassword(ctx context.Context, user store.User, known bool
 // first would leave the other alive.
 func (g *Gateway) endSessions(ctx context.Context, r *http.Request, p *Partner) error {
 	var errs []error
-	for _, value := range sessionCookies(r) {
+	for value := range cookieValues(r.Header, sessionCookieName(r)) {
 		if sid, ok := g.cfg.Sessions.SessionID(p.ID, value); ok {
 			errs = append(errs, g.cfg.Sessions.Revoke(ctx, p.ID, sid))
 		}

@@ -17,18 +17,9 @@ func safeReturnPath(raw, prefix string) string {
 	if raw == "" || len(raw) > 2048 || raw[0] != '/' {
 		return fallback
 	}
-	// Decode repeatedly, so "%252F%252F" cannot survive as "//" one
-	// decoding later in a browser or the app.
-	decoded := raw
-	for range 4 {
-		next, err := url.PathUnescape(decoded)
-		if err != nil {
-			return fallback
-		}
-		if next == decoded {
-			break
-		}
-		decoded = next
+	decoded, ok := unescapeFully(raw)
+	if !ok {
+		return fallback
 	}
 	for _, s := range []string{raw, decoded} {
 		if len(s) > 1 && (s[1] == '/' || s[1] == '\\') {
@@ -50,6 +41,22 @@ func safeReturnPath(raw, prefix string) string {
 	return raw
 }
 
+// unescapeFully percent-decodes until nothing changes, so "%252F" cannot
+// survive as "/" one decoding later in a browser or the app.
+func unescapeFully(s string) (string, bool) {
+	for range 4 {
+		next, err := url.PathUnescape(s)
+		if err != nil {
+			return "", false
+		}
+		if next == s {
+			return s, true
+		}
+		s = next
+	}
+	return s, !strings.Contains(s, "%")
+}
+
 // underPrefixFold reports whether p is under prefix, ignoring case.
 func underPrefixFold(p, prefix string) bool {
 	return len(p) >= len(prefix) && strings.EqualFold(p[:len(prefix)], prefix)
@@ -63,19 +70,18 @@ func underPrefixFold(p, prefix string) bool {
 // escape, a control byte, invalid UTF-8) counts as reaching it. Such a
 // request is refused rather than proxied.
 func reachesPrefix(escapedPath, prefix string) bool {
-	if !strings.ContainsAny(escapedPath, "%;\\") && !strings.Contains(escapedPath, "/.") && !strings.Contains(escapedPath, "//") {
-		return false
+	if !strings.ContainsAny(escapedPath, "%;:\\") && !strings.Contains(escapedPath, "/.") && !strings.Contains(escapedPath, "//") {
+		// Nothing to decode and no dot segment: only case and a trailing
+		// dot on the first segment can still disguise the prefix.
+		first, _, _ := strings.Cut(escapedPath[min(1, len(escapedPath)):], "/")
+		if !strings.HasSuffix(first, ".") {
+			return underPrefixFold(escapedPath, strings.TrimSuffix(prefix, "/")) &&
+				(len(escapedPath) == len(prefix)-1 || escapedPath[len(prefix)-1] == '/')
+		}
 	}
-	p := escapedPath
-	for range 4 {
-		next, err := url.PathUnescape(p)
-		if err != nil {
-			return true
-		}
-		if next == p {
-			break
-		}
-		p = next
+	p, ok := unescapeFully(escapedPath)
+	if !ok {
+		return true
 	}
 	if !utf8.ValidString(p) {
 		return true

@@ -82,3 +82,24 @@ func TestAmbiguous(t *testing.T) {
 		}
 	}
 }
+
+func TestReachesCustomPrefix(t *testing.T) {
+	t.Parallel()
+	const p = "/auth/"
+	for _, tc := range []struct {
+		path string
+		want bool
+	}{
+		{"/AUTH/login", true},
+		{"/Auth/logout", true},
+		{"/auth./login", true},
+		{"/Auth", true},
+		{"/authors/list", false},
+		{"/app/auth/x", false},
+		{"/", false},
+	} {
+		if got := reachesPrefix(tc.path, p); got != tc.want {
+			t.Errorf("reachesPrefix(%q, %q) = %v, want %v", tc.path, p, got, tc.want)
+		}
+	}
+}

@@ -59,14 +59,6 @@ type Identity struct {
 	ExpiresAt time.Time
 }
 
-// cacheKey finds a cached session by the cookie itself, so a hit costs a
-// map lookup: only cookies that passed the MAC check and the store ever
-// enter the cache.
-type cacheKey struct{ partnerID, cookie string }
-
-// sessionKey names a session the way revocations do.
-type sessionKey struct{ partnerID, sessionID string }
-
 type entry struct {
 	identity  *Identity
 	lastSeen  atomic.Int64 // unix nanoseconds
@@ -88,9 +80,8 @@ type Manager struct {
 	// never caches what it read before the revocation landed.
 	epoch atomic.Uint64
 
-	mu       sync.RWMutex
-	cache    map[cacheKey]*entry
-	bySessID map[sessionKey]cacheKey
+	mu    sync.RWMutex
+	cache cache
 }
 
 // NewManager checks cfg and fills in defaults. The manager starts unhealthy:
@@ -123,7 +114,7 @@ func NewManager(cfg Config) (*Manager, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
 	}
-	return &Manager{cfg: cfg, cache: make(map[cacheKey]*entry), bySessID: make(map[sessionKey]cacheKey)}, nil
+	return &Manager{cfg: cfg, cache: newCache()}, nil
 }
 
 // Issue starts a session for user and returns the cookie value to set.
@@ -145,11 +136,26 @@ func (m *Manager) Issue(ctx context.Context, user store.User, ip, userAgent stri
 	}
 	ctx, cancel := context.WithTimeout(ctx, m.cfg.StoreTimeout)
 	defer cancel()
+	epoch := m.epoch.Load()
 	if err := m.cfg.Store.CreateSession(ctx, s); err != nil {
 		return "", nil, fmt.Errorf("issue session for user %q: %w", user.ID, err)
 	}
-	id = identityOf(s, user)
-	m.put(m.epoch.Load(), cacheKey{user.PartnerID, cookie}, s, id)
+	// A deactivation or a new password committed while the caller checked
+	// the old one found no session to revoke; read the user again now that
+	// the session exists, so any later change is followed by a revocation
+	// that finds it.
+	current, err := m.cfg.Store.GetUser(ctx, user.PartnerID, user.ID)
+	if err != nil || !current.Active || current.PasswordHash != user.PasswordHash {
+		if derr := m.cfg.Store.DeleteSession(ctx, s.PartnerID, s.ID); derr != nil && !errors.Is(derr, store.ErrNotFound) {
+			m.cfg.Logger.Error("withdraw session of a changed user", zap.String("partner", s.PartnerID), zap.Error(derr))
+		}
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return "", nil, fmt.Errorf("issue session for user %q: %w", user.ID, errors.Join(store.ErrUnavailable, err))
+		}
+		return "", nil, ErrNoSession
+	}
+	id = identityOf(s, current)
+	m.put(epoch, cacheKey{user.PartnerID, cookie}, s, id)
 	return cookie, id, nil
 }
 
@@ -166,7 +172,7 @@ func (m *Manager) Lookup(ctx context.Context, partnerID, cookie string) (*Identi
 	now := m.cfg.Now()
 	key := cacheKey{partnerID, cookie}
 	m.mu.RLock()
-	e := m.cache[key]
+	e := m.cache.byCookie[key]
 	m.mu.RUnlock()
 	if e != nil && now.Before(e.identity.ExpiresAt) && now.Sub(time.Unix(0, e.lastSeen.Load())) < m.cfg.IdleTimeout {
 		m.seen(e, now)
@@ -222,10 +228,12 @@ func (m *Manager) SessionID(partnerID, cookie string) (string, bool) {
 	return parseToken(m.cfg.MACKey, partnerID, cookie)
 }
 
-// Revoke ends one session on every node.
+// Revoke ends one session on every node. The store goes first: a lookup
+// that read the row before the delete then holds an older epoch than the
+// eviction, and is not cached.
 func (m *Manager) Revoke(ctx context.Context, partnerID, sessionID string) error {
-	m.evict(sessionKey{partnerID, sessionID})
 	err := m.cfg.Store.DeleteSession(ctx, partnerID, sessionID)
+	m.evict(sessionKey{partnerID, sessionID})
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("revoke session: %w", err)
 	}
@@ -235,17 +243,13 @@ func (m *Manager) Revoke(ctx context.Context, partnerID, sessionID string) error
 	return nil
 }
 
-// RevokeUser ends every session of a user on every node.
+// RevokeUser ends every session of a user on every node; the one
+// UserChanged event evicts all of them everywhere.
 func (m *Manager) RevokeUser(ctx context.Context, partnerID, userID string) error {
+	_, err := m.cfg.Store.DeleteUserSessions(ctx, partnerID, userID)
 	m.evictUser(partnerID, userID)
-	ids, err := m.cfg.Store.DeleteUserSessions(ctx, partnerID, userID)
 	if err != nil {
 		return fmt.Errorf("revoke sessions of user %q: %w", userID, err)
-	}
-	for _, id := range ids {
-		if err := m.cfg.Store.Publish(ctx, store.Event{Kind: store.SessionRevoked, PartnerID: partnerID, ID: id}); err != nil {
-			return fmt.Errorf("announce revocation for user %q: %w", userID, err)
-		}
 	}
 	if err := m.cfg.Store.Publish(ctx, store.Event{Kind: store.UserChanged, PartnerID: partnerID, ID: userID}); err != nil {
 		return fmt.Errorf("announce revocation for user %q: %w", userID, err)
@@ -263,7 +267,7 @@ func (m *Manager) HandleEvent(e store.Event) {
 	case store.PartnersChanged:
 		// A deleted partner's sessions are gone from the store; cached
 		// copies must not outlive them.
-		m.Flush()
+		m.evictPartner(e.PartnerID)
 	}
 }
 
@@ -284,8 +288,7 @@ func (m *Manager) Healthy() bool { return m.healthy.Load() }
 func (m *Manager) Flush() {
 	m.mu.Lock()
 	m.epoch.Add(1)
-	clear(m.cache)
-	clear(m.bySessID)
+	m.cache.clear()
 	m.mu.Unlock()
 }
 
@@ -298,51 +301,32 @@ func (m *Manager) put(epoch uint64, key cacheKey, s store.Session, id *Identity)
 	if m.epoch.Load() != epoch {
 		return e // revoked meanwhile: serve this request, cache nothing
 	}
-	if len(m.cache) >= m.cfg.MaxCached {
-		m.shrinkLocked()
+	if len(m.cache.byCookie) >= m.cfg.MaxCached {
+		m.cache.shrink()
 	}
-	m.cache[key] = e
-	m.bySessID[sessionKey{s.PartnerID, s.ID}] = key
+	m.cache.add(key, e)
 	return e
 }
 
-// shrinkLocked drops about an eighth of the cache; map order is random, so
-// this evicts arbitrary entries, which reload from the store on next use.
-func (m *Manager) shrinkLocked() {
-	drop := len(m.cache)/8 + 1
-	for k, e := range m.cache {
-		if drop == 0 {
-			return
-		}
-		m.deleteLocked(k, e)
-		drop--
-	}
-}
-
-func (m *Manager) deleteLocked(k cacheKey, e *entry) {
-	delete(m.cache, k)
-	delete(m.bySessID, sessionKey{k.partnerID, e.identity.SessionID})
+// evicting runs remove under the lock and advances the epoch, so no lookup
+// already reading the store caches what was just revoked.
+func (m *Manager) evicting(remove func(*cache)) {
+	m.mu.Lock()
+	m.epoch.Add(1)
+	remove(&m.cache)
+	m.mu.Unlock()
 }
 
 func (m *Manager) evict(sk sessionKey) {
-	m.mu.Lock()
-	m.epoch.Add(1)
-	if k, ok := m.bySessID[sk]; ok {
-		delete(m.cache, k)
-		delete(m.bySessID, sk)
-	}
-	m.mu.Unlock()
+	m.evicting(func(c *cache) { c.removeSession(sk) })
 }
 
 func (m *Manager) evictUser(partnerID, userID string) {
-	m.mu.Lock()
-	m.epoch.Add(1)
-	for k, e := range m.cache {
-		if k.partnerID == partnerID && e.identity.UserID == userID {
-			m.deleteLocked(k, e)
-		}
-	}
-	m.mu.Unlock()
+	m.evicting(func(c *cache) { c.removeUser(userKey{partnerID, userID}) })
+}
+
+func (m *Manager) evictPartner(partnerID string) {
+	m.evicting(func(c *cache) { c.removePartner(partnerID) })
 }
 
 // seen records activity and, at most every TouchEvery, writes it to the

@@ -97,8 +97,8 @@ func TestIssueAndLookup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(cookie) != TokenLen {
-		t.Fatalf("cookie length %d, want %d", len(cookie), TokenLen)
+	if len(cookie) != tokenLen {
+		t.Fatalf("cookie length %d, want %d", len(cookie), tokenLen)
 	}
 	got, err := m.Lookup(ctx, "acme", cookie)
 	if err != nil {
@@ -144,7 +144,7 @@ func TestLookupRefusesForeignAndBrokenCookies(t *testing.T) {
 		"truncated":            {m, "acme", cookie[:len(cookie)-1]},
 		"padded":               {m, "acme", cookie + "A"},
 		"empty":                {m, "acme", ""},
-		"not base64":           {m, "acme", strings.Repeat("*", TokenLen)},
+		"not base64":           {m, "acme", strings.Repeat("*", tokenLen)},
 		"other deployment key": {other, "acme", cookie},
 	} {
 		if _, err := tc.m.Lookup(ctx, tc.partner, tc.cookie); !errors.Is(err, ErrNoSession) {
@@ -292,4 +292,31 @@ func TestInactiveUserHasNoSession(t *testing.T) {
 		_, err := m.Lookup(ctx, "acme", cookie)
 		return errors.Is(err, ErrNoSession)
 	})
+}
+
+// TestIssueAfterConcurrentChange covers a sign-in that checked the password
+// while an admin deactivated the user or set a new password: the admin's
+// revocation found no session, so Issue must not leave one behind.
+func TestIssueAfterConcurrentChange(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	m := f.node(t, Config{})
+	ctx := context.Background()
+	checked := f.alice
+	checked.PasswordHash = "the hash the sign-in verified"
+	if _, _, err := m.Issue(ctx, checked, "", ""); !errors.Is(err, ErrNoSession) {
+		t.Errorf("password changed meanwhile: got %v, want ErrNoSession", err)
+	}
+	if _, err := f.store.UpdateUser(ctx, "acme", "u1", func(u store.User) (store.User, error) {
+		u.Active = false
+		return u, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := m.Issue(ctx, f.alice, "", ""); !errors.Is(err, ErrNoSession) {
+		t.Errorf("deactivated meanwhile: got %v, want ErrNoSession", err)
+	}
+	if left, err := f.store.ListUserSessions(ctx, "acme", "u1"); err != nil || len(left) != 0 {
+		t.Errorf("sessions left behind: %v, %v", left, err)
+	}
 }

@@ -10,8 +10,8 @@ import (
 const (
 	nonceLen = 32
 	macLen   = 16
-	// TokenLen is the length of an encoded cookie value.
-	TokenLen = (nonceLen + macLen) * 4 / 3
+	// tokenLen is the length of an encoded cookie value.
+	tokenLen = (nonceLen + macLen) * 4 / 3
 )
 
 var b64 = base64.RawURLEncoding
@@ -31,7 +31,7 @@ func newToken(macKey []byte, partnerID string) (cookie, id string) {
 
 // parseToken checks a cookie value for partnerID and returns its session id.
 func parseToken(macKey []byte, partnerID, cookie string) (id string, ok bool) {
-	if len(cookie) != TokenLen {
+	if len(cookie) != tokenLen {
 		return "", false
 	}
 	var buf [nonceLen + macLen]byte
