@@ -113,7 +113,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
-	a.directory = gateway.NewDirectory(a.BaseDomain, a.store.ListPartners)
+	a.directory = gateway.NewDirectory(a.BaseDomain, a.store.listPartners)
 	return nil
 }
 
@@ -137,6 +137,13 @@ func (a *App) Start() error {
 	a.stopped = make(chan struct{})
 	a.reload = make(chan struct{}, 1)
 	a.store.listen(a)
+	// The directory is full before this config serves a request; if the
+	// store cannot be read now, the last list any config read stands in.
+	if err := a.loadDirectory(); err != nil {
+		if last, ok := a.store.lastPartners(); ok {
+			a.directory.Set(last)
+		}
+	}
 	go func() {
 		defer close(a.stopped)
 		a.refreshDirectory(ctx)
@@ -187,27 +194,29 @@ func (a *App) requestReload() {
 	}
 }
 
-func (a *App) reloadDirectory() {
+func (a *App) loadDirectory() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := a.directory.Reload(ctx); err != nil {
+	err := a.directory.Reload(ctx)
+	if err != nil {
 		a.logger.Error("partner directory not refreshed", zap.Error(err))
 	}
+	return err
 }
 
-// refreshDirectory loads the directory now, whenever an event asks, and
-// every 30 seconds as a backstop should an event be lost.
+// refreshDirectory reloads the directory whenever an event asks, and every
+// 30 seconds as a backstop should an event be lost.
 func (a *App) refreshDirectory(ctx context.Context) {
 	t := time.NewTicker(30 * time.Second)
 	defer t.Stop()
 	for {
-		a.reloadDirectory()
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		case <-a.reload:
 		}
+		_ = a.loadDirectory() // logged there; the old snapshot stays
 	}
 }
 

@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 
 	"github.com/caddyserver/caddy/v2"
 
@@ -32,6 +33,28 @@ type sharedStore struct {
 	mu        sync.Mutex
 	known, up bool
 	listeners map[listener]struct{}
+
+	// partners is the last partner list read, for a config that starts
+	// while the store cannot be read.
+	partners atomic.Pointer[[]store.Partner]
+}
+
+// listPartners reads the partners and remembers them.
+func (sh *sharedStore) listPartners(ctx context.Context) ([]store.Partner, error) {
+	ps, err := sh.Store.ListPartners(ctx)
+	if err == nil {
+		sh.partners.Store(&ps)
+	}
+	return ps, err
+}
+
+// lastPartners returns the last partner list read, if any.
+func (sh *sharedStore) lastPartners() ([]store.Partner, bool) {
+	ps := sh.partners.Load()
+	if ps == nil {
+		return nil, false
+	}
+	return *ps, true
 }
 
 func newSharedStore(s store.Store) *sharedStore {

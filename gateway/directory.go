@@ -41,6 +41,12 @@ func (d *Directory) Reload(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("reload partner directory: %w", err)
 	}
+	d.Set(partners)
+	return nil
+}
+
+// Set swaps in a snapshot of partners.
+func (d *Directory) Set(partners []store.Partner) {
 	byHost := make(map[string]*Partner, 2*len(partners))
 	implied := make([]*Partner, len(partners))
 	for i, sp := range partners {
@@ -56,7 +62,6 @@ func (d *Directory) Reload(ctx context.Context) error {
 		byHost[p.Host] = p
 	}
 	d.snapshot.Store(&byHost)
-	return nil
 }
 
 // Resolve finds the partner serving host (a Host header value).
