@@ -25,7 +25,7 @@ for _ in $(seq 100); do
 		echo "partnergate did not start (is port 8080 in use?)" >&2
 		exit 1
 	fi
-	[ "$(admin GET /api/v1/partners)" = 200 ] && break
+	[ "$(admin GET /api/v1/partners 2>/dev/null)" = 200 ] && break
 	sleep 0.2
 done
 
