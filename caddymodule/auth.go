@@ -2,7 +2,6 @@ package caddymodule
 
 import (
 	"fmt"
-	"net"
 	"net/http"
 
 	"github.com/caddyserver/caddy/v2"
@@ -67,13 +66,8 @@ func (h *PartnerAuth) ServeHTTP(w http.ResponseWriter, r *http.Request, next cad
 // clientIP is the address Caddy determined, honouring trusted_proxies, so
 // a forwarded header from an untrusted client never picks the rate-limit key.
 func clientIP(r *http.Request) string {
-	if ip, ok := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string); ok && ip != "" {
-		return ip
-	}
-	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		return host
-	}
-	return r.RemoteAddr
+	ip, _ := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
+	return ip
 }
 
 func partnergateApp(ctx caddy.Context) (*App, error) {

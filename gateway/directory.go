@@ -29,7 +29,7 @@ type Directory struct {
 
 // NewDirectory returns an empty directory; call Reload to fill it.
 func NewDirectory(baseDomain string, list func(context.Context) ([]store.Partner, error)) *Directory {
-	d := &Directory{baseDomain: NormalizeHost(baseDomain), list: list}
+	d := &Directory{baseDomain: normalizeHost(baseDomain), list: list}
 	empty := map[string]*Partner{}
 	d.snapshot.Store(&empty)
 	return d
@@ -53,7 +53,7 @@ func (d *Directory) Set(partners []store.Partner) {
 		p := &Partner{ID: sp.ID, Name: sp.Name, Host: sp.ID + "." + d.baseDomain}
 		implied[i] = p
 		for _, h := range sp.Hostnames {
-			byHost[NormalizeHost(h)] = p
+			byHost[normalizeHost(h)] = p
 		}
 	}
 	// A partner's own <id>.<base_domain> always wins: a custom hostname
@@ -66,13 +66,13 @@ func (d *Directory) Set(partners []store.Partner) {
 
 // Resolve finds the partner serving host (a Host header value).
 func (d *Directory) Resolve(host string) (*Partner, bool) {
-	p, ok := (*d.snapshot.Load())[NormalizeHost(host)]
+	p, ok := (*d.snapshot.Load())[normalizeHost(host)]
 	return p, ok
 }
 
-// NormalizeHost lowercases host and drops a port and a trailing dot, so
+// normalizeHost lowercases host and drops a port and a trailing dot, so
 // "Acme.Apps.Localhost.:8080" and "acme.apps.localhost" name one partner.
-func NormalizeHost(host string) string {
+func normalizeHost(host string) string {
 	if strings.HasPrefix(host, "[") {
 		if h, _, err := net.SplitHostPort(host); err == nil {
 			host = h

@@ -55,7 +55,8 @@ type Config struct {
 	Headers   HeaderNames
 	Limits    Limits
 	// ClientIP returns the client address, trusting forwarded headers only
-	// from configured proxies. Defaults to the connection's peer address.
+	// from configured proxies. When it is nil or answers "", the
+	// connection's peer address counts.
 	ClientIP func(*http.Request) string
 	// StoreTimeout bounds each store call of the login flow (default 2s).
 	StoreTimeout time.Duration
@@ -108,9 +109,6 @@ func New(cfg Config) (*Gateway, error) {
 	}
 	if cfg.Limits.ConcurrentHashes <= 0 {
 		cfg.Limits.ConcurrentHashes = 2 * runtime.GOMAXPROCS(0)
-	}
-	if cfg.ClientIP == nil {
-		cfg.ClientIP = peerIP
 	}
 	if cfg.StoreTimeout <= 0 {
 		cfg.StoreTimeout = 2 * time.Second

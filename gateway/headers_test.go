@@ -85,8 +85,8 @@ func TestNormalizeHost(t *testing.T) {
 		{"acme.apps.localhost.:443", "acme.apps.localhost"},
 		{"[::1]:80", "::1"},
 	} {
-		if got := NormalizeHost(tc.in); got != tc.want {
-			t.Errorf("NormalizeHost(%q) = %q, want %q", tc.in, got, tc.want)
+		if got := normalizeHost(tc.in); got != tc.want {
+			t.Errorf("normalizeHost(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
 }

@@ -106,7 +106,8 @@ func (g *Gateway) login(w http.ResponseWriter, r *http.Request, p *Partner) {
 	if known {
 		account = "login:user:" + user.ID
 	}
-	ip := "login:ip:" + g.cfg.ClientIP(r)
+	clientIP := g.clientIP(r)
+	ip := "login:ip:" + clientIP
 	allowed, err := g.admit(ctx, p, account, ip)
 	if err != nil {
 		g.loginUnavailable(w, r, p, email, returnTo, err)
@@ -139,7 +140,7 @@ func (g *Gateway) login(w http.ResponseWriter, r *http.Request, p *Partner) {
 	if err := g.endSessions(ctx, r, p); err != nil {
 		g.cfg.Logger.Warn("end previous session", zap.String("partner", p.ID), zap.Error(err))
 	}
-	cookie, id, err := g.cfg.Sessions.Issue(ctx, user, g.cfg.ClientIP(r), r.UserAgent())
+	cookie, id, err := g.cfg.Sessions.Issue(ctx, user, clientIP, r.UserAgent())
 	if errors.Is(err, session.ErrNoSession) {
 		// Deactivated or given a new password while this sign-in checked
 		// the old one.
@@ -341,6 +342,15 @@ func (g *Gateway) sessionCookie(r *http.Request, value string, maxAge int) *http
 		Secure:   r.TLS != nil,
 		SameSite: http.SameSiteLaxMode,
 	}
+}
+
+func (g *Gateway) clientIP(r *http.Request) string {
+	if g.cfg.ClientIP != nil {
+		if ip := g.cfg.ClientIP(r); ip != "" {
+			return ip
+		}
+	}
+	return peerIP(r)
 }
 
 func peerIP(r *http.Request) string {

@@ -276,16 +276,13 @@ func (m *Manager) HandleEvent(e store.Event) {
 // revocations sent meanwhile were lost.
 func (m *Manager) SetHealthy(up bool) {
 	if up {
-		m.Flush()
+		m.flush()
 	}
 	m.healthy.Store(up)
 }
 
-// Healthy reports whether cached sessions are trusted.
-func (m *Manager) Healthy() bool { return m.healthy.Load() }
-
-// Flush drops every cached session.
-func (m *Manager) Flush() {
+// flush drops every cached session.
+func (m *Manager) flush() {
 	m.mu.Lock()
 	m.epoch.Add(1)
 	m.cache.clear()

@@ -38,7 +38,7 @@ type fixture struct {
 	alice store.User
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	s, err := bolt.Open(filepath.Join(t.TempDir(), "pg.db"))
 	if err != nil {
@@ -59,9 +59,12 @@ func newFixture(t *testing.T) *fixture {
 }
 
 // node starts a manager following the store's events, as one gateway node.
-func (f *fixture) node(t *testing.T, cfg Config) *Manager {
+func (f *fixture) node(t testing.TB, cfg Config) *Manager {
 	t.Helper()
-	cfg.Store, cfg.MACKey, cfg.Now = f.store, testKey, f.clock.Now
+	cfg.Store, cfg.MACKey = f.store, testKey
+	if cfg.Now == nil {
+		cfg.Now = f.clock.Now
+	}
 	m, err := NewManager(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -73,11 +76,11 @@ func (f *fixture) node(t *testing.T, cfg Config) *Manager {
 		f.store.Watch(ctx, m.HandleEvent, m.SetHealthy)
 	}()
 	t.Cleanup(func() { cancel(); <-done })
-	waitFor(t, m.Healthy)
+	waitFor(t, m.healthy.Load)
 	return m
 }
 
-func waitFor(t *testing.T, cond func() bool) {
+func waitFor(t testing.TB, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(2 * time.Second)
 	for !cond() {
