@@ -99,7 +99,7 @@ func (h *Handler) listUsers(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	users, err := h.store.ListUsers(r.Context(), p.ID)
+	users, err := h.store.ListUsers(r.Context(), p.ID, store.Page{})
 	if err != nil {
 		return err
 	}

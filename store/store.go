@@ -14,7 +14,17 @@ var (
 	ErrHostnameTaken = errors.New("hostname already in use")
 	// ErrUnavailable means the backend cannot be reached; callers fail closed.
 	ErrUnavailable = errors.New("store unavailable")
+	// ErrConflict means a conditional write lost a race: what it was
+	// conditioned on changed. The caller rereads and tries again.
+	ErrConflict = errors.New("conflicting write")
 )
+
+// Page selects a slice of an id-ordered list: the items whose ids sort
+// after After, at most Limit of them (0 means no limit).
+type Page struct {
+	After string
+	Limit int
+}
 
 // Partner is one B2B tenant. Hostnames holds custom domains only; the
 // <id>.<base_domain> name is implied and never stored.
@@ -29,14 +39,23 @@ type Partner struct {
 // User is a partner's end user. Email is unique per partner, compared
 // case-insensitively; PasswordHash is an encoded argon2id hash or empty.
 type User struct {
-	ID           string    `json:"id"`
-	PartnerID    string    `json:"partner_id"`
-	Email        string    `json:"email"`
-	Name         string    `json:"name"`
-	PasswordHash string    `json:"password_hash,omitempty"`
-	Active       bool      `json:"active"`
-	CreatedAt    time.Time `json:"created_at"`
-	UpdatedAt    time.Time `json:"updated_at"`
+	ID           string `json:"id"`
+	PartnerID    string `json:"partner_id"`
+	Email        string `json:"email"`
+	Name         string `json:"name"`
+	PasswordHash string `json:"password_hash,omitempty"`
+	Active       bool   `json:"active"`
+	// InviteID names the user's one live invitation or password-reset
+	// link, "" when none. Issuing a new link replaces it, so an older
+	// link stops working.
+	InviteID string `json:"invite_id,omitempty"`
+	// Groups holds the ids of the groups the user is a member of, sorted.
+	// Only AddGroupMembers, RemoveGroupMembers and DeleteGroup change it:
+	// reads fill it in, and CreateUser and UpdateUser ignore what the
+	// caller puts there.
+	Groups    []string  `json:"groups,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // Session is a signed-in browser. ID is the hash of the cookie secret, never
@@ -69,7 +88,9 @@ type Partners interface {
 	// fn must not call the store: a backend may hold a transaction open
 	// while it runs.
 	UpdatePartner(ctx context.Context, id string, fn func(Partner) (Partner, error)) (Partner, error)
-	// DeletePartner removes the partner, its hostnames, users and sessions.
+	// DeletePartner removes the partner and everything of it: hostnames,
+	// users, sessions, groups, role mappings, tokens, tickets, counters and
+	// its audit stream.
 	DeletePartner(ctx context.Context, id string) error
 }
 
@@ -83,12 +104,13 @@ type Users interface {
 	CreateUser(ctx context.Context, u User) error
 	GetUser(ctx context.Context, partnerID, id string) (User, error)
 	GetUserByEmail(ctx context.Context, partnerID, email string) (User, error)
-	// ListUsers returns the partner's users ordered by id.
-	ListUsers(ctx context.Context, partnerID string) ([]User, error)
+	// ListUsers returns one page of the partner's users, ordered by id.
+	ListUsers(ctx context.Context, partnerID string, page Page) ([]User, error)
 	// UpdateUser follows UpdatePartner's rules; changing the email to one
 	// another user holds fails with ErrAlreadyExists.
 	UpdateUser(ctx context.Context, partnerID, id string, fn func(User) (User, error)) (User, error)
-	// DeleteUser removes the user and every session of that user.
+	// DeleteUser removes the user, every session of that user and its
+	// group memberships.
 	DeleteUser(ctx context.Context, partnerID, id string) error
 }
 
@@ -131,6 +153,9 @@ const (
 	UserChanged EventKind = "user_changed"
 	// PartnersChanged: a partner or hostname changed; rebuild the snapshot.
 	PartnersChanged EventKind = "partners_changed"
+	// AccessChanged: the partner's groups or role mappings changed, so
+	// every cached view of its users' groups and roles is stale.
+	AccessChanged EventKind = "access_changed"
 )
 
 // Event is one change announced to every node.
@@ -159,6 +184,11 @@ type Store interface {
 	Users
 	Sessions
 	Counters
+	Groups
+	RoleMappings
+	Tokens
+	Tickets
+	AuditLog
 	Bus
 	Close() error
 }

@@ -84,7 +84,7 @@ func (s *Store) GetUserByEmail(ctx context.Context, partnerID, email string) (st
 }
 
 // ListUsers implements store.Users; bbolt's key order is the id order.
-func (s *Store) ListUsers(ctx context.Context, partnerID string) ([]store.User, error) {
+func (s *Store) ListUsers(ctx context.Context, partnerID string, page store.Page) ([]store.User, error) {
 	var out []store.User
 	err := s.view(ctx, func(tx *bbolt.Tx) error {
 		var err error

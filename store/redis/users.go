@@ -109,7 +109,7 @@ func (s *Store) getUserByEmail(ctx context.Context, partnerID, email string) (st
 }
 
 // ListUsers implements store.Users.
-func (s *Store) ListUsers(ctx context.Context, partnerID string) ([]store.User, error) {
+func (s *Store) ListUsers(ctx context.Context, partnerID string, page store.Page) ([]store.User, error) {
 	k, err := scopeOf(partnerID)
 	if err != nil {
 		return nil, fmt.Errorf("list users: %w", err)

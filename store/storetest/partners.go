@@ -178,7 +178,7 @@ func testPartnerDelete(t *testing.T, s store.Store) {
 
 	// A partner created again under the same id inherits nothing.
 	createPartner(t, s, "victim")
-	users, err := s.ListUsers(ctx, "victim")
+	users, err := s.ListUsers(ctx, "victim", store.Page{})
 	if err != nil {
 		t.Fatalf("list users: %v", err)
 	}

@@ -26,7 +26,7 @@ var userTests = []subtest{
 
 func listUsers(t *testing.T, s store.Store, partnerID string) []store.User {
 	t.Helper()
-	got, err := s.ListUsers(t.Context(), partnerID)
+	got, err := s.ListUsers(t.Context(), partnerID, store.Page{})
 	if err != nil {
 		t.Fatalf("list users of partner %q: %v", partnerID, err)
 	}
