@@ -153,7 +153,7 @@ func (e *env) snapshot() state {
 	}
 	s := state{Partners: ps, Users: map[string][]store.User{}}
 	for _, p := range ps {
-		us, err := e.store.ListUsers(ctx, p.ID)
+		us, err := e.store.ListUsers(ctx, p.ID, store.Page{})
 		if err != nil {
 			e.t.Fatal(err)
 		}
