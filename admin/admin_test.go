@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +18,9 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/partnergate/partnergate/audit"
+	"github.com/partnergate/partnergate/gateway"
+	"github.com/partnergate/partnergate/session"
 	"github.com/partnergate/partnergate/store"
 	"github.com/partnergate/partnergate/store/bolt"
 )
@@ -32,43 +36,89 @@ var t0 = time.Date(2025, 3, 4, 5, 6, 7, 890_000_000, time.UTC)
 
 const testTime = "2025-03-04T05:06:07.89Z"
 
-// env is one handler over a fresh bbolt file, with everything it touches
-// recorded.
+// env is one handler over a fresh store, with everything it touches
+// recorded. Sessions are real: a session.Manager on the same store,
+// reached through the gateway's resolver as the portal reaches it.
 type env struct {
-	t       testing.TB
-	h       *Handler
-	store   *recordingStore
-	revoker *recordingRevoker
-	logs    *observer.ObservedLogs
-	clock   *clock
+	t        testing.TB
+	h        *Handler
+	store    *recordingStore
+	revoker  *recordingRevoker
+	sessions *session.Manager
+	dir      *gateway.Directory
+	audit    *audit.Log
+	logs     *observer.ObservedLogs
+	clock    *clock
 
 	mu     sync.Mutex
 	bodies []string // every response body, to search for leaked secrets
 }
 
+// newEnv runs on the embedded store; newEnvOn picks the backend.
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	db, err := bolt.Open(filepath.Join(t.TempDir(), "partnergate.db"))
-	if err != nil {
-		t.Fatalf("open bolt: %v", err)
+	return newEnvOn(t, "bolt")
+}
+
+// backends are the stores every cross-cutting admin test runs on.
+var backends = []string{"bolt", "redis"}
+
+func openBackend(t testing.TB, backend string) store.Store {
+	t.Helper()
+	switch backend {
+	case "bolt":
+		db, err := bolt.Open(filepath.Join(t.TempDir(), "partnergate.db"))
+		if err != nil {
+			t.Fatalf("open bolt: %v", err)
+		}
+		t.Cleanup(func() { _ = db.Close() })
+		return db
+	case "redis":
+		return redisStore(t)
 	}
-	t.Cleanup(func() { _ = db.Close() })
+	t.Fatalf("unknown backend %q", backend)
+	return nil
+}
+
+var testSecret = bytes.Repeat([]byte("k"), 32)
+
+func newEnvOn(t testing.TB, backend string, opts ...func(*Config)) *env {
+	t.Helper()
+	raw := openBackend(t, backend)
 	e := &env{
-		t:       t,
-		store:   &recordingStore{Store: db},
-		revoker: &recordingRevoker{},
-		clock:   &clock{now: t0},
+		t:     t,
+		store: &recordingStore{Store: raw},
+		clock: &clock{now: t0},
 	}
 	core, logs := observer.New(zap.DebugLevel)
 	e.logs = logs
-	e.h, err = New(Config{
+	var err error
+	e.sessions, err = session.NewManager(session.Config{Store: raw, MACKey: testSecret, Now: e.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.sessions.SetHealthy(true)
+	e.revoker = &recordingRevoker{next: e.sessions}
+	e.dir = gateway.NewDirectory(testBase, raw.ListPartners)
+	e.audit, err = audit.New(audit.Config{Store: raw, Now: e.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{
 		Store:        e.store,
-		OperatorKeys: []string{testKey, testKey2},
+		OperatorKeys: []OperatorKey{{Name: "ops", Key: testKey}, {Name: "ops2", Key: testKey2}},
 		BaseDomain:   testBase,
 		Revoker:      e.revoker,
+		Sessions:     gateway.SessionResolver{Directory: e.dir, Sessions: e.sessions},
+		Audit:        e.audit,
+		SecretKey:    testSecret,
 		Logger:       zap.New(core),
 		Now:          e.clock.Now,
-	})
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	e.h, err = New(cfg)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -81,11 +131,19 @@ type request struct {
 	method, path, body string
 	auth               []string // Authorization values; nil means "Bearer testKey"
 	contentType        string
+	remoteAddr         string // default: httptest's 192.0.2.1:1234
+	header             http.Header
 }
 
 func (e *env) do(r request) *httptest.ResponseRecorder {
 	e.t.Helper()
 	req := httptest.NewRequest(r.method, r.path, strings.NewReader(r.body))
+	if r.remoteAddr != "" {
+		req.RemoteAddr = r.remoteAddr
+	}
+	for k, vs := range r.header {
+		req.Header[k] = vs
+	}
 	if r.auth == nil {
 		req.Header.Set("Authorization", "Bearer "+testKey)
 	}
@@ -100,6 +158,9 @@ func (e *env) do(r request) *httptest.ResponseRecorder {
 	}
 	rec := httptest.NewRecorder()
 	e.h.ServeHTTP(rec, req)
+	// Every answer any test sees must be one openapi.json describes, so
+	// the document cannot drift from the code unnoticed.
+	validateResponse(e.t, req, rec)
 	e.mu.Lock()
 	e.bodies = append(e.bodies, rec.Body.String())
 	e.mu.Unlock()
@@ -138,10 +199,15 @@ func (e *env) createUser(partnerID, body string) string {
 	return u.ID
 }
 
-// state is everything the admin API can change.
+// state is everything the admin API can change, but the audit trail.
 type state struct {
 	Partners []store.Partner
 	Users    map[string][]store.User
+	Sessions map[string][]store.Session
+	Groups   map[string][]store.Group
+	Members  map[string][]string
+	Mappings map[string][]store.RoleMapping
+	Tokens   map[string][]store.Token
 }
 
 func (e *env) snapshot() state {
@@ -151,13 +217,38 @@ func (e *env) snapshot() state {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	s := state{Partners: ps, Users: map[string][]store.User{}}
-	for _, p := range ps {
-		us, err := e.store.ListUsers(ctx, p.ID, store.Page{})
+	slices.SortFunc(ps, func(a, b store.Partner) int { return strings.Compare(a.ID, b.ID) })
+	s := state{
+		Partners: ps, Users: map[string][]store.User{}, Sessions: map[string][]store.Session{},
+		Groups: map[string][]store.Group{}, Members: map[string][]string{},
+		Mappings: map[string][]store.RoleMapping{}, Tokens: map[string][]store.Token{},
+	}
+	must := func(err error) {
 		if err != nil {
 			e.t.Fatal(err)
 		}
+	}
+	for _, p := range ps {
+		us, err := e.store.ListUsers(ctx, p.ID, store.Page{})
+		must(err)
 		s.Users[p.ID] = us
+		for _, u := range us {
+			ss, err := e.store.ListUserSessions(ctx, p.ID, u.ID)
+			must(err)
+			s.Sessions[p.ID+"/"+u.ID] = ss
+		}
+		gs, err := e.store.ListGroups(ctx, p.ID, store.Page{})
+		must(err)
+		s.Groups[p.ID] = gs
+		for _, g := range gs {
+			ms, err := e.store.ListGroupMembers(ctx, p.ID, g.ID, store.Page{})
+			must(err)
+			s.Members[p.ID+"/"+g.ID] = ms
+		}
+		s.Mappings[p.ID], err = e.store.ListRoleMappings(ctx, p.ID)
+		must(err)
+		s.Tokens[p.ID], err = e.store.ListTokens(ctx, p.ID, store.AdminToken)
+		must(err)
 	}
 	return s
 }
@@ -238,21 +329,35 @@ func (s *recordingStore) published() []store.Event {
 
 type revocation struct{ partnerID, userID string }
 
-// recordingRevoker records calls and fails with err when it is set.
+// recordingRevoker records calls, then passes them to the real session
+// manager, or fails with err when it is set.
 type recordingRevoker struct {
+	next  Revoker
 	mu    sync.Mutex
 	calls []revocation
 	err   error
 }
 
-func (r *recordingRevoker) RevokeUser(_ context.Context, partnerID, userID string) error {
+func (r *recordingRevoker) RevokeUser(ctx context.Context, partnerID, userID string) error {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	if r.err != nil {
+		defer r.mu.Unlock()
 		return r.err
 	}
 	r.calls = append(r.calls, revocation{partnerID, userID})
-	return nil
+	r.mu.Unlock()
+	return r.next.RevokeUser(ctx, partnerID, userID)
+}
+
+func (r *recordingRevoker) Revoke(ctx context.Context, partnerID, sessionID string) error {
+	r.mu.Lock()
+	if r.err != nil {
+		defer r.mu.Unlock()
+		return r.err
+	}
+	r.calls = append(r.calls, revocation{partnerID, "session:" + sessionID})
+	r.mu.Unlock()
+	return r.next.Revoke(ctx, partnerID, sessionID)
 }
 
 func (r *recordingRevoker) revoked() []revocation {

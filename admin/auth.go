@@ -1,44 +1,84 @@
 package admin
 
 import (
+	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/partnergate/partnergate/session"
+	"github.com/partnergate/partnergate/store"
 )
 
 // minKeyLen keeps operator keys out of brute-force reach; an operator
 // generating one with `openssl rand -base64 32` clears it easily.
 const minKeyLen = 16
 
+// PartnerAdminRole is the app role that makes a signed-in user an admin
+// of their own partner.
+const PartnerAdminRole = "partner_admin"
+
+// Failed authentications allowed per window before 429: per source
+// address, and per admin token so one token's secret cannot be guessed
+// from many addresses.
+const (
+	authFailuresPerIP    = 20
+	authFailuresPerToken = 10
+	authFailureWindow    = 10 * time.Minute
+	// authCounterScope holds the per-address counters, which belong to no
+	// partner; no partner id can start with an underscore.
+	authCounterScope = "_admin"
+)
+
+// operatorDigest is a configured operator key, kept only as its SHA-256:
+// comparing fixed-size digests leaks neither a key's length nor how much
+// of it matched.
+type operatorDigest struct {
+	name   string
+	digest [32]byte
+}
+
 // CheckOperatorKeys reports what is wrong with a set of operator keys, so
 // a config can be refused before anything runs.
-func CheckOperatorKeys(keys []string) error {
+func CheckOperatorKeys(keys []OperatorKey) error {
 	_, err := digestKeys(keys)
 	return err
 }
 
-// digestKeys checks the configured operator keys and keeps only their
-// SHA-256 digests: comparing fixed-size digests leaks neither a key's
-// length nor how much of it matched.
-func digestKeys(keys []string) ([][32]byte, error) {
+func digestKeys(keys []OperatorKey) ([]operatorDigest, error) {
 	if len(keys) == 0 {
 		return nil, errors.New("at least one operator key is required")
 	}
-	digests := make([][32]byte, 0, len(keys))
+	out := make([]operatorDigest, 0, len(keys))
 	for i, k := range keys {
 		// Errors name the key by position only: the value is a secret.
 		switch {
-		case len(k) < minKeyLen:
+		case len(k.Key) < minKeyLen:
 			return nil, fmt.Errorf("operator key #%d is shorter than %d bytes", i+1, minKeyLen)
-		case !isToken68(k):
+		case !isToken68(k.Key):
 			return nil, fmt.Errorf("operator key #%d holds characters a Bearer token cannot carry (allowed: A-Z a-z 0-9 - . _ ~ + / and trailing =)", i+1)
+		case strings.HasPrefix(k.Key, tokenPrefix):
+			return nil, fmt.Errorf("operator key #%d starts with %q, which marks partner admin tokens", i+1, tokenPrefix)
 		}
-		digests = append(digests, sha256.Sum256([]byte(k)))
+		name := k.Name
+		if name == "" {
+			name = "operator-" + strconv.Itoa(i+1)
+		}
+		out = append(out, operatorDigest{name: name, digest: sha256.Sum256([]byte(k.Key))})
 	}
-	return digests, nil
+	return out, nil
 }
 
 // isToken68 reports whether s fits RFC 6750's b64token syntax, the only
@@ -60,26 +100,185 @@ func isToken68(s string) bool {
 	return true
 }
 
-// authorize decides whether the request may proceed. Today every caller
-// is an operator with full access, so knowing the key is enough. Partner
-// admin tokens will make this return the caller's partner scope, and the
-// handlers will take the tenant from it rather than from the path.
-func (h *Handler) authorize(r *http.Request) error {
+// caller is who an authenticated request comes from. Everything a handler
+// may reach follows from it, never from the path or the body.
+type caller struct {
+	operator bool
+	// partnerID is the one partner a non-operator reaches.
+	partnerID string
+	readOnly  bool
+	// cookie marks a browser session: its writes need the CSRF header.
+	cookie    bool
+	sessionID string
+	actor     actor
+	requestID string
+	ip        string
+}
+
+// actor names a caller in audit events: kind is operator, admin_token or
+// user; name is the key's name, the token's name or the user's email.
+type actor struct {
+	kind, id, name string
+}
+
+type callerKey struct{}
+
+func callerOf(r *http.Request) *caller {
+	c, _ := r.Context().Value(callerKey{}).(*caller)
+	return c
+}
+
+// authError is a refused authentication; retryAfter is set for 429.
+type authError struct {
+	api        *apiError
+	retryAfter time.Duration
+}
+
+func (e *authError) Error() string { return e.api.Error() }
+func (e *authError) Unwrap() error { return e.api }
+
+var (
+	errRateLimited  = &apiError{status: http.StatusTooManyRequests, code: "rate_limited", message: "too many failed authentications; retry later"}
+	errTokenExpired = &apiError{status: http.StatusUnauthorized, code: "token_expired", message: "this admin token has expired"}
+	errNotAdmin     = &apiError{status: http.StatusForbidden, code: "forbidden", message: "the signed-in user is not an admin of this partner"}
+)
+
+// authenticate finds the caller: an operator key or admin token as a
+// Bearer token, or else a partner admin's session cookie. Failed Bearer
+// attempts are counted per address and per token. Past the address's
+// limit every attempt is refused with 429 before any secret is compared;
+// past a token's limit only wrong secrets for it are.
+func (h *Handler) authenticate(r *http.Request) (*caller, error) {
+	if len(r.Header.Values("Authorization")) == 0 && h.sessions != nil && hasCookies(r) {
+		return h.sessionCaller(r)
+	}
+	ctx := r.Context()
+	ip := h.sourceIP(r)
+	ipKey := "authfail:ip:" + ip
+	n, err := h.store.Count(ctx, authCounterScope, ipKey)
+	if err != nil {
+		return nil, err
+	}
+	if n >= authFailuresPerIP {
+		return nil, &authError{api: errRateLimited, retryAfter: authFailureWindow}
+	}
 	token, ok := bearerToken(r)
 	if !ok {
-		return errUnauthorized
+		return nil, h.authFailed(r, ipKey, "", "")
 	}
+	if c := h.operator(token); c != nil {
+		return c, nil
+	}
+	ref, secret, ok := parseToken(token)
+	if !ok {
+		return nil, h.authFailed(r, ipKey, "", "")
+	}
+	t, err := h.store.GetToken(ctx, ref.partnerID, ref.tokenID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, h.authFailed(r, ipKey, "", "")
+	case err != nil:
+		return nil, err
+	}
+	sum := sha256.Sum256([]byte(secret))
+	want, herr := hex.DecodeString(t.SecretHash)
+	if herr != nil || t.Kind != store.AdminToken || subtle.ConstantTimeCompare(sum[:], want) != 1 {
+		// The per-token limit applies to wrong secrets only: a token's id
+		// is no secret (read-only tokens list it, audit events name it),
+		// so counting against it must not let anyone who knows the id lock
+		// out the holder of the secret. A 256-bit secret needs no limit to
+		// resist guessing; the limit only keeps guessers from costing work.
+		tokenKey := "authfail:token:" + ref.tokenID
+		n, err := h.store.Count(ctx, ref.partnerID, tokenKey)
+		if err != nil {
+			return nil, err
+		}
+		if n >= authFailuresPerToken {
+			return nil, &authError{api: errRateLimited, retryAfter: authFailureWindow}
+		}
+		return nil, h.authFailed(r, ipKey, ref.partnerID, tokenKey)
+	}
+	if !t.ExpiresAt.IsZero() && !h.now().Before(t.ExpiresAt) {
+		// The secret matched, so nobody is guessing: refuse without
+		// counting against the address.
+		return nil, &authError{api: errTokenExpired}
+	}
+	return &caller{
+		partnerID: t.PartnerID,
+		readOnly:  t.ReadOnly,
+		actor:     actor{kind: "admin_token", id: t.ID, name: t.Name},
+	}, nil
+}
+
+// operator matches token against every key, never stopping early, so
+// timing does not reveal which key (or whether any) matched.
+func (h *Handler) operator(token string) *caller {
 	digest := sha256.Sum256([]byte(token))
-	// Compare against every key, never stopping early, so timing does
-	// not reveal which key (or whether any) matched.
-	match := 0
-	for _, k := range h.keys {
-		match |= subtle.ConstantTimeCompare(digest[:], k[:])
+	var found *operatorDigest
+	for i := range h.keys {
+		if subtle.ConstantTimeCompare(digest[:], h.keys[i].digest[:]) == 1 {
+			found = &h.keys[i]
+		}
 	}
-	if match != 1 {
-		return errUnauthorized
+	if found == nil {
+		return nil
 	}
-	return nil
+	return &caller{operator: true, actor: actor{kind: "operator", id: found.name, name: found.name}}
+}
+
+// authFailed counts a failed attempt and answers 401. A counter that
+// cannot be written is logged, not fatal: the refusal stands either way.
+func (h *Handler) authFailed(r *http.Request, ipKey, partnerID, tokenKey string) error {
+	ctx := r.Context()
+	if _, err := h.store.Incr(ctx, authCounterScope, ipKey, authFailureWindow); err != nil {
+		h.log.Warn("count failed admin authentication", zap.Error(err))
+	}
+	if tokenKey != "" {
+		if _, err := h.store.Incr(ctx, partnerID, tokenKey, authFailureWindow); err != nil {
+			h.log.Warn("count failed admin authentication", zap.Error(err))
+		}
+	}
+	return &authError{api: errUnauthorized}
+}
+
+// sessionCaller admits a partner admin signed in on their partner's
+// hostname. A user without the role is known but not allowed: 403.
+func (h *Handler) sessionCaller(r *http.Request) (*caller, error) {
+	id, err := h.sessions.SessionOf(r)
+	switch {
+	case errors.Is(err, session.ErrNoSession):
+		return nil, &authError{api: errUnauthorized}
+	case err != nil:
+		return nil, err
+	case !slices.Contains(id.Roles, PartnerAdminRole):
+		return nil, &authError{api: errNotAdmin}
+	}
+	return &caller{
+		partnerID: id.PartnerID,
+		cookie:    true,
+		sessionID: id.SessionID,
+		actor:     actor{kind: "user", id: id.UserID, name: id.Email},
+	}, nil
+}
+
+// refuse answers a failed authentication.
+func (h *Handler) refuse(w http.ResponseWriter, err error) {
+	var ae *authError
+	if !errors.As(err, &ae) {
+		fail(w, err)
+		return
+	}
+	switch ae.api.status {
+	case http.StatusUnauthorized:
+		w.Header().Set("WWW-Authenticate", "Bearer")
+	case http.StatusTooManyRequests:
+		w.Header().Set("Retry-After", strconv.Itoa(int(ae.retryAfter/time.Second)))
+	}
+	fail(w, ae.api)
+}
+
+func hasCookies(r *http.Request) bool {
+	return len(r.Header.Values("Cookie")) > 0
 }
 
 func bearerToken(r *http.Request) (string, bool) {
@@ -92,4 +291,39 @@ func bearerToken(r *http.Request) (string, bool) {
 		return "", false
 	}
 	return token, true
+}
+
+// sourceIP is the client address for counters and audit events.
+func (h *Handler) sourceIP(r *http.Request) string {
+	if h.clientIP != nil {
+		if ip := h.clientIP(r); ip != "" {
+			return ip
+		}
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// csrfToken binds a token to one session, so a page of that session can
+// send it back and a cross-site request, which cannot read it, cannot.
+func (h *Handler) csrfToken(sessionID string) string {
+	mac := hmac.New(sha256.New, h.csrfKey)
+	mac.Write([]byte("partnergate admin csrf\x00" + sessionID))
+	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+}
+
+func (h *Handler) checkCSRF(r *http.Request, c *caller) bool {
+	got := r.Header.Values("X-CSRF-Token")
+	if len(got) != 1 {
+		return false
+	}
+	return hmac.Equal([]byte(got[0]), []byte(h.csrfToken(c.sessionID)))
+}
+
+// newRequestID names a request in logs, audit events and the response.
+func newRequestID() string {
+	return "req_" + strings.ToLower(rand.Text()[:20])
 }

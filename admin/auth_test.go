@@ -1,10 +1,12 @@
 package admin
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 
+	"github.com/partnergate/partnergate/audit"
 	"go.uber.org/zap"
 )
 
@@ -38,10 +40,16 @@ func TestUnauthorized(t *testing.T) {
 		{method: "GET", path: "/api/v1//partners"},
 		{method: "PUT", path: "/api/v1/partners"},
 	}
+	i := 0
 	for name, auth := range tests {
+		i++
+		// An address per case keeps the failures under the per-address
+		// limit, which has a test of its own.
+		addr := fmt.Sprintf("198.51.100.%d:4000", i)
 		t.Run(name, func(t *testing.T) {
 			for _, req := range paths {
 				req.auth = auth
+				req.remoteAddr = addr
 				e.unchanged(func() {
 					rec := e.do(req)
 					assertError(t, rec, http.StatusUnauthorized, "unauthorized", "")
@@ -70,9 +78,11 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	good := func() Config {
 		return Config{
 			Store:        &recordingStore{},
-			OperatorKeys: []string{testKey},
+			OperatorKeys: keysOf(testKey),
 			BaseDomain:   testBase,
 			Revoker:      &recordingRevoker{},
+			Audit:        &audit.Log{},
+			SecretKey:    testSecret,
 		}
 	}
 	tests := map[string]struct {
@@ -81,10 +91,13 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	}{
 		"no store":         {func(c *Config) { c.Store = nil }, "store is required"},
 		"no revoker":       {func(c *Config) { c.Revoker = nil }, "revoker is required"},
+		"no audit":         {func(c *Config) { c.Audit = nil }, "audit log is required"},
+		"short secret":     {func(c *Config) { c.SecretKey = testSecret[:31] }, "secret key of 32 bytes"},
+		"token-like key":   {func(c *Config) { c.OperatorKeys = keysOf("pgat.acme.t_x.0123456789abcdef") }, "marks partner admin tokens"},
 		"no keys":          {func(c *Config) { c.OperatorKeys = nil }, "at least one operator key"},
-		"short key":        {func(c *Config) { c.OperatorKeys = []string{testKey, "short-key"} }, "operator key #2 is shorter"},
-		"key with newline": {func(c *Config) { c.OperatorKeys = []string{testKey + "\n"} }, "operator key #1 holds characters"},
-		"key with space":   {func(c *Config) { c.OperatorKeys = []string{"two words are not a token"} }, "operator key #1 holds characters"},
+		"short key":        {func(c *Config) { c.OperatorKeys = keysOf(testKey, "short-key") }, "operator key #2 is shorter"},
+		"key with newline": {func(c *Config) { c.OperatorKeys = keysOf(testKey + "\n") }, "operator key #1 holds characters"},
+		"key with space":   {func(c *Config) { c.OperatorKeys = keysOf("two words are not a token") }, "operator key #1 holds characters"},
 		"no base domain":   {func(c *Config) { c.BaseDomain = "" }, "base domain"},
 		"base with port":   {func(c *Config) { c.BaseDomain = "apps.example.com:8443" }, "base domain"},
 		"base wildcard":    {func(c *Config) { c.BaseDomain = "*.example.com" }, "base domain"},
@@ -99,7 +112,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 				t.Fatalf("New = %v, want error containing %q", err, tt.want)
 			}
 			for _, k := range cfg.OperatorKeys {
-				if strings.Contains(err.Error(), strings.TrimSpace(k)) {
+				if strings.Contains(err.Error(), strings.TrimSpace(k.Key)) {
 					t.Errorf("error %q reveals a key", err)
 				}
 			}
@@ -122,4 +135,12 @@ func TestNewRejectsBadConfig(t *testing.T) {
 			t.Errorf("single-label base domain: %v", err)
 		}
 	})
+}
+
+func keysOf(keys ...string) []OperatorKey {
+	out := make([]OperatorKey, len(keys))
+	for i, k := range keys {
+		out[i] = OperatorKey{Key: k}
+	}
+	return out
 }

@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"slices"
+	"time"
 )
 
 // maxBodyBytes bounds every request body; the largest legitimate one, a
@@ -160,6 +161,8 @@ func jsonType(v any) string {
 		return "true or false"
 	case []string:
 		return "an array of strings"
+	case time.Time:
+		return "an RFC 3339 time such as 2026-01-02T15:04:05Z"
 	default:
 		return fmt.Sprintf("a %T", v)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/partnergate/partnergate/store"
 )
@@ -19,6 +20,8 @@ type apiError struct {
 	field   string
 	details []problem
 	cause   error
+	// retryAfter, when set, is sent as Retry-After (a 429's window).
+	retryAfter time.Duration
 }
 
 func (e *apiError) Error() string {
@@ -37,11 +40,16 @@ type problem struct {
 }
 
 var (
-	errUnauthorized     = &apiError{status: http.StatusUnauthorized, code: "unauthorized", message: "a valid operator key is required as a Bearer token"}
+	errUnauthorized     = &apiError{status: http.StatusUnauthorized, code: "unauthorized", message: "an operator key or partner admin token is required as a Bearer token, or a partner admin's session"}
 	errRouteNotFound    = &apiError{status: http.StatusNotFound, code: "not_found", message: "no such resource"}
 	errMethodNotAllowed = &apiError{status: http.StatusMethodNotAllowed, code: "method_not_allowed", message: "method not allowed on this resource"}
 	errPartnerNotFound  = &apiError{status: http.StatusNotFound, code: "not_found", message: "partner not found"}
 	errUserNotFound     = &apiError{status: http.StatusNotFound, code: "not_found", message: "user not found"}
+	errSessionNotFound  = &apiError{status: http.StatusNotFound, code: "not_found", message: "session not found"}
+	errTokenNotFound    = &apiError{status: http.StatusNotFound, code: "not_found", message: "admin token not found"}
+	errGroupNotFound    = &apiError{status: http.StatusNotFound, code: "not_found", message: "group not found"}
+	errMappingNotFound  = &apiError{status: http.StatusNotFound, code: "not_found", message: "role mapping not found"}
+	errDomainNotFound   = &apiError{status: http.StatusNotFound, code: "not_found", message: "domain not found"}
 )
 
 func badRequest(code, field, message string) *apiError {
@@ -77,7 +85,10 @@ func fail(w http.ResponseWriter, err error) {
 	default:
 		ae = &apiError{status: http.StatusInternalServerError, code: "internal_error", message: "internal error"}
 	}
-	if ae.status == http.StatusServiceUnavailable {
+	switch {
+	case ae.retryAfter > 0:
+		w.Header().Set("Retry-After", strconv.Itoa(int(ae.retryAfter/time.Second)))
+	case ae.status == http.StatusServiceUnavailable:
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
 	}
 	type body struct {

@@ -6,12 +6,17 @@ import (
 	"fmt"
 	"net/http"
 	"path"
+	"runtime"
 	"strings"
 	"time"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/partnergate/partnergate/audit"
+	"github.com/partnergate/partnergate/mail"
+	"github.com/partnergate/partnergate/password"
+	"github.com/partnergate/partnergate/session"
 	"github.com/partnergate/partnergate/store"
 )
 
@@ -22,32 +27,81 @@ type Revoker interface {
 	// RevokeUser ends every session of the user and announces each one.
 	// It succeeds when the user has no sessions.
 	RevokeUser(ctx context.Context, partnerID, userID string) error
+	// Revoke ends one session; ErrNotFound-free when it is already gone.
+	Revoke(ctx context.Context, partnerID, sessionID string) error
 }
 
-// Config is what New needs. Store, OperatorKeys, BaseDomain and Revoker
-// are required; Logger and Now default to a no-op logger and time.Now.
+// SessionAuth finds the browser session a request carries on a partner's
+// hostname: the sign-in a partner admin's portal runs on.
+type SessionAuth interface {
+	// SessionOf answers session.ErrNoSession when the request has no live
+	// session for the partner its host names, and an error matching
+	// store.ErrUnavailable when it cannot tell.
+	SessionOf(r *http.Request) (*session.Identity, error)
+}
+
+// Config is what New needs. Store, OperatorKeys, BaseDomain, Revoker,
+// Audit and SecretKey are required; Sessions, Mailer and ClientIP are
+// optional (without Sessions no cookie signs anyone in; without Mailer
+// invitations are refused); Logger and Now default to a no-op logger and
+// time.Now.
 type Config struct {
 	Store store.Store
-	// OperatorKeys are Bearer tokens with full access. Each must be at
-	// least 16 bytes of Bearer token characters.
-	OperatorKeys []string
+	// OperatorKeys are Bearer tokens with full access, by name; each must
+	// be at least 16 bytes of Bearer token characters.
+	OperatorKeys []OperatorKey
 	// BaseDomain, e.g. "apps.localhost": <id>.<BaseDomain> is every
 	// partner's implied hostname.
 	BaseDomain string
 	Revoker    Revoker
+	Sessions   SessionAuth
+	Audit      *audit.Log
+	Mailer     mail.Sender
+	// SecretKey derives the CSRF tokens of cookie sessions; 32 bytes.
+	SecretKey []byte
+	// ClientIP returns the client address, trusting forwarded headers only
+	// from configured proxies; nil or "" means the peer address.
+	ClientIP func(*http.Request) string
+	// InviteTTL is how long an invitation or reset link works (default 72h).
+	InviteTTL time.Duration
+	// LinkScheme is the scheme of links mailed to users: "https" (the
+	// default) or "http" for a local setup.
+	LinkScheme string
 	Logger     *zap.Logger
 	Now        func() time.Time
 }
 
+// OperatorKey is a named operator credential. The name appears in audit
+// events; the key never does.
+type OperatorKey struct {
+	Name string
+	Key  string
+}
+
 // Handler serves the admin API. Build it with New.
 type Handler struct {
-	store   store.Store
-	keys    [][32]byte
-	base    string
-	revoker Revoker
-	log     *zap.Logger
-	now     func() time.Time
-	mux     *http.ServeMux
+	store      store.Store
+	keys       []operatorDigest
+	base       string
+	revoker    Revoker
+	sessions   SessionAuth
+	audit      *audit.Log
+	mailer     mail.Sender
+	csrfKey    []byte
+	clientIP   func(*http.Request) string
+	inviteTTL  time.Duration
+	linkScheme string
+	log        *zap.Logger
+	now        func() time.Time
+	mux        *http.ServeMux
+	table      []route
+	// hashSlots bounds the argon2id hashes in flight (see hashPassword);
+	// hashFn and hashWait are fields so tests can hold a slot.
+	hashSlots chan struct{}
+	hashFn    func(string) (string, error)
+	hashWait  time.Duration
+	// userScanBudget bounds the users one search reads (see listUsers).
+	userScanBudget int
 }
 
 // New checks cfg and returns a ready Handler.
@@ -58,6 +112,12 @@ func New(cfg Config) (*Handler, error) {
 	}
 	if cfg.Revoker == nil {
 		errs = append(errs, errors.New("revoker is required"))
+	}
+	if cfg.Audit == nil {
+		errs = append(errs, errors.New("audit log is required"))
+	}
+	if len(cfg.SecretKey) < 32 {
+		errs = append(errs, errors.New("secret key of 32 bytes is required"))
 	}
 	keys, err := digestKeys(cfg.OperatorKeys)
 	if err != nil {
@@ -71,19 +131,36 @@ func New(cfg Config) (*Handler, error) {
 		return nil, fmt.Errorf("admin: %w", err)
 	}
 	h := &Handler{
-		store:   cfg.Store,
-		keys:    keys,
-		base:    base,
-		revoker: cfg.Revoker,
-		log:     cfg.Logger,
-		now:     cfg.Now,
-		mux:     http.NewServeMux(),
+		store:          cfg.Store,
+		keys:           keys,
+		base:           base,
+		revoker:        cfg.Revoker,
+		sessions:       cfg.Sessions,
+		audit:          cfg.Audit,
+		mailer:         cfg.Mailer,
+		csrfKey:        cfg.SecretKey,
+		clientIP:       cfg.ClientIP,
+		inviteTTL:      cfg.InviteTTL,
+		linkScheme:     cfg.LinkScheme,
+		log:            cfg.Logger,
+		now:            cfg.Now,
+		mux:            http.NewServeMux(),
+		hashSlots:      make(chan struct{}, 2*runtime.NumCPU()),
+		hashFn:         password.Hash,
+		hashWait:       hashWait,
+		userScanBudget: userScanBudget,
 	}
 	if h.log == nil {
 		h.log = zap.NewNop()
 	}
 	if h.now == nil {
 		h.now = time.Now
+	}
+	if h.linkScheme == "" {
+		h.linkScheme = "https"
+	}
+	if h.inviteTTL <= 0 {
+		h.inviteTTL = 72 * time.Hour
 	}
 	h.routes()
 	return h, nil
@@ -92,47 +169,108 @@ func New(cfg Config) (*Handler, error) {
 // handlerFunc is a route handler; a returned error becomes the response.
 type handlerFunc func(http.ResponseWriter, *http.Request) error
 
+// reach says who may call a route.
+type reach int
+
+const (
+	// platform routes span partners: operators only.
+	platform reach = iota
+	// partnerRead routes read one partner's objects.
+	partnerRead
+	// partnerWrite routes change one partner's objects.
+	partnerWrite
+	// self routes describe the caller and need only a credential.
+	self
+)
+
+// route is one method on one path. action names the audit event a write
+// records, e.g. "user.create".
 type route struct {
-	method string
-	fn     handlerFunc
+	method  string
+	pattern string
+	reach   reach
+	action  string
+	fn      handlerFunc
 }
 
 func (h *Handler) routes() {
-	h.resource("/api/v1/partners",
-		route{http.MethodGet, h.listPartners},
-		route{http.MethodPost, h.createPartner})
-	h.resource("/api/v1/partners/{id}",
-		route{http.MethodGet, h.getPartner},
-		route{http.MethodPatch, h.updatePartner},
-		route{http.MethodDelete, h.deletePartner})
-	h.resource("/api/v1/partners/{id}/users",
-		route{http.MethodGet, h.listUsers},
-		route{http.MethodPost, h.createUser})
-	h.resource("/api/v1/partners/{id}/users/{userId}",
-		route{http.MethodGet, h.getUser},
-		route{http.MethodPatch, h.updateUser},
-		route{http.MethodDelete, h.deleteUser})
-	h.mux.Handle("/", h.handle(func(http.ResponseWriter, *http.Request) error {
-		return errRouteNotFound
-	}))
-}
-
-// resource registers each method of one path, and the bare path as a
-// fallback that answers 405 naming the allowed methods; ServeMux prefers
-// the method-specific patterns, so the fallback sees only the rest.
-func (h *Handler) resource(pattern string, routes ...route) {
-	allow := make([]string, 0, len(routes)+1)
-	for _, rt := range routes {
-		h.mux.Handle(rt.method+" "+pattern, h.handle(rt.fn))
-		allow = append(allow, rt.method)
+	const (
+		partners = "/api/v1/partners"
+		partner  = partners + "/{id}"
+		users    = partner + "/users"
+		user     = users + "/{userId}"
+		groups   = partner + "/groups"
+		group    = groups + "/{groupId}"
+	)
+	h.table = []route{
+		{"GET", "/api/v1/me", self, "", h.getMe},
+		{"GET", partners, platform, "", h.listPartners},
+		{"POST", partners, platform, "partner.create", h.createPartner},
+		{"GET", partner, partnerRead, "", h.getPartner},
+		{"PATCH", partner, platform, "partner.update", h.updatePartner},
+		{"DELETE", partner, platform, "partner.delete", h.deletePartner},
+		{"GET", partner + "/domains", partnerRead, "", h.listDomains},
+		{"POST", partner + "/domains", partnerWrite, "domain.add", h.addDomain},
+		{"DELETE", partner + "/domains/{domain}", partnerWrite, "domain.remove", h.removeDomain},
+		{"GET", users, partnerRead, "", h.listUsers},
+		{"POST", users, partnerWrite, "user.create", h.createUser},
+		{"GET", user, partnerRead, "", h.getUser},
+		{"PATCH", user, partnerWrite, "user.update", h.updateUser},
+		{"DELETE", user, partnerWrite, "user.delete", h.deleteUser},
+		{"POST", user + "/suspend", partnerWrite, "user.suspend", h.suspendUser},
+		{"POST", user + "/resume", partnerWrite, "user.resume", h.resumeUser},
+		{"PUT", user + "/password", partnerWrite, "user.password_set", h.setPassword},
+		{"POST", user + "/password-reset", partnerWrite, "user.password_reset", h.resetPassword},
+		{"GET", user + "/sessions", partnerRead, "", h.listSessions},
+		{"DELETE", user + "/sessions", partnerWrite, "user.sign_out", h.revokeSessions},
+		{"DELETE", user + "/sessions/{sessionId}", partnerWrite, "session.revoke", h.revokeSession},
+		{"POST", partner + "/invitations", partnerWrite, "user.invite", h.invite},
+		{"GET", groups, partnerRead, "", h.listGroups},
+		{"POST", groups, partnerWrite, "group.create", h.createGroup},
+		{"GET", group, partnerRead, "", h.getGroup},
+		{"PATCH", group, partnerWrite, "group.update", h.updateGroup},
+		{"DELETE", group, partnerWrite, "group.delete", h.deleteGroup},
+		{"GET", group + "/members", partnerRead, "", h.listMembers},
+		{"POST", group + "/members", partnerWrite, "group.members_add", h.addMembers},
+		{"DELETE", group + "/members/{userId}", partnerWrite, "group.member_remove", h.removeMember},
+		{"GET", partner + "/role-mappings", partnerRead, "", h.listRoleMappings},
+		{"POST", partner + "/role-mappings", partnerWrite, "role_mapping.create", h.createRoleMapping},
+		{"GET", partner + "/role-mappings/{mappingId}", partnerRead, "", h.getRoleMapping},
+		{"DELETE", partner + "/role-mappings/{mappingId}", partnerWrite, "role_mapping.delete", h.deleteRoleMapping},
+		{"GET", partner + "/admin-tokens", partnerRead, "", h.listTokens},
+		{"POST", partner + "/admin-tokens", partnerWrite, "admin_token.create", h.createToken},
+		{"GET", partner + "/admin-tokens/{tokenId}", partnerRead, "", h.getToken},
+		{"DELETE", partner + "/admin-tokens/{tokenId}", partnerWrite, "admin_token.revoke", h.revokeToken},
+		{"GET", partner + "/audit", partnerRead, "", h.queryAudit},
+		{"GET", partner + "/audit/export", partnerRead, "", h.exportAudit},
+		{"GET", partner + "/audit/verify", partnerRead, "", h.verifyAudit},
+		{"GET", "/api/v1/audit", platform, "", h.queryPlatformAudit},
+	}
+	allow := map[string][]string{}
+	var patterns []string
+	for _, rt := range h.table {
+		h.mux.Handle(rt.method+" "+rt.pattern, h.guard(rt))
+		if _, seen := allow[rt.pattern]; !seen {
+			patterns = append(patterns, rt.pattern)
+		}
+		allow[rt.pattern] = append(allow[rt.pattern], rt.method)
 		if rt.method == http.MethodGet {
-			allow = append(allow, http.MethodHead)
+			allow[rt.pattern] = append(allow[rt.pattern], http.MethodHead)
 		}
 	}
-	allowed := strings.Join(allow, ", ")
-	h.mux.Handle(pattern, h.handle(func(w http.ResponseWriter, _ *http.Request) error {
-		w.Header().Set("Allow", allowed)
-		return errMethodNotAllowed
+	// The bare pattern is a fallback answering 405 with the allowed
+	// methods; ServeMux prefers the method-specific patterns, so the
+	// fallback sees only the rest.
+	for _, pattern := range patterns {
+		allowed := strings.Join(allow[pattern], ", ")
+		h.mux.Handle(pattern, h.handle(func(w http.ResponseWriter, _ *http.Request) error {
+			w.Header().Set("Allow", allowed)
+			return errMethodNotAllowed
+		}))
+	}
+	h.mux.Handle("GET /api/v1/openapi.json", http.HandlerFunc(serveOpenAPI))
+	h.mux.Handle("/", h.handle(func(http.ResponseWriter, *http.Request) error {
+		return errRouteNotFound
 	}))
 }
 
@@ -144,26 +282,41 @@ func (h *Handler) handle(fn handlerFunc) http.Handler {
 	})
 }
 
-// ServeHTTP authenticates before anything else, so an unauthenticated
-// caller learns nothing, not even which routes exist.
+// ServeHTTP authenticates before routing, so an unauthenticated caller
+// learns nothing, not even which routes exist. Only the OpenAPI document,
+// the public contract, is served to anyone.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// A bound on the whole request, so a slow store cannot stack retries
 	// into a hang; deleting a large partner is the longest call.
 	ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
 	defer cancel()
-	r = r.WithContext(ctx)
 	rw := &recorder{ResponseWriter: w}
 	rw.Header().Set("Cache-Control", "no-store")
 	rw.Header().Set("X-Content-Type-Options", "nosniff")
+	reqID := newRequestID()
+	rw.Header().Set("X-Request-Id", reqID)
+	r = r.WithContext(ctx)
 	switch {
-	case h.authorize(r) != nil:
-		rw.Header().Set("WWW-Authenticate", "Bearer")
-		fail(rw, errUnauthorized)
+	case r.URL.Path == openAPIPath && (r.Method == http.MethodGet || r.Method == http.MethodHead):
+		h.mux.ServeHTTP(rw, r)
 	case !canonical(r.URL.Path):
 		// ServeMux would answer a redirect; an API client gets a 404 instead
-		// of being steered to a path it did not ask for.
-		fail(rw, errRouteNotFound)
+		// of being steered to a path it did not ask for. Unauthenticated
+		// callers get their 401 first.
+		if _, err := h.authenticate(r); err != nil {
+			h.refuse(rw, err)
+		} else {
+			fail(rw, errRouteNotFound)
+		}
 	default:
+		c, err := h.authenticate(r)
+		if err != nil {
+			h.refuse(rw, err)
+			break
+		}
+		c.requestID = reqID
+		c.ip = h.sourceIP(r)
+		r = r.WithContext(context.WithValue(ctx, callerKey{}, c))
 		h.mux.ServeHTTP(rw, r)
 	}
 	h.logRequest(r, rw)

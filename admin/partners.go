@@ -13,11 +13,11 @@ import (
 var (
 	partnerCreateFields = fieldSet{
 		writable: []string{"id", "name", "hostnames"},
-		readOnly: []string{"created_at", "updated_at", "default_hostname"},
+		readOnly: []string{"created_at", "updated_at", "default_hostname", "domains"},
 	}
 	partnerPatchFields = fieldSet{
 		writable: []string{"name", "hostnames"},
-		readOnly: []string{"id", "created_at", "updated_at", "default_hostname"},
+		readOnly: []string{"id", "created_at", "updated_at", "default_hostname", "domains"},
 	}
 )
 
@@ -28,6 +28,7 @@ type partnerJSON struct {
 	Name            string    `json:"name"`
 	Hostnames       []string  `json:"hostnames"`
 	DefaultHostname string    `json:"default_hostname"`
+	Domains         []string  `json:"domains"`
 	CreatedAt       time.Time `json:"created_at"`
 	UpdatedAt       time.Time `json:"updated_at"`
 }
@@ -39,15 +40,12 @@ type listJSON[T any] struct {
 }
 
 func (h *Handler) partnerJSON(p store.Partner) partnerJSON {
-	hostnames := p.Hostnames
-	if hostnames == nil {
-		hostnames = []string{}
-	}
 	return partnerJSON{
 		ID:              p.ID,
 		Name:            p.Name,
-		Hostnames:       hostnames,
+		Hostnames:       nonNil(p.Hostnames),
 		DefaultHostname: p.ID + "." + h.base,
+		Domains:         nonNil(p.Domains),
 		CreatedAt:       p.CreatedAt,
 		UpdatedAt:       p.UpdatedAt,
 	}
@@ -110,9 +108,11 @@ func (h *Handler) createPartner(w http.ResponseWriter, r *http.Request) error {
 		}
 		return partnerWriteError(err)
 	}
+	noteStream(r, p.ID)
+	noteTarget(r, "partner", p.ID, change{Field: "name", To: p.Name}, change{Field: "hostnames", To: strings.Join(p.Hostnames, ",")})
 	h.publish(r, store.Event{Kind: store.PartnersChanged, PartnerID: p.ID})
 	w.Header().Set("Location", partnerPath(p.ID))
-	return writeJSON(w, http.StatusCreated, h.partnerJSON(p))
+	return writeResource(w, http.StatusCreated, h.partnerJSON(p))
 }
 
 func (h *Handler) getPartner(w http.ResponseWriter, r *http.Request) error {
@@ -120,7 +120,7 @@ func (h *Handler) getPartner(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, h.partnerJSON(p))
+	return writeResource(w, http.StatusOK, h.partnerJSON(p))
 }
 
 func (h *Handler) updatePartner(w http.ResponseWriter, r *http.Request) error {
@@ -140,8 +140,22 @@ func (h *Handler) updatePartner(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	pre, err := preconditionOf(r)
+	if err != nil {
+		return err
+	}
+	noteTarget(r, "partner", id)
 	now := h.timestamp()
 	p, err := h.store.UpdatePartner(r.Context(), id, func(p store.Partner) (store.Partner, error) {
+		if err := pre.check(h.partnerJSON(p)); err != nil {
+			return p, err
+		}
+		if in.name.set {
+			noteTarget(r, "partner", id, change{Field: "name", From: p.Name, To: in.name.val})
+		}
+		if in.hostnames.set {
+			noteTarget(r, "partner", id, change{Field: "hostnames", From: strings.Join(p.Hostnames, ","), To: strings.Join(hostnames, ",")})
+		}
 		if in.name.set {
 			p.Name = in.name.val
 		}
@@ -155,7 +169,7 @@ func (h *Handler) updatePartner(w http.ResponseWriter, r *http.Request) error {
 		return partnerWriteError(err)
 	}
 	h.publish(r, store.Event{Kind: store.PartnersChanged, PartnerID: id})
-	return writeJSON(w, http.StatusOK, h.partnerJSON(p))
+	return writeResource(w, http.StatusOK, h.partnerJSON(p))
 }
 
 // deletePartner ends every user's sessions before removing the partner:
@@ -167,6 +181,16 @@ func (h *Handler) deletePartner(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	pre, err := preconditionOf(r)
+	if err != nil {
+		return err
+	}
+	if err := pre.check(h.partnerJSON(p)); err != nil {
+		return err
+	}
+	// The partner's own stream goes with it; the platform keeps the record.
+	noteStream(r, store.PlatformStream)
+	noteTarget(r, "partner", p.ID, change{Field: "name", From: p.Name})
 	users, err := h.store.ListUsers(r.Context(), p.ID, store.Page{})
 	if err != nil {
 		return err
@@ -220,4 +244,11 @@ func partnerWriteError(err error) error {
 // timestamp is now as stored: UTC, at millisecond precision.
 func (h *Handler) timestamp() time.Time {
 	return h.now().UTC().Truncate(time.Millisecond)
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }

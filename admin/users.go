@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -17,8 +18,16 @@ import (
 // userJSON, so it cannot be echoed.
 var userFields = fieldSet{
 	writable: []string{"email", "name", "password", "active"},
-	readOnly: []string{"id", "created_at", "updated_at"},
+	readOnly: []string{"id", "status", "groups", "created_at", "updated_at"},
 }
+
+// User statuses as the API shows them.
+const (
+	statusActive    = "active"
+	statusSuspended = "suspended"
+	// statusInvited: active, but no password yet and a live invitation.
+	statusInvited = "invited"
+)
 
 // userJSON is a user on the wire.
 type userJSON struct {
@@ -26,12 +35,27 @@ type userJSON struct {
 	Email     string    `json:"email"`
 	Name      string    `json:"name"`
 	Active    bool      `json:"active"`
+	Status    string    `json:"status"`
+	Groups    []string  `json:"groups"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
 func toUserJSON(u store.User) userJSON {
-	return userJSON{ID: u.ID, Email: u.Email, Name: u.Name, Active: u.Active, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
+	return userJSON{
+		ID: u.ID, Email: u.Email, Name: u.Name, Active: u.Active, Status: userStatus(u),
+		Groups: nonNil(u.Groups), CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt,
+	}
+}
+
+func userStatus(u store.User) string {
+	switch {
+	case !u.Active:
+		return statusSuspended
+	case u.PasswordHash == "" && u.InviteID != "":
+		return statusInvited
+	}
+	return statusActive
 }
 
 func userPath(partnerID, userID string) string {
@@ -71,7 +95,7 @@ func decodeUser(m members) (userInput, error) {
 // readUser decodes and validates a user request, and hashes the password
 // if one was sent; hashing is slow, so it happens once, outside the
 // store's retryable update.
-func readUser(w http.ResponseWriter, r *http.Request, create bool) (userInput, string, error) {
+func (h *Handler) readUser(w http.ResponseWriter, r *http.Request, create bool) (userInput, string, error) {
 	m, err := readObject(w, r, userFields)
 	if err != nil {
 		return userInput{}, "", err
@@ -87,27 +111,107 @@ func readUser(w http.ResponseWriter, r *http.Request, create bool) (userInput, s
 	if !ok {
 		return in, "", nil
 	}
-	hash, err := password.Hash(pw)
+	hash, err := h.hashPassword(r.Context(), pw)
 	if err != nil {
-		return in, "", fmt.Errorf("hash password: %w", err)
+		return in, "", err
 	}
 	return in, hash, nil
 }
 
+// hashWait bounds how long a request waits for a hashing slot.
+const hashWait = 3 * time.Second
+
+var errHashBusy = &apiError{status: http.StatusServiceUnavailable, code: "unavailable", message: "too many passwords are being set right now; retry shortly"}
+
+// hashPassword hashes in one of a bounded number of slots. Each argon2id
+// hash holds about 19 MiB, and every partner's admins can set passwords:
+// without the bound, one partner's concurrent writes could exhaust the
+// memory of a node all partners share. A request that gets no slot in
+// time answers 503 with Retry-After.
+func (h *Handler) hashPassword(ctx context.Context, plain string) (string, error) {
+	wait, cancel := context.WithTimeout(ctx, h.hashWait)
+	defer cancel()
+	select {
+	case h.hashSlots <- struct{}{}:
+	case <-wait.Done():
+		return "", errHashBusy
+	}
+	defer func() { <-h.hashSlots }()
+	hash, err := h.hashFn(plain)
+	if err != nil {
+		return "", fmt.Errorf("hash password: %w", err)
+	}
+	return hash, nil
+}
+
+// userFilter is a user search: each set field must match.
+type userFilter struct {
+	email, name, status string
+}
+
+func (f userFilter) match(u store.User) bool {
+	return (f.email == "" || strings.Contains(strings.ToLower(u.Email), f.email)) &&
+		(f.name == "" || strings.Contains(strings.ToLower(u.Name), f.name)) &&
+		(f.status == "" || userStatus(u) == f.status)
+}
+
+// userScanBatch is how many users a search reads from the store at once;
+// userScanBudget how many one request reads at most, so a filter matching
+// few users cannot make each request read the whole partner.
+const (
+	userScanBatch  = 500
+	userScanBudget = 10_000
+)
+
+// listUsers searches by email, name (case-insensitive substrings) and
+// status, a page at a time in id order. A page may hold fewer users than
+// asked, even none, and still have a cursor: the search stopped at its
+// read budget.
 func (h *Handler) listUsers(w http.ResponseWriter, r *http.Request) error {
 	p, err := h.partner(r)
 	if err != nil {
 		return err
 	}
-	users, err := h.store.ListUsers(r.Context(), p.ID, store.Page{})
+	q, err := readQuery(r, "email", "name", "status", "limit", "cursor")
 	if err != nil {
 		return err
 	}
-	out := listJSON[userJSON]{Data: make([]userJSON, 0, len(users))}
-	for _, u := range users {
-		out.Data = append(out.Data, toUserJSON(u))
+	f := userFilter{email: strings.ToLower(q.Get("email")), name: strings.ToLower(q.Get("name")), status: q.Get("status")}
+	var ps problems
+	if f.status != "" && f.status != statusActive && f.status != statusSuspended && f.status != statusInvited {
+		ps.add("status", "status must be active, suspended or invited")
 	}
-	return writeJSON(w, http.StatusOK, out)
+	limit, after := pageParams(q, &ps)
+	if err := ps.err(); err != nil {
+		return err
+	}
+	out := pageJSON[userJSON]{Data: []userJSON{}}
+	for scanned := 0; ; {
+		n := min(userScanBatch, h.userScanBudget-scanned)
+		batch, err := h.store.ListUsers(r.Context(), p.ID, store.Page{After: after, Limit: n})
+		if err != nil {
+			return err
+		}
+		scanned += len(batch)
+		for _, u := range batch {
+			if !f.match(u) {
+				continue
+			}
+			out.Data = append(out.Data, toUserJSON(u))
+			if len(out.Data) == limit {
+				out.NextCursor = encodeCursor(u.ID)
+				return writeJSON(w, http.StatusOK, out)
+			}
+		}
+		if len(batch) < n {
+			return writeJSON(w, http.StatusOK, out)
+		}
+		after = batch[len(batch)-1].ID
+		if scanned >= h.userScanBudget {
+			out.NextCursor = encodeCursor(after)
+			return writeJSON(w, http.StatusOK, out)
+		}
+	}
 }
 
 func (h *Handler) createUser(w http.ResponseWriter, r *http.Request) error {
@@ -115,7 +219,7 @@ func (h *Handler) createUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	in, hash, err := readUser(w, r, true)
+	in, hash, err := h.readUser(w, r, true)
 	if err != nil {
 		return err
 	}
@@ -138,8 +242,9 @@ func (h *Handler) createUser(w http.ResponseWriter, r *http.Request) error {
 	if err := h.store.CreateUser(r.Context(), u); err != nil {
 		return userWriteError(err)
 	}
+	noteTarget(r, "user", u.ID, userChanges(in)...)
 	w.Header().Set("Location", userPath(p.ID, u.ID))
-	return writeJSON(w, http.StatusCreated, toUserJSON(u))
+	return writeResource(w, http.StatusCreated, toUserJSON(u))
 }
 
 func (h *Handler) getUser(w http.ResponseWriter, r *http.Request) error {
@@ -151,7 +256,7 @@ func (h *Handler) getUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return userWriteError(err)
 	}
-	return writeJSON(w, http.StatusOK, toUserJSON(u))
+	return writeResource(w, http.StatusOK, toUserJSON(u))
 }
 
 // updateUser applies a merge-style PATCH. A request setting active to
@@ -162,13 +267,25 @@ func (h *Handler) updateUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	in, hash, err := readUser(w, r, false)
+	pre, err := preconditionOf(r)
 	if err != nil {
 		return err
 	}
+	in, hash, err := h.readUser(w, r, false)
+	if err != nil {
+		return err
+	}
+	noteTarget(r, "user", r.PathValue("userId"), userChanges(in)...)
 	now := h.timestamp()
 	u, err := h.store.UpdateUser(r.Context(), p.ID, r.PathValue("userId"), func(u store.User) (store.User, error) {
+		if err := pre.check(toUserJSON(u)); err != nil {
+			return u, err
+		}
 		if in.email.set {
+			// A password link belongs to the mailbox it was sent to.
+			if !strings.EqualFold(u.Email, in.email.val) {
+				u.InviteID = ""
+			}
 			u.Email = in.email.val
 		}
 		if in.name.set {
@@ -176,9 +293,14 @@ func (h *Handler) updateUser(w http.ResponseWriter, r *http.Request) error {
 		}
 		if in.password.set {
 			u.PasswordHash = hash // "" when the request sent null
+			u.InviteID = ""
 		}
 		if v, ok := in.active.value(); ok {
 			u.Active = v
+			if !v {
+				// Resuming the user later must not revive a link.
+				u.InviteID = ""
+			}
 		}
 		u.UpdatedAt = now
 		return u, nil
@@ -199,7 +321,7 @@ func (h *Handler) updateUser(w http.ResponseWriter, r *http.Request) error {
 			return revocationFailed("the user was updated but their sessions could not be ended; repeat the request", err)
 		}
 	}
-	return writeJSON(w, http.StatusOK, toUserJSON(u))
+	return writeResource(w, http.StatusOK, toUserJSON(u))
 }
 
 // deleteUser deactivates, revokes, then deletes. Revoking first is needed
@@ -211,8 +333,16 @@ func (h *Handler) deleteUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	pre, err := preconditionOf(r)
+	if err != nil {
+		return err
+	}
 	userID := r.PathValue("userId")
+	noteTarget(r, "user", userID)
 	_, err = h.store.UpdateUser(r.Context(), p.ID, userID, func(u store.User) (store.User, error) {
+		if err := pre.check(toUserJSON(u)); err != nil {
+			return u, err
+		}
 		u.Active = false
 		return u, nil
 	})
@@ -239,4 +369,201 @@ func userWriteError(err error) error {
 		return conflict("email", "another user of this partner has this email", err)
 	}
 	return err
+}
+
+// userChanges names what a user request changed, without secret values.
+func userChanges(in userInput) []change {
+	var cs []change
+	if v, ok := in.email.value(); ok {
+		cs = append(cs, change{Field: "email", To: v})
+	}
+	if in.name.set {
+		cs = append(cs, change{Field: "name", To: in.name.val})
+	}
+	if in.active.set {
+		cs = append(cs, change{Field: "active", To: boolString(in.active.val)})
+	}
+	if in.password.set {
+		cs = append(cs, change{Field: "password", Redacted: true})
+	}
+	return cs
+}
+
+func (h *Handler) suspendUser(w http.ResponseWriter, r *http.Request) error {
+	return h.setActive(w, r, false)
+}
+
+func (h *Handler) resumeUser(w http.ResponseWriter, r *http.Request) error {
+	return h.setActive(w, r, true)
+}
+
+// setActive suspends or resumes. Suspending ends every session on every
+// node; repeating it repeats the revocation, so a failed one can finish.
+func (h *Handler) setActive(w http.ResponseWriter, r *http.Request, active bool) error {
+	p, err := h.partner(r)
+	if err != nil {
+		return err
+	}
+	pre, err := preconditionOf(r)
+	if err != nil {
+		return err
+	}
+	noteTarget(r, "user", r.PathValue("userId"), change{Field: "active", To: boolString(active)})
+	now := h.timestamp()
+	u, err := h.store.UpdateUser(r.Context(), p.ID, r.PathValue("userId"), func(u store.User) (store.User, error) {
+		if err := pre.check(toUserJSON(u)); err != nil {
+			return u, err
+		}
+		if u.Active != active {
+			u.Active = active
+			u.UpdatedAt = now
+		}
+		if !active {
+			// Resuming the user later must not revive a link.
+			u.InviteID = ""
+		}
+		return u, nil
+	})
+	if err != nil {
+		return userWriteError(err)
+	}
+	h.publish(r, store.Event{Kind: store.UserChanged, PartnerID: p.ID, ID: u.ID})
+	if !active {
+		if err := h.revoker.RevokeUser(r.Context(), p.ID, u.ID); err != nil {
+			return revocationFailed("the user was suspended but their sessions could not be ended; repeat the request", err)
+		}
+	}
+	return writeResource(w, http.StatusOK, toUserJSON(u))
+}
+
+var passwordFields = fieldSet{writable: []string{"password"}}
+
+// setPassword sets a password chosen by the admin and ends the user's
+// sessions, which the old password opened.
+func (h *Handler) setPassword(w http.ResponseWriter, r *http.Request) error {
+	p, err := h.partner(r)
+	if err != nil {
+		return err
+	}
+	pre, err := preconditionOf(r)
+	if err != nil {
+		return err
+	}
+	m, err := readObject(w, r, passwordFields)
+	if err != nil {
+		return err
+	}
+	pw, err := member[string](m, "password")
+	if err != nil {
+		return err
+	}
+	var ps problems
+	if v, ok := pw.value(); !ok {
+		ps.add("password", "password is required")
+	} else if err := password.Validate(v); err != nil {
+		ps.add("password", err.Error())
+	}
+	if err := ps.err(); err != nil {
+		return err
+	}
+	hash, err := h.hashPassword(r.Context(), pw.val)
+	if err != nil {
+		return err
+	}
+	noteTarget(r, "user", r.PathValue("userId"), change{Field: "password", Redacted: true})
+	now := h.timestamp()
+	u, err := h.store.UpdateUser(r.Context(), p.ID, r.PathValue("userId"), func(u store.User) (store.User, error) {
+		if err := pre.check(toUserJSON(u)); err != nil {
+			return u, err
+		}
+		u.PasswordHash = hash
+		u.InviteID = ""
+		u.UpdatedAt = now
+		return u, nil
+	})
+	if err != nil {
+		return userWriteError(err)
+	}
+	h.publish(r, store.Event{Kind: store.UserChanged, PartnerID: p.ID, ID: u.ID})
+	if err := h.revoker.RevokeUser(r.Context(), p.ID, u.ID); err != nil {
+		return revocationFailed("the password was set but the user's sessions could not be ended; repeat the request", err)
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// sessionJSON is a signed-in browser of a user.
+type sessionJSON struct {
+	ID         string    `json:"id"`
+	CreatedAt  time.Time `json:"created_at"`
+	LastSeenAt time.Time `json:"last_seen_at"`
+	ExpiresAt  time.Time `json:"expires_at"`
+	IP         string    `json:"ip"`
+	UserAgent  string    `json:"user_agent"`
+}
+
+func (h *Handler) listSessions(w http.ResponseWriter, r *http.Request) error {
+	u, err := h.user(r)
+	if err != nil {
+		return err
+	}
+	sessions, err := h.store.ListUserSessions(r.Context(), u.PartnerID, u.ID)
+	if err != nil {
+		return err
+	}
+	out := listJSON[sessionJSON]{Data: make([]sessionJSON, 0, len(sessions))}
+	for _, s := range sessions {
+		out.Data = append(out.Data, sessionJSON{
+			ID: s.ID, CreatedAt: s.CreatedAt, LastSeenAt: s.LastSeenAt, ExpiresAt: s.ExpiresAt, IP: s.IP, UserAgent: s.UserAgent,
+		})
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+// revokeSessions signs the user out everywhere.
+func (h *Handler) revokeSessions(w http.ResponseWriter, r *http.Request) error {
+	u, err := h.user(r)
+	if err != nil {
+		return err
+	}
+	noteTarget(r, "user", u.ID)
+	if err := h.revoker.RevokeUser(r.Context(), u.PartnerID, u.ID); err != nil {
+		return revocationFailed("the user's sessions could not all be ended; repeat the request", err)
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (h *Handler) revokeSession(w http.ResponseWriter, r *http.Request) error {
+	u, err := h.user(r)
+	if err != nil {
+		return err
+	}
+	sid := r.PathValue("sessionId")
+	noteTarget(r, "session", sid)
+	s, err := h.store.GetSession(r.Context(), u.PartnerID, sid)
+	switch {
+	case errors.Is(err, store.ErrNotFound), err == nil && s.UserID != u.ID:
+		return errSessionNotFound
+	case err != nil:
+		return err
+	}
+	if err := h.revoker.Revoke(r.Context(), u.PartnerID, sid); err != nil {
+		return revocationFailed("the session could not be ended; repeat the request", err)
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// user loads the path's user.
+func (h *Handler) user(r *http.Request) (store.User, error) {
+	p, err := h.partner(r)
+	if err != nil {
+		return store.User{}, err
+	}
+	u, err := h.store.GetUser(r.Context(), p.ID, r.PathValue("userId"))
+	if err != nil {
+		return store.User{}, userWriteError(err)
+	}
+	return u, nil
 }

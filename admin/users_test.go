@@ -30,7 +30,7 @@ func TestUserLifecycle(t *testing.T) {
 	e.createPartner("acme")
 	ctx := context.Background()
 
-	assertJSON(t, e.mustCall("GET", "/api/v1/partners/acme/users", "", http.StatusOK), `{"data": []}`)
+	assertJSON(t, e.mustCall("GET", "/api/v1/partners/acme/users", "", http.StatusOK), `{"data": [], "next_cursor": null}`)
 
 	rec := e.call("POST", "/api/v1/partners/acme/users",
 		`{"email": "Alice@Example.com", "name": "Alice Doe", "password": "`+alicePassword+`"}`)
@@ -48,7 +48,7 @@ func TestUserLifecycle(t *testing.T) {
 		t.Errorf("Location = %q, want %q", got, want)
 	}
 	alice := fmt.Sprintf(`{"id": %q, "email": "Alice@Example.com", "name": "Alice Doe", "active": true,
-		"created_at": %q, "updated_at": %q}`, id, testTime, testTime)
+		"status": "active", "groups": [], "created_at": %q, "updated_at": %q}`, id, testTime, testTime)
 	assertJSON(t, rec.Body.Bytes(), alice)
 	assertJSON(t, e.mustCall("GET", "/api/v1/partners/acme/users/"+id, "", http.StatusOK), alice)
 
@@ -76,7 +76,7 @@ func TestUserLifecycle(t *testing.T) {
 	assertJSON(t, e.mustCall("PATCH", "/api/v1/partners/acme/users/"+id,
 		`{"email": "alice@new.example", "name": "Alice D.", "password": "`+newPassword+`"}`, http.StatusOK),
 		fmt.Sprintf(`{"id": %q, "email": "alice@new.example", "name": "Alice D.", "active": true,
-		"created_at": %q, "updated_at": %q}`, id, testTime, later))
+		"status": "active", "groups": [], "created_at": %q, "updated_at": %q}`, id, testTime, later))
 	stored, _ = e.store.GetUser(ctx, "acme", id)
 	if ok, _ := password.Verify(stored.PasswordHash, newPassword); !ok {
 		t.Errorf("new password does not verify")

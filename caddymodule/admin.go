@@ -7,6 +7,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/partnergate/partnergate/admin"
+	"github.com/partnergate/partnergate/gateway"
 )
 
 func init() {
@@ -37,6 +38,12 @@ func (h *PartnerAdmin) Provision(ctx caddy.Context) error {
 		OperatorKeys: app.operators,
 		BaseDomain:   app.BaseDomain,
 		Revoker:      app.sessions,
+		Sessions:     gateway.SessionResolver{Directory: app.directory, Sessions: app.sessions},
+		Audit:        app.audit,
+		Mailer:       app.mailer,
+		SecretKey:    app.adminKey,
+		ClientIP:     clientIP,
+		LinkScheme:   app.LinkScheme,
 		Logger:       ctx.Logger(),
 	})
 	return err

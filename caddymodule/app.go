@@ -13,8 +13,10 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/partnergate/partnergate/admin"
+	"github.com/partnergate/partnergate/audit"
 	"github.com/partnergate/partnergate/gateway"
 	"github.com/partnergate/partnergate/keys"
+	"github.com/partnergate/partnergate/mail"
 	"github.com/partnergate/partnergate/session"
 	"github.com/partnergate/partnergate/store"
 	"github.com/partnergate/partnergate/store/bolt"
@@ -42,6 +44,14 @@ type App struct {
 	SessionLifetime caddy.Duration `json:"session_lifetime,omitempty"`
 	// SessionIdleTimeout ends an unused session (default 1h).
 	SessionIdleTimeout caddy.Duration `json:"session_idle_timeout,omitempty"`
+	// Mail sends invitation and password-reset links; without it the admin
+	// API refuses to send them.
+	Mail *MailConfig `json:"mail,omitempty"`
+	// Audit bounds every partner's audit trail.
+	Audit AuditConfig `json:"audit,omitzero"`
+	// LinkScheme is the scheme of links mailed to users: https (default)
+	// or http, for a local setup without TLS.
+	LinkScheme string `json:"link_scheme,omitempty"`
 
 	store     *sharedStore
 	poolKey   string
@@ -49,7 +59,10 @@ type App struct {
 	directory *gateway.Directory
 	templates *templates.Set
 	csrfKey   []byte
-	operators []string
+	adminKey  []byte
+	operators []admin.OperatorKey
+	audit     *audit.Log
+	mailer    mail.Sender
 	logger    *zap.Logger
 
 	stop    context.CancelFunc
@@ -57,6 +70,26 @@ type App struct {
 	// reload asks refreshDirectory for a reload without blocking the event
 	// watch, which must keep delivering revocations and pinging meanwhile.
 	reload chan struct{}
+}
+
+// MailConfig is an SMTP relay.
+type MailConfig struct {
+	Host     string `json:"host"`
+	Port     int    `json:"port,omitempty"`
+	Username string `json:"username,omitempty"`
+	Password string `json:"password,omitempty"`
+	// From is the sender, e.g. "Acme Platform <no-reply@example.com>".
+	From string `json:"from"`
+	// TLS is starttls (default), tls, or none (loopback relays only).
+	TLS     string         `json:"tls,omitempty"`
+	Timeout caddy.Duration `json:"timeout,omitempty"`
+}
+
+// AuditConfig bounds each audit stream; zero values take the defaults
+// (100000 events, 90 days).
+type AuditConfig struct {
+	MaxEvents int            `json:"max_events,omitempty"`
+	MaxAge    caddy.Duration `json:"max_age,omitempty"`
 }
 
 // StoreConfig selects a storage backend.
@@ -88,7 +121,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		if err != nil {
 			return fmt.Errorf("operator_key %d: %w", i+1, err)
 		}
-		a.operators = append(a.operators, key)
+		a.operators = append(a.operators, admin.OperatorKey{Key: key})
 	}
 	sessionKey, err := keys.Derive(secret, keys.SessionCookie)
 	if err != nil {
@@ -96,6 +129,14 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}
 	if a.csrfKey, err = keys.Derive(secret, keys.CSRF); err != nil {
 		return fmt.Errorf("secret_key: %w", err)
+	}
+	if a.adminKey, err = keys.Derive(secret, keys.AdminCSRF); err != nil {
+		return fmt.Errorf("secret_key: %w", err)
+	}
+	if a.Mail != nil {
+		if a.mailer, err = a.Mail.sender(repl); err != nil {
+			return err
+		}
 	}
 	if a.templates, err = templates.Parse(); err != nil {
 		return err
@@ -114,7 +155,31 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return err
 	}
 	a.directory = gateway.NewDirectory(a.BaseDomain, a.store.listPartners)
-	return nil
+	a.audit, err = audit.New(audit.Config{
+		Store:     a.store,
+		Retention: audit.Retention{MaxEvents: a.Audit.MaxEvents, MaxAge: time.Duration(a.Audit.MaxAge)},
+	})
+	return err
+}
+
+func (m *MailConfig) sender(repl *caddy.Replacer) (mail.Sender, error) {
+	password, err := repl.ReplaceOrErr(m.Password, true, true)
+	if err != nil {
+		return nil, fmt.Errorf("mail password: %w", err)
+	}
+	s, err := mail.NewSMTP(mail.SMTPConfig{
+		Host:     m.Host,
+		Port:     m.Port,
+		Username: repl.ReplaceKnown(m.Username, ""),
+		Password: password,
+		From:     m.From,
+		TLS:      m.TLS,
+		Timeout:  time.Duration(m.Timeout),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("mail: %w", err)
+	}
+	return s, nil
 }
 
 // Validate checks the config without side effects.
@@ -125,6 +190,12 @@ func (a *App) Validate() error {
 	}
 	if err := admin.CheckOperatorKeys(a.operators); err != nil {
 		errs = append(errs, err)
+	}
+	if err := (audit.Retention{MaxEvents: a.Audit.MaxEvents, MaxAge: time.Duration(a.Audit.MaxAge)}).Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("audit: %w", err))
+	}
+	if a.LinkScheme != "" && a.LinkScheme != "https" && a.LinkScheme != "http" {
+		errs = append(errs, fmt.Errorf("link_scheme: %q is neither https nor http", a.LinkScheme))
 	}
 	return errors.Join(errs...)
 }

@@ -43,6 +43,7 @@ func (h *PartnerAuth) Provision(ctx caddy.Context) error {
 		Sessions:  app.sessions,
 		Store:     app.store,
 		Templates: app.templates,
+		Audit:     app.audit,
 		CSRFKey:   app.csrfKey,
 		Prefix:    h.Prefix,
 		ClientIP:  clientIP,

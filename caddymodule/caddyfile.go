@@ -1,6 +1,8 @@
 package caddymodule
 
 import (
+	"strconv"
+
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -27,6 +29,20 @@ func init() {
 //		secret_key <key>
 //		session_lifetime <duration>
 //		session_idle_timeout <duration>
+//		link_scheme https|http
+//		mail {
+//			host <host>
+//			port <port>
+//			username <name>
+//			password <password>
+//			from <address>
+//			tls starttls|tls|none
+//			timeout <duration>
+//		}
+//		audit {
+//			max_events <n>
+//			max_age <duration>
+//		}
 //	}
 func parseGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
 	if existing != nil {
@@ -94,11 +110,101 @@ func parseGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
 			} else {
 				app.SessionIdleTimeout = caddy.Duration(dur)
 			}
+		case "link_scheme":
+			if !d.AllArgs(&app.LinkScheme) {
+				return nil, d.ArgErr()
+			}
+		case "mail":
+			m, err := parseMail(d)
+			if err != nil {
+				return nil, err
+			}
+			app.Mail = m
+		case "audit":
+			if err := parseAudit(d, &app.Audit); err != nil {
+				return nil, err
+			}
 		default:
 			return nil, d.Errf("partnergate: unknown option %q", option)
 		}
 	}
 	return httpcaddyfile.App{Name: "partnergate", Value: caddyconfig.JSON(app, nil)}, nil
+}
+
+func parseMail(d *caddyfile.Dispenser) (*MailConfig, error) {
+	if d.NextArg() {
+		return nil, d.ArgErr()
+	}
+	m := new(MailConfig)
+	seen := map[string]bool{}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		option := d.Val()
+		if seen[option] {
+			return nil, d.Errf("mail: %s given more than once", option)
+		}
+		seen[option] = true
+		var val string
+		if !d.AllArgs(&val) {
+			return nil, d.ArgErr()
+		}
+		switch option {
+		case "host":
+			m.Host = val
+		case "port":
+			port, err := strconv.Atoi(val)
+			if err != nil || port < 1 || port > 65535 {
+				return nil, d.Errf("mail port: %q is not a port number", val)
+			}
+			m.Port = port
+		case "username":
+			m.Username = val
+		case "password":
+			m.Password = val
+		case "from":
+			m.From = val
+		case "tls":
+			m.TLS = val
+		case "timeout":
+			dur, err := caddy.ParseDuration(val)
+			if err != nil || dur <= 0 {
+				return nil, d.Errf("mail timeout: %q is not a positive duration", val)
+			}
+			m.Timeout = caddy.Duration(dur)
+		default:
+			return nil, d.Errf("mail: unknown option %q", option)
+		}
+	}
+	return m, nil
+}
+
+func parseAudit(d *caddyfile.Dispenser, a *AuditConfig) error {
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		option := d.Val()
+		var val string
+		if !d.AllArgs(&val) {
+			return d.ArgErr()
+		}
+		switch option {
+		case "max_events":
+			n, err := strconv.Atoi(val)
+			if err != nil || n < 1 {
+				return d.Errf("audit max_events: %q is not a positive number", val)
+			}
+			a.MaxEvents = n
+		case "max_age":
+			dur, err := caddy.ParseDuration(val)
+			if err != nil || dur <= 0 {
+				return d.Errf("audit max_age: %q is not a positive duration", val)
+			}
+			a.MaxAge = caddy.Duration(dur)
+		default:
+			return d.Errf("audit: unknown option %q", option)
+		}
+	}
+	return nil
 }
 
 // parsePartnerAuth sets up the handler:

@@ -201,9 +201,14 @@ func (n *node) writeCaddyfile(t *testing.T, cfg nodeConfig) {
 		admin = cfg.adminAddr
 	}
 	writeFile(t, n.caddyfile, globalOptions([]string{"admin " + admin}, cfg.store, cfg.options...)+fmt.Sprintf(`http://*.%s:%s {
-	partner_auth
-	request_header X-Log-User {http.auth.user.id}
-	reverse_proxy %s
+	handle_path /.partnergate/admin/* {
+		partner_admin
+	}
+	handle {
+		partner_auth
+		request_header X-Log-User {http.auth.user.id}
+		reverse_proxy %s
+	}
 }
 `, baseDomain, n.port, cfg.upstream)+adminSite(n.port))
 }

@@ -12,6 +12,8 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/partnergate/partnergate/audit"
+	"github.com/partnergate/partnergate/invite"
 	"github.com/partnergate/partnergate/session"
 	"github.com/partnergate/partnergate/store"
 	"github.com/partnergate/partnergate/templates"
@@ -20,10 +22,12 @@ import (
 // DefaultPrefix is where the gateway's own routes live on a protected site.
 const DefaultPrefix = "/.partnergate/"
 
-// Store is what the login flow needs from the storage backend.
+// Store is what the login and set-password flows need from the storage
+// backend.
 type Store interface {
 	GetUserByEmail(ctx context.Context, partnerID, email string) (store.User, error)
 	store.Counters
+	invite.Store
 }
 
 // Limits bound sign-in attempts. An account or an address over its limit
@@ -36,8 +40,8 @@ type Limits struct {
 	// so a script cannot refill its budget with an account it owns.
 	IPAttempts int
 	Window     time.Duration
-	// ConcurrentHashes caps password checks in flight in this process; each
-	// holds tens of MiB. Default: twice the number of CPUs.
+	// ConcurrentHashes caps password checks and hashes in flight in this
+	// process; each holds tens of MiB. Default: twice the number of CPUs.
 	ConcurrentHashes int
 }
 
@@ -50,15 +54,19 @@ type Config struct {
 	Sessions  *session.Manager
 	Store     Store
 	Templates *templates.Set
-	CSRFKey   []byte
-	Prefix    string
-	Headers   HeaderNames
-	Limits    Limits
+	// Audit receives every sign-in, failed sign-in, sign-out and password
+	// set through a link.
+	Audit   *audit.Log
+	CSRFKey []byte
+	Prefix  string
+	Headers HeaderNames
+	Limits  Limits
 	// ClientIP returns the client address, trusting forwarded headers only
 	// from configured proxies. When it is nil or answers "", the
 	// connection's peer address counts.
 	ClientIP func(*http.Request) string
-	// StoreTimeout bounds each store call of the login flow (default 2s).
+	// StoreTimeout bounds each store call of the login and set-password
+	// flows (default 2s).
 	StoreTimeout time.Duration
 	Now          func() time.Time
 	Logger       *zap.Logger
@@ -86,6 +94,9 @@ func New(cfg Config) (*Gateway, error) {
 	}
 	if cfg.Templates == nil {
 		missing = append(missing, "templates")
+	}
+	if cfg.Audit == nil {
+		missing = append(missing, "audit log")
 	}
 	if len(cfg.CSRFKey) < 32 {
 		missing = append(missing, "CSRF key of 32 bytes")

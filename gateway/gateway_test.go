@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/partnergate/partnergate/audit"
 	"github.com/partnergate/partnergate/gateway"
 	"github.com/partnergate/partnergate/password"
 	"github.com/partnergate/partnergate/session"
@@ -29,6 +30,7 @@ const (
 
 type fixture struct {
 	gw       *gateway.Gateway
+	cfg      gateway.Config
 	sessions *session.Manager
 	store    *bolt.Store
 	alice    store.User
@@ -68,18 +70,24 @@ func newFixture(tb testing.TB, limits gateway.Limits) *fixture {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	gw, err := gateway.New(gateway.Config{
+	trail, err := audit.New(audit.Config{Store: db})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cfg := gateway.Config{
 		Directory: dir,
 		Sessions:  sessions,
 		Store:     db,
 		Templates: tpl,
+		Audit:     trail,
 		CSRFKey:   []byte(strings.Repeat("c", 32)),
 		Limits:    limits,
-	})
+	}
+	gw, err := gateway.New(cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return &fixture{gw: gw, sessions: sessions, store: db, alice: alice}
+	return &fixture{gw: gw, cfg: cfg, sessions: sessions, store: db, alice: alice}
 }
 
 // serve runs one request through the gateway and reports whether it would
@@ -254,6 +262,8 @@ func TestReservedRoutes(t *testing.T) {
 		{"GET", "/.partnergate/assets/style.css", http.StatusOK},
 		{"GET", "/.partnergate/assets/../../etc/passwd", http.StatusBadRequest},
 		{"GET", "/.partnergate/assets/missing.css", http.StatusNotFound},
+		{"GET", "/.partnergate/password", http.StatusGone},
+		{"PUT", "/.partnergate/password", http.StatusMethodNotAllowed},
 		{"GET", "/.partnergate/nothing", http.StatusNotFound},
 	} {
 		r := httptest.NewRequest(tc.method, "http://"+testHost+tc.path, nil)

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
@@ -57,10 +58,14 @@ func (g *Gateway) serveReserved(w http.ResponseWriter, r *http.Request, p *Partn
 		g.showLogout(w, r, p)
 	case route == "logout" && r.Method == http.MethodPost:
 		g.logout(w, r, p)
+	case route == "password" && (r.Method == http.MethodGet || r.Method == http.MethodHead):
+		g.showPasswordLink(w, r, p)
+	case route == "password" && r.Method == http.MethodPost:
+		g.setPassword(w, r, p)
 	case strings.HasPrefix(route, "assets/") && (r.Method == http.MethodGet || r.Method == http.MethodHead):
 		h.Set("Cache-Control", "public, max-age=86400")
 		g.assets.ServeHTTP(w, r)
-	case route == "login" || route == "logout":
+	case route == "login" || route == "logout" || route == "password":
 		h.Set("Allow", "GET, HEAD, POST")
 		http.Error(w, "Method Not Allowed", http.StatusMethodNotAllowed)
 	default:
@@ -102,18 +107,23 @@ func (g *Gateway) login(w http.ResponseWriter, r *http.Request, p *Partner) {
 	// Count attempts against the canonical user id, so spellings of one
 	// email share a budget; unknown emails still get one so probing them
 	// costs the same.
-	account := "login:acct:" + strings.ToLower(email)
+	account := emailCounter(email)
 	if known {
-		account = "login:user:" + user.ID
+		account = userCounter(user.ID)
 	}
 	clientIP := g.clientIP(r)
 	ip := "login:ip:" + clientIP
-	allowed, err := g.admit(ctx, p, account, ip)
+	allowed, crossed, err := g.admit(ctx, p, account, ip)
 	if err != nil {
 		g.loginUnavailable(w, r, p, email, returnTo, err)
 		return
 	}
 	if !allowed {
+		// Only the attempt that crossed a limit is recorded, so a flood
+		// of refused guesses cannot push real events out of the trail.
+		if crossed {
+			g.record(r, p, signInEvent{action: "signin", user: user, email: email, reason: "rate_limited"})
+		}
 		g.cfg.Logger.Info("sign-in refused: attempt limit", zap.String("partner", p.ID))
 		g.showLogin(w, r, p, http.StatusTooManyRequests, email, msgTooMany, returnTo)
 		return
@@ -124,6 +134,7 @@ func (g *Gateway) login(w http.ResponseWriter, r *http.Request, p *Partner) {
 		return
 	}
 	if !ok {
+		g.record(r, p, signInEvent{action: "signin", user: user, email: email, reason: "bad_credentials"})
 		g.cfg.Logger.Info("sign-in failed", zap.String("partner", p.ID), zap.Bool("known_user", known))
 		g.showLogin(w, r, p, http.StatusUnauthorized, email, msgBadCredentials, returnTo)
 		return
@@ -144,6 +155,7 @@ func (g *Gateway) login(w http.ResponseWriter, r *http.Request, p *Partner) {
 	if errors.Is(err, session.ErrNoSession) {
 		// Deactivated or given a new password while this sign-in checked
 		// the old one.
+		g.record(r, p, signInEvent{action: "signin", user: user, email: email, reason: "account_changed"})
 		g.showLogin(w, r, p, http.StatusUnauthorized, email, msgBadCredentials, returnTo)
 		return
 	}
@@ -151,6 +163,7 @@ func (g *Gateway) login(w http.ResponseWriter, r *http.Request, p *Partner) {
 		g.loginUnavailable(w, r, p, email, returnTo, err)
 		return
 	}
+	g.record(r, p, signInEvent{action: "signin", user: user, email: user.Email, ok: true})
 	g.cfg.Logger.Info("signed in", zap.String("partner", p.ID), zap.String("user", user.ID))
 	http.SetCookie(w, g.sessionCookie(r, cookie, int(math.Ceil(id.ExpiresAt.Sub(g.cfg.Now()).Seconds()))))
 	w.Header().Set("Cache-Control", "no-store")
@@ -159,31 +172,55 @@ func (g *Gateway) login(w http.ResponseWriter, r *http.Request, p *Partner) {
 
 // admit counts this attempt against the account and the address before
 // the password is checked, so a burst of parallel guesses cannot all pass a
-// check that only counted failures afterwards.
-func (g *Gateway) admit(ctx context.Context, p *Partner, account, ip string) (bool, error) {
+// check that only counted failures afterwards. crossed reports the one
+// attempt that went over a limit.
+func (g *Gateway) admit(ctx context.Context, p *Partner, account, ip string) (allowed, crossed bool, err error) {
 	byAccount, err := g.cfg.Store.Incr(ctx, p.ID, account, g.cfg.Limits.Window)
 	if err != nil {
-		return false, err
+		return false, false, err
 	}
 	byIP, err := g.cfg.Store.Incr(ctx, p.ID, ip, g.cfg.Limits.Window)
 	if err != nil {
-		return false, err
+		return false, false, err
 	}
-	return byAccount <= int64(g.cfg.Limits.AccountFailures) && byIP <= int64(g.cfg.Limits.IPAttempts), nil
+	accountLimit, ipLimit := int64(g.cfg.Limits.AccountFailures), int64(g.cfg.Limits.IPAttempts)
+	allowed = byAccount <= accountLimit && byIP <= ipLimit
+	crossed = byAccount == accountLimit+1 || byIP == ipLimit+1
+	return allowed, crossed, nil
 }
 
-// checkPassword verifies the password, or burns the same time for an
-// unknown, inactive or password-less user. It waits for one of a bounded
-// number of slots, since each check holds tens of MiB.
-func (g *Gateway) checkPassword(ctx context.Context, user store.User, known bool, plain string) (bool, error) {
+// userCounter keys a known user's failed sign-ins.
+func userCounter(userID string) string { return "login:user:" + userID }
+
+// emailCounter keys the attempts on an email no user has. The email is
+// whatever the client typed, up to the form's size, so the key holds its
+// hash: every key has the same small size.
+func emailCounter(email string) string {
+	sum := sha256.Sum256([]byte(strings.ToLower(email)))
+	return "login:acct:" + hex.EncodeToString(sum[:])
+}
+
+// hashSlot waits for one of a bounded number of slots for argon2 work,
+// since each check or hash holds tens of MiB. Call release when done.
+func (g *Gateway) hashSlot(ctx context.Context) (release func(), err error) {
 	ctx, cancel := context.WithTimeout(ctx, hashWait)
 	defer cancel()
 	select {
 	case g.hashSlots <- struct{}{}:
-		defer func() { <-g.hashSlots }()
+		return func() { <-g.hashSlots }, nil
 	case <-ctx.Done():
-		return false, fmt.Errorf("wait for a password check: %w", ctx.Err())
+		return nil, fmt.Errorf("wait for a password hashing slot: %w", ctx.Err())
 	}
+}
+
+// checkPassword verifies the password, or burns the same time for an
+// unknown, inactive or password-less user.
+func (g *Gateway) checkPassword(ctx context.Context, user store.User, known bool, plain string) (bool, error) {
+	release, err := g.hashSlot(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer release()
 	if !known || !user.Active || user.PasswordHash == "" {
 		password.VerifyDummy(plain)
 		return false, nil
@@ -235,11 +272,16 @@ func (g *Gateway) logout(w http.ResponseWriter, r *http.Request, p *Partner) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), g.cfg.StoreTimeout)
 	defer cancel()
+	// Who is signing out, for the trail; a dead session still signs out.
+	who, _ := g.lookup(r, p)
 	if err := g.endSessions(ctx, r, p); err != nil {
 		g.cfg.Logger.Error("sign-out not completed", zap.String("partner", p.ID), zap.Error(err))
 		w.Header().Set("Retry-After", "5")
 		http.Error(w, "Service Unavailable: sign-out could not be completed, try again", http.StatusServiceUnavailable)
 		return
+	}
+	if who != nil {
+		g.record(r, p, signInEvent{action: "signout", user: store.User{ID: who.UserID}, email: who.Email, ok: true})
 	}
 	g.cfg.Logger.Info("signed out", zap.String("partner", p.ID))
 	http.SetCookie(w, g.sessionCookie(r, "", -1))

@@ -19,6 +19,7 @@ var ErrWeakSecret = fmt.Errorf("secret_key must be at least %d characters", MinS
 const (
 	SessionCookie = "partnergate session cookie v1"
 	CSRF          = "partnergate csrf v1"
+	AdminCSRF     = "partnergate admin csrf v1"
 )
 
 // Derive returns a 32-byte key for purpose, derived from secret with HKDF-SHA256.

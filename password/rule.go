@@ -10,8 +10,10 @@ import (
 // The length floor follows NIST SP 800-63B's advice to prefer length over
 // composition rules; the byte ceiling bounds hashing work per request.
 const (
-	minRunes = 12
-	maxBytes = 1024
+	// MinLength is the fewest characters a password may have; forms use
+	// it for their minlength hint.
+	MinLength = 12
+	maxBytes  = 1024
 )
 
 // Errors from Validate. Their messages are safe to show to the person who
@@ -32,7 +34,7 @@ func Validate(plain string) error {
 		return ErrTooLong
 	case !utf8.ValidString(plain):
 		return ErrInvalidUTF8
-	case utf8.RuneCountInString(plain) < minRunes:
+	case utf8.RuneCountInString(plain) < MinLength:
 		return ErrTooShort
 	case strings.TrimSpace(plain) == "":
 		return ErrBlank

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,6 +23,8 @@ var ErrNoSession = errors.New("no valid session")
 type Store interface {
 	store.Sessions
 	GetUser(ctx context.Context, partnerID, id string) (store.User, error)
+	GetGroup(ctx context.Context, partnerID, id string) (store.Group, error)
+	ListRoleMappings(ctx context.Context, partnerID string) ([]store.RoleMapping, error)
 	Publish(ctx context.Context, e store.Event) error
 }
 
@@ -154,7 +157,10 @@ func (m *Manager) Issue(ctx context.Context, user store.User, ip, userAgent stri
 		}
 		return "", nil, ErrNoSession
 	}
-	id = identityOf(s, current)
+	id, err = m.identityOf(ctx, s, current)
+	if err != nil {
+		return "", nil, fmt.Errorf("issue session for user %q: %w", user.ID, err)
+	}
 	m.put(epoch, cacheKey{user.PartnerID, cookie}, s, id)
 	return cookie, id, nil
 }
@@ -216,7 +222,10 @@ func (m *Manager) load(ctx context.Context, key cacheKey, sk sessionKey, now tim
 	if !u.Active {
 		return nil, ErrNoSession
 	}
-	id := identityOf(s, u)
+	id, err := m.identityOf(ctx, s, u)
+	if err != nil {
+		return nil, fmt.Errorf("load session user: %w", err)
+	}
 	e := m.put(epoch, key, s, id)
 	m.seen(e, now)
 	return id, nil
@@ -264,9 +273,10 @@ func (m *Manager) HandleEvent(e store.Event) {
 		m.evict(sessionKey{e.PartnerID, e.ID})
 	case store.UserChanged:
 		m.evictUser(e.PartnerID, e.ID)
-	case store.PartnersChanged:
-		// A deleted partner's sessions are gone from the store; cached
-		// copies must not outlive them.
+	case store.AccessChanged, store.PartnersChanged:
+		// Roles come from the partner's mappings and a deleted partner's
+		// sessions are gone from the store: cached identities of the
+		// partner are stale either way.
 		m.evictPartner(e.PartnerID)
 	}
 }
@@ -348,8 +358,11 @@ func (m *Manager) seen(e *entry, now time.Time) {
 	}()
 }
 
-func identityOf(s store.Session, u store.User) *Identity {
-	return &Identity{
+// identityOf builds the identity a session carries: the user's groups by
+// name and the union of the roles mapped to them. It runs only when a
+// session enters the cache, so the hot path never reads groups.
+func (m *Manager) identityOf(ctx context.Context, s store.Session, u store.User) (*Identity, error) {
+	id := &Identity{
 		SessionID: s.ID,
 		PartnerID: s.PartnerID,
 		UserID:    u.ID,
@@ -357,6 +370,31 @@ func identityOf(s store.Session, u store.User) *Identity {
 		Name:      u.Name,
 		ExpiresAt: s.ExpiresAt,
 	}
+	if len(u.Groups) == 0 {
+		return id, nil
+	}
+	for _, gid := range u.Groups {
+		g, err := m.cfg.Store.GetGroup(ctx, u.PartnerID, gid)
+		if errors.Is(err, store.ErrNotFound) {
+			continue // deleted since the user was read; its event follows
+		}
+		if err != nil {
+			return nil, errors.Join(store.ErrUnavailable, fmt.Errorf("read group %q: %w", gid, err))
+		}
+		id.Groups = append(id.Groups, g.Name)
+	}
+	mappings, err := m.cfg.Store.ListRoleMappings(ctx, u.PartnerID)
+	if err != nil {
+		return nil, errors.Join(store.ErrUnavailable, fmt.Errorf("read role mappings: %w", err))
+	}
+	for _, rm := range mappings {
+		if slices.Contains(u.Groups, rm.GroupID) && !slices.Contains(id.Roles, rm.Role) {
+			id.Roles = append(id.Roles, rm.Role)
+		}
+	}
+	slices.Sort(id.Groups)
+	slices.Sort(id.Roles)
+	return id, nil
 }
 
 func truncate(s string, n int) string {

@@ -20,7 +20,9 @@ type Group struct {
 
 // Groups stores each partner's groups and their members. Membership is
 // kept on both sides at once, atomically: a group's member list and each
-// member's User.Groups never disagree.
+// member's User.Groups never disagree. Membership changes touch no
+// UpdatedAt. One AddGroupMembers or RemoveGroupMembers is one atomic step
+// over every user it names, so callers keep lists to about a thousand.
 type Groups interface {
 	// CreateGroup fails with ErrAlreadyExists if the id or the name
 	// (case-insensitively) is taken within the partner, and with

@@ -20,7 +20,8 @@ var (
 )
 
 // Page selects a slice of an id-ordered list: the items whose ids sort
-// after After, at most Limit of them (0 means no limit).
+// after After, at most Limit of them (0 means no limit; a negative Limit
+// is an error).
 type Page struct {
 	After string
 	Limit int
@@ -29,9 +30,12 @@ type Page struct {
 // Partner is one B2B tenant. Hostnames holds custom domains only; the
 // <id>.<base_domain> name is implied and never stored.
 type Partner struct {
-	ID        string    `json:"id"`
-	Name      string    `json:"name"`
-	Hostnames []string  `json:"hostnames"`
+	ID        string   `json:"id"`
+	Name      string   `json:"name"`
+	Hostnames []string `json:"hostnames"`
+	// Domains are the partner's email domains, lowercase, for routing a
+	// typed email to the partner's SSO connection.
+	Domains   []string  `json:"domains,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 }

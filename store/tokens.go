@@ -45,7 +45,9 @@ type Tokens interface {
 
 // Tickets are short-lived records keyed by an unguessable id, for links
 // and ceremonies that must work once: invitations, password resets, login
-// state. They vanish when their time-to-live ends.
+// state. They vanish when their time-to-live ends. Ids are stored as
+// given and may appear in key names, so callers pass a hash of the secret
+// a link carries, never the secret itself.
 type Tickets interface {
 	// PutTicket stores payload under id for ttl; ErrAlreadyExists if a
 	// live ticket has the id. The partner need not exist.

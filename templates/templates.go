@@ -17,9 +17,10 @@ import (
 
 // Page names accepted by [Set.Render].
 const (
-	PageLogin     = "login"
-	PageSignOut   = "sign_out"
-	PageSignedOut = "signed_out"
+	PageLogin       = "login"
+	PageSignOut     = "sign_out"
+	PageSignedOut   = "signed_out"
+	PageSetPassword = "set_password"
 )
 
 // Page is the data every page shares.
@@ -67,6 +68,51 @@ type SignedOut struct {
 	LoginURL string
 }
 
+// SetPasswordState selects what the "set_password" page shows.
+type SetPasswordState string
+
+const (
+	// SetPasswordForm asks for the new password.
+	SetPasswordForm SetPasswordState = "form"
+	// SetPasswordInvalid says the link cannot be used and shows no form.
+	SetPasswordInvalid SetPasswordState = "invalid"
+	// SetPasswordDone confirms the password was set.
+	SetPasswordDone SetPasswordState = "done"
+)
+
+// SetPassword is the data of the "set_password" page, where the link of an
+// invitation or a password reset leads.
+type SetPassword struct {
+	Page
+	// State selects the page's content. Any value but SetPasswordForm and
+	// SetPasswordDone, the zero value included, shows SetPasswordInvalid,
+	// so a forgotten State never offers a form.
+	State SetPasswordState
+	// Purpose is "invite" for an invitation; anything else reads as a
+	// password reset.
+	Purpose string
+	// Action is the URL the form is POSTed to, e.g. "/.partnergate/password".
+	// It must not carry the link's token: the page's URL may be kept in
+	// history, the form's target should not add another copy.
+	Action string
+	// CSRFToken is sent back in the hidden field "csrf_token".
+	CSRFToken string
+	// Token is the link's secret, sent back in the hidden field "token".
+	Token string
+	// Email is the account's address, shown read-only so that password
+	// managers store the new password under it.
+	Email string
+	// MinLength, when positive, is the shortest password the rule accepts,
+	// in characters; browsers check it before the form is sent.
+	MinLength int
+	// Error, when set, is shown in an alert region announced to assistive
+	// technology, e.g. "The passwords do not match."
+	Error string
+	// LoginURL is the target of the sign-in link of the invalid and done
+	// states.
+	LoginURL string
+}
+
 //go:embed html/*.html
 var pageFiles embed.FS
 
@@ -93,9 +139,10 @@ type Set struct {
 
 // pageData lists each page with a check of the data it accepts.
 var pageData = map[string]func(any) bool{
-	PageLogin:     accepts[Login],
-	PageSignOut:   accepts[SignOut],
-	PageSignedOut: accepts[SignedOut],
+	PageLogin:       accepts[Login],
+	PageSignOut:     accepts[SignOut],
+	PageSignedOut:   accepts[SignedOut],
+	PageSetPassword: accepts[SetPassword],
 }
 
 // accepts reports whether data is a T or a non-nil *T.
@@ -145,7 +192,7 @@ func Parse() (*Set, error) {
 
 // Render writes page name with data to w. Data must be the page's type (or a
 // non-nil pointer to it): [Login] for "login", [SignOut] for "sign_out",
-// [SignedOut] for "signed_out".
+// [SignedOut] for "signed_out", [SetPassword] for "set_password".
 // The page is rendered in full before anything is written, so an error never
 // leaves half a page behind.
 func (s *Set) Render(w io.Writer, name string, data any) error {

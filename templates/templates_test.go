@@ -38,6 +38,31 @@ func sampleSignedOut() templates.SignedOut {
 	return templates.SignedOut{Page: acme("Signed out"), LoginURL: "/.partnergate/login"}
 }
 
+// everyPage lists each page in each of its states, with every optional
+// part shown.
+func everyPage() []struct {
+	name, page string
+	data       any
+} {
+	login := sampleLogin()
+	login.Error = "x"
+	form := sampleSetPassword(templates.SetPasswordForm, "invite")
+	form.Error = "x"
+	return []struct {
+		name, page string
+		data       any
+	}{
+		{"login", templates.PageLogin, login},
+		{"sign_out", templates.PageSignOut, sampleSignOut()},
+		{"signed_out", templates.PageSignedOut, sampleSignedOut()},
+		{"set_password form", templates.PageSetPassword, form},
+		{"set_password reset form", templates.PageSetPassword, sampleSetPassword(templates.SetPasswordForm, "reset")},
+		{"set_password invalid", templates.PageSetPassword, sampleSetPassword(templates.SetPasswordInvalid, "")},
+		{"set_password done", templates.PageSetPassword, sampleSetPassword(templates.SetPasswordDone, "invite")},
+		{"set_password reset done", templates.PageSetPassword, sampleSetPassword(templates.SetPasswordDone, "reset")},
+	}
+}
+
 func TestLoginPage(t *testing.T) {
 	t.Parallel()
 	_, doc := render(t, templates.PageLogin, sampleLogin())
@@ -255,12 +280,10 @@ func TestTitleWithoutPageTitle(t *testing.T) {
 // lets a browser load: no script, no inline style, nothing from another host.
 func TestStrictCSP(t *testing.T) {
 	t.Parallel()
-	login := sampleLogin()
-	login.Error = "x"
-	for name, data := range map[string]any{templates.PageLogin: login, templates.PageSignOut: sampleSignOut(), templates.PageSignedOut: sampleSignedOut()} {
-		t.Run(name, func(t *testing.T) {
+	for _, pg := range everyPage() {
+		t.Run(pg.name, func(t *testing.T) {
 			t.Parallel()
-			_, doc := render(t, name, data)
+			_, doc := render(t, pg.page, pg.data)
 			for _, el := range []string{"script", "style", "iframe", "object", "embed", "base"} {
 				if n := findAll(doc, tag(el)); len(n) != 0 {
 					t.Errorf("page has a <%s>", el)
@@ -413,6 +436,8 @@ func TestRenderRejects(t *testing.T) {
 		{"login with signed-out data", templates.PageLogin, sampleSignedOut()},
 		{"signed_out with login data", templates.PageSignedOut, sampleLogin()},
 		{"sign_out with signed-out data", templates.PageSignOut, sampleSignedOut()},
+		{"set_password with login data", templates.PageSetPassword, sampleLogin()},
+		{"login with set-password data", templates.PageLogin, sampleSetPassword(templates.SetPasswordForm, "invite")},
 		{"nil pointer", templates.PageLogin, (*templates.Login)(nil)},
 		{"nil", templates.PageLogin, nil},
 		{"map", templates.PageLogin, map[string]string{"PartnerName": "Acme"}},
@@ -500,15 +525,13 @@ func TestEveryClassIsStyled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	login := sampleLogin()
-	login.Error = "x"
-	for name, data := range map[string]any{templates.PageLogin: login, templates.PageSignOut: sampleSignOut(), templates.PageSignedOut: sampleSignedOut()} {
-		_, doc := render(t, name, data)
+	for _, pg := range everyPage() {
+		_, doc := render(t, pg.page, pg.data)
 		for n := range doc.Descendants() {
 			v, _ := attr(n, "class")
 			for _, class := range strings.Fields(v) {
 				if !regexp.MustCompile(`\.` + regexp.QuoteMeta(class) + `[\s,:{.]`).Match(css) {
-					t.Errorf("%s: class %q has no rule in style.css", name, class)
+					t.Errorf("%s: class %q has no rule in style.css", pg.name, class)
 				}
 			}
 		}

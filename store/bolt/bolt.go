@@ -20,27 +20,47 @@ import (
 // fast with a clear error instead of hanging.
 const lockTimeout = time.Second
 
-// sweepInterval paces the removal of expired sessions and counters. Reads
-// filter expired records themselves, so it only bounds the file's growth.
+// sweepInterval paces the removal of expired sessions, counters and
+// tickets. Reads filter expired records themselves, so it only bounds the
+// file's growth.
 const sweepInterval = time.Minute
 
-// Root buckets, one per concern. All but partners and hostnames hold one
-// nested bucket per partner id, so deleting a partner drops whole buckets.
+// Root buckets, one per concern. All but partners, hostnames and
+// platform_audit hold one nested bucket per partner id, so deleting a
+// partner drops whole buckets.
 var (
 	bucketPartners     = []byte("partners")      // partner id -> Partner
 	bucketHostnames    = []byte("hostnames")     // lowercased hostname -> partner id
-	bucketUsers        = []byte("users")         // partner id / user id -> User
+	bucketUsers        = []byte("users")         // partner id / user id -> User, memberships included
 	bucketEmails       = []byte("emails")        // partner id / lowercased email -> user id
 	bucketSessions     = []byte("sessions")      // partner id / session id -> Session
 	bucketUserSessions = []byte("user_sessions") // partner id / user id / session id -> empty
 	bucketCounters     = []byte("counters")      // partner id / key -> counter
+	bucketGroups       = []byte("groups")        // partner id / group id -> Group
+	bucketGroupNames   = []byte("group_names")   // partner id / lowercased name -> group id
+	bucketGroupMembers = []byte("group_members") // partner id / group id / user id -> empty
+	bucketGroupRoles   = []byte("group_roles")   // partner id / group id / role -> mapping id
+	bucketRoleMappings = []byte("role_mappings") // partner id / mapping id -> RoleMapping
+	bucketTokens       = []byte("tokens")        // partner id / token id -> Token
+	bucketTickets      = []byte("tickets")       // partner id / ticket id -> ticket
+	// Audit streams; see audit.go for a stream bucket's layout.
+	bucketAudit         = []byte("audit")          // partner id / stream
+	bucketPlatformAudit = []byte("platform_audit") // the platform stream
 
 	rootBuckets = [][]byte{
 		bucketPartners, bucketHostnames, bucketUsers, bucketEmails,
 		bucketSessions, bucketUserSessions, bucketCounters,
+		bucketGroups, bucketGroupNames, bucketGroupMembers, bucketGroupRoles,
+		bucketRoleMappings, bucketTokens, bucketTickets,
+		bucketAudit, bucketPlatformAudit,
 	}
 	// partnerScoped are the root buckets DeletePartner empties.
-	partnerScoped = [][]byte{bucketUsers, bucketEmails, bucketSessions, bucketUserSessions, bucketCounters}
+	partnerScoped = [][]byte{
+		bucketUsers, bucketEmails, bucketSessions, bucketUserSessions, bucketCounters,
+		bucketGroups, bucketGroupNames, bucketGroupMembers, bucketGroupRoles,
+		bucketRoleMappings, bucketTokens, bucketTickets,
+		bucketAudit,
+	}
 )
 
 // errIdentityChanged refuses an update callback that moved a record.
@@ -192,14 +212,18 @@ func (s *Store) sweepLoop() {
 	}
 }
 
-// sweep deletes the sessions and counters expired at now. It takes now as
-// an argument so tests can sweep the future without waiting for it.
+// sweep deletes the sessions, counters and tickets expired at now. It
+// takes now as an argument so tests can sweep the future without waiting
+// for it.
 func (s *Store) sweep(now time.Time) error {
 	return s.db.Update(func(tx *bbolt.Tx) error {
 		if err := sweepSessions(tx, now); err != nil {
 			return err
 		}
-		return sweepCounters(tx, now)
+		if err := sweepExpired[counter](tx, bucketCounters, now); err != nil {
+			return err
+		}
+		return sweepExpired[ticket](tx, bucketTickets, now)
 	})
 }
 
@@ -243,30 +267,44 @@ func sweepSessions(tx *bbolt.Tx, now time.Time) error {
 	return nil
 }
 
-func sweepCounters(tx *bbolt.Tx, now time.Time) error {
-	ids, err := partnerIDs(tx, bucketCounters)
+// expiring is a record the sweeper drops once it is no longer live.
+type expiring interface {
+	live(now time.Time) bool
+}
+
+// sweepExpired deletes the records under root that are not live at now,
+// decoding each as a T. It drops partner buckets it leaves empty too: a
+// partner id named only by counters or tickets, which need no partner,
+// would otherwise keep one forever.
+func sweepExpired[T expiring](tx *bbolt.Tx, root []byte, now time.Time) error {
+	ids, err := partnerIDs(tx, root)
 	if err != nil {
 		return err
 	}
 	for _, partnerID := range ids {
-		b := nested(tx, bucketCounters, partnerID)
+		b := nested(tx, root, partnerID)
 		var expired []string
 		err := b.ForEach(func(k, v []byte) error {
-			var c counter
-			if err := json.Unmarshal(v, &c); err != nil {
-				return fmt.Errorf("decode counter %q: %w", k, err)
+			var rec T
+			if err := json.Unmarshal(v, &rec); err != nil {
+				return fmt.Errorf("decode %q: %w", k, err)
 			}
-			if !c.live(now) {
+			if !rec.live(now) {
 				expired = append(expired, string(k))
 			}
 			return nil
 		})
 		if err != nil {
-			return fmt.Errorf("sweep counters of partner %q: %w", partnerID, err)
+			return fmt.Errorf("sweep %s of partner %q: %w", root, partnerID, err)
 		}
 		for _, k := range expired {
 			if err := b.Delete([]byte(k)); err != nil {
-				return fmt.Errorf("sweep counter %q: %w", k, err)
+				return fmt.Errorf("sweep %s %q: %w", root, k, err)
+			}
+		}
+		if k, _ := b.Cursor().First(); k == nil {
+			if err := tx.Bucket(root).DeleteBucket([]byte(partnerID)); err != nil {
+				return fmt.Errorf("sweep %s of partner %q: %w", root, partnerID, err)
 			}
 		}
 	}

@@ -22,6 +22,8 @@ func utcUser(u store.User) store.User {
 // while its partner is deleted would resurface in a partner later created
 // under the same id.
 func (s *Store) CreateUser(ctx context.Context, u store.User) error {
+	// A new user belongs to no group yet, whatever the caller says.
+	u.Groups = nil
 	err := s.update(ctx, func(tx *bbolt.Tx) error {
 		if tx.Bucket(bucketPartners).Get([]byte(u.PartnerID)) == nil {
 			return fmt.Errorf("partner %q: %w", u.PartnerID, store.ErrNotFound)
@@ -85,10 +87,13 @@ func (s *Store) GetUserByEmail(ctx context.Context, partnerID, email string) (st
 
 // ListUsers implements store.Users; bbolt's key order is the id order.
 func (s *Store) ListUsers(ctx context.Context, partnerID string, page store.Page) ([]store.User, error) {
+	if err := checkPage(page); err != nil {
+		return nil, fmt.Errorf("list users of partner %q: %w", partnerID, err)
+	}
 	var out []store.User
 	err := s.view(ctx, func(tx *bbolt.Tx) error {
 		var err error
-		out, err = decodeAll[store.User](nested(tx, bucketUsers, partnerID))
+		out, err = decodePage[store.User](nested(tx, bucketUsers, partnerID), page)
 		return err
 	})
 	if err != nil {
@@ -114,6 +119,8 @@ func (s *Store) UpdateUser(ctx context.Context, partnerID, id string, fn func(st
 		if next.ID != cur.ID || next.PartnerID != cur.PartnerID {
 			return errIdentityChanged
 		}
+		// Memberships change only through the group calls.
+		next.Groups = cur.Groups
 		next = utcUser(next)
 		if oldKey, newKey := emailKey(cur.Email), emailKey(next.Email); string(oldKey) != string(newKey) {
 			emails := nested(tx, bucketEmails, partnerID)
@@ -144,6 +151,9 @@ func (s *Store) DeleteUser(ctx context.Context, partnerID, id string) error {
 			return err
 		}
 		if _, err := deleteUserSessions(tx, partnerID, id); err != nil {
+			return err
+		}
+		if err := leaveGroups(tx, u); err != nil {
 			return err
 		}
 		if err := nested(tx, bucketEmails, partnerID).Delete(emailKey(u.Email)); err != nil {

@@ -98,7 +98,7 @@ func clusterURL(nodes []*redistest.Server) string {
 // multi-key step stays within its partner's slot. Clusters have no
 // databases: subtests take turns on a few one-node clusters.
 func TestConformanceCluster(t *testing.T) {
-	const clusters = 12 // the most subtests of one group
+	const clusters = 14 // the most subtests of one group
 	var nodes []*redistest.Server
 	urls := make([]string, clusters)
 	for i := range urls {

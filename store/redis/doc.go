@@ -12,15 +12,29 @@
 // partner can be atomic (WATCH/MULTI/EXEC, or a Lua script) even in Cluster:
 //
 //	pg:{<partner>}:partner               the Partner, JSON
-//	pg:{<partner>}:user:<id>             a User, JSON
+//	pg:{<partner>}:user:<id>             a User, JSON, its Groups included
 //	pg:{<partner>}:email:<lower email>   user id owning that email
 //	pg:{<partner>}:users                 sorted set of user ids (score 0, so lexical order)
 //	pg:{<partner>}:session:<id>          a Session, JSON, expiring at ExpiresAt
 //	pg:{<partner>}:usersessions:<uid>    set of the user's session ids, pruned lazily
 //	pg:{<partner>}:counter:<key>         a fixed-window counter
+//	pg:{<partner>}:group:<id>            a Group, JSON
+//	pg:{<partner>}:groupname:<lower>     group id owning that name
+//	pg:{<partner>}:groups                sorted set of group ids (score 0)
+//	pg:{<partner>}:groupmembers:<gid>    sorted set of the group's user ids (score 0)
+//	pg:{<partner>}:grouproles:<gid>      hash role -> id of the mapping granting it
+//	pg:{<partner>}:rolemapping:<id>      a RoleMapping, JSON
+//	pg:{<partner>}:rolemappings          sorted set of role mapping ids (score 0)
+//	pg:{<partner>}:token:<id>            a Token, JSON
+//	pg:{<partner>}:tokens:<kind>         sorted set of the ids of tokens of a kind (score 0)
+//	pg:{<partner>}:ticket:<id>           a ticket's payload, expiring with it
+//	pg:{<partner>}:audit                 sorted set of audit records, JSON, scored by seq
+//	pg:{<partner>}:audithead             hash of the audit stream's head: seq, hash, ms, first
 //
 // Two keys are global: pg:partners (set of partner ids) and pg:hostnames
 // (hash hostname -> partner id, the uniqueness index for custom domains).
+// The platform's audit stream, which belongs to no partner, has its own
+// tag: pg:audit:{platform}:records and pg:audit:{platform}:head.
 // Nothing atomic ever spans two slots; the few steps that touch a global key
 // and a partner key are ordered so a crash between them leaves at most a
 // stale hostname claim, never a partner listing a hostname it does not hold.

@@ -12,6 +12,11 @@ const (
 	partnersKey   = "pg:partners"
 	hostnamesKey  = "pg:hostnames"
 	eventsChannel = "pg:events"
+
+	// The platform audit stream belongs to no partner; its own hash tag
+	// keeps its records and head in one slot.
+	platformAuditKey     = "pg:audit:{platform}:records"
+	platformAuditHeadKey = "pg:audit:{platform}:head"
 )
 
 // scope builds the keys of one partner. Its zero value is never used: get
@@ -38,6 +43,20 @@ func (k scope) users() string                  { return k.prefix + "users" }
 func (k scope) session(id string) string       { return k.prefix + "session:" + id }
 func (k scope) userSessions(uid string) string { return k.prefix + "usersessions:" + uid }
 func (k scope) counter(key string) string      { return k.prefix + "counter:" + key }
+
+func (k scope) group(id string) string             { return k.prefix + "group:" + id }
+func (k scope) groupName(name string) string       { return k.prefix + "groupname:" + strings.ToLower(name) }
+func (k scope) groups() string                     { return k.prefix + "groups" }
+func (k scope) groupMembers(gid string) string     { return k.prefix + "groupmembers:" + gid }
+func (k scope) groupRoles(gid string) string       { return k.prefix + "grouproles:" + gid }
+func (k scope) roleMapping(id string) string       { return k.prefix + "rolemapping:" + id }
+func (k scope) roleMappings() string               { return k.prefix + "rolemappings" }
+func (k scope) token(id string) string             { return k.prefix + "token:" + id }
+func (k scope) tokens(kind store.TokenKind) string { return k.prefix + "tokens:" + string(kind) }
+func (k scope) ticket(id string) string            { return k.prefix + "ticket:" + id }
+
+func (k scope) audit() string     { return k.prefix + "audit" }
+func (k scope) auditHead() string { return k.prefix + "audithead" }
 
 // pattern matches every key of the partner for SCAN.
 func (k scope) pattern() string {

@@ -13,6 +13,25 @@ import (
 
 var errEmptyID = errors.New("empty id")
 
+// existing reports for each key whether it exists, in one round trip.
+func existing(ctx context.Context, c goredis.Cmdable, keys ...string) ([]bool, error) {
+	cmds := make([]*goredis.IntCmd, len(keys))
+	_, err := c.Pipelined(ctx, func(pipe goredis.Pipeliner) error {
+		for i, key := range keys {
+			cmds[i] = pipe.Exists(ctx, key)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	found := make([]bool, len(keys))
+	for i, cmd := range cmds {
+		found[i] = cmd.Val() > 0
+	}
+	return found, nil
+}
+
 // CreateUser implements store.Users. The partner must exist; checking it in
 // the transaction keeps a user from outliving a concurrent DeletePartner.
 func (s *Store) CreateUser(ctx context.Context, u store.User) error {
@@ -30,6 +49,8 @@ func (s *Store) createUser(ctx context.Context, u store.User) error {
 	if u.ID == "" {
 		return errEmptyID
 	}
+	// A new user belongs to no group yet, whatever the caller says.
+	u.Groups = nil
 	raw, err := encode(u)
 	if err != nil {
 		return err
@@ -111,26 +132,13 @@ func (s *Store) getUserByEmail(ctx context.Context, partnerID, email string) (st
 // ListUsers implements store.Users.
 func (s *Store) ListUsers(ctx context.Context, partnerID string, page store.Page) ([]store.User, error) {
 	k, err := scopeOf(partnerID)
+	if err == nil {
+		err = checkPage(page)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
 	}
-	// Every score is 0, so the set is in lexical order: ordered by id.
-	ids, err := s.client.ZRange(ctx, k.users(), 0, -1).Result()
-	if err != nil {
-		return nil, fmt.Errorf("list users of %q: %w", partnerID, classify(err))
-	}
-	if len(ids) == 0 {
-		return []store.User{}, nil
-	}
-	keys := make([]string, len(ids))
-	for i, id := range ids {
-		keys[i] = k.user(id)
-	}
-	vals, err := s.client.MGet(ctx, keys...).Result()
-	if err != nil {
-		return nil, fmt.Errorf("list users of %q: %w", partnerID, classify(err))
-	}
-	users, err := decodeAll[store.User](keys, vals)
+	users, err := listPage[store.User](ctx, s.client, k.users(), k.user, page)
 	if err != nil {
 		return nil, fmt.Errorf("list users of %q: %w", partnerID, err)
 	}
@@ -155,22 +163,27 @@ func (s *Store) UpdateUser(ctx context.Context, partnerID, id string, fn func(st
 		if next.ID != cur.ID || next.PartnerID != cur.PartnerID {
 			return errIDChanged
 		}
+		// Memberships change only through the group calls.
+		next.Groups = cur.Groups
 		raw, err := encode(next)
 		if err != nil {
 			return err
 		}
 		oldEmail, newEmail := k.email(cur.Email), k.email(next.Email)
 		if newEmail != oldEmail {
-			// Watched before it is read, so a concurrent claim of the
-			// address aborts EXEC.
-			if err := tx.Watch(ctx, newEmail).Err(); err != nil {
+			// Watched before they are read, so a concurrent claim of the
+			// address aborts EXEC, and so does DeletePartner: a key
+			// created behind its sweep would outlive the partner.
+			if err := tx.Watch(ctx, newEmail, k.partner()).Err(); err != nil {
 				return err
 			}
-			n, err := tx.Exists(ctx, newEmail).Result()
-			if err != nil {
+			found, err := existing(ctx, tx, k.partner(), newEmail)
+			switch {
+			case err != nil:
 				return err
-			}
-			if n > 0 {
+			case !found[0]:
+				return fmt.Errorf("partner %q: %w", partnerID, store.ErrNotFound)
+			case found[1]:
 				return fmt.Errorf("email %q: %w", next.Email, store.ErrAlreadyExists)
 			}
 		}
@@ -216,6 +229,11 @@ func (s *Store) DeleteUser(ctx context.Context, partnerID, id string) error {
 		_, err = tx.TxPipelined(ctx, func(pipe goredis.Pipeliner) error {
 			pipe.Del(ctx, keys...)
 			pipe.ZRem(ctx, k.users(), id)
+			// Every membership change rewrites the watched user key, so
+			// u.Groups is current.
+			for _, gid := range u.Groups {
+				pipe.ZRem(ctx, k.groupMembers(gid), id)
+			}
 			return nil
 		})
 		return err

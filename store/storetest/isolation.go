@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"bytes"
 	"errors"
 	"testing"
 	"time"
@@ -11,6 +12,9 @@ import (
 var isolationTests = []subtest{
 	{"ForeignIDs", testIsolationForeignIDs},
 	{"SameUserIDInTwoPartners", testIsolationSameUserID},
+	{"ForeignGroups", testIsolationForeignGroups},
+	{"ForeignTokensAndTickets", testIsolationForeignTokensAndTickets},
+	{"SameAccessIDsInTwoPartners", testIsolationSameAccessIDs},
 }
 
 // testIsolationForeignIDs has partner b name partner a's user and session
@@ -93,4 +97,127 @@ func testIsolationSameUserID(t *testing.T, s store.Store) {
 	checkUserStored(t, s, ua)
 	checkSessionStored(t, s, sa)
 	checkUserGone(t, s, "b", "u1", "alice@example.com")
+}
+
+// testIsolationForeignGroups has partner b name partner a's group, members
+// and role mapping by id, and add a's user to a group of its own: every
+// call must answer as if they did not exist and change nothing.
+func testIsolationForeignGroups(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	createPartner(t, s, "a")
+	createPartner(t, s, "b")
+	createUser(t, s, "a", "u1", "alice@example.com")
+	createUser(t, s, "b", "u2", "bob@example.com")
+	group := createGroup(t, s, "a", "g1", "Engineering")
+	own := createGroup(t, s, "b", "g2", "Sales")
+	addMembers(t, s, "a", "g1", "u1")
+	mapping := createRoleMapping(t, s, newRoleMapping("a", "m1", "g1", "admin"))
+
+	_, err := s.GetGroup(ctx, "b", "g1")
+	checkErr(t, "get foreign group", err, store.ErrNotFound)
+	called := false
+	_, err = s.UpdateGroup(ctx, "b", "g1", func(cur store.Group) (store.Group, error) {
+		called = true
+		cur.Name = "Hijacked"
+		return cur, nil
+	})
+	checkErr(t, "update foreign group", err, store.ErrNotFound)
+	if called {
+		t.Error("update of a foreign group called the callback")
+	}
+	checkErr(t, "add to foreign group", s.AddGroupMembers(ctx, "b", "g1", []string{"u2"}), store.ErrNotFound)
+	checkErr(t, "remove from foreign group", s.RemoveGroupMembers(ctx, "b", "g1", []string{"u1"}), store.ErrNotFound)
+	_, err = s.ListGroupMembers(ctx, "b", "g1", store.Page{})
+	checkErr(t, "list members of foreign group", err, store.ErrNotFound)
+	checkErr(t, "add foreign user", s.AddGroupMembers(ctx, "b", "g2", []string{"u1"}), store.ErrNotFound)
+	if err := s.RemoveGroupMembers(ctx, "b", "g2", []string{"u1"}); err != nil {
+		t.Errorf("remove a foreign user, who is no member: %v", err)
+	}
+	err = s.CreateRoleMapping(ctx, newRoleMapping("b", "m2", "g1", "admin"))
+	checkErr(t, "map a foreign group", err, store.ErrNotFound)
+	_, err = s.GetRoleMapping(ctx, "b", "m1")
+	checkErr(t, "get foreign role mapping", err, store.ErrNotFound)
+	checkErr(t, "delete foreign role mapping", s.DeleteRoleMapping(ctx, "b", "m1"), store.ErrNotFound)
+	checkErr(t, "delete foreign group", s.DeleteGroup(ctx, "b", "g1"), store.ErrNotFound)
+	checkList(t, "groups of partner b", listGroups(t, s, "b"), []store.Group{own}, normGroup)
+	checkList(t, "role mappings of partner b", listRoleMappings(t, s, "b"), nil, normRoleMapping)
+
+	checkGroupStored(t, s, group)
+	checkMembers(t, s, "a", "g1", "u1")
+	checkUserGroups(t, s, "a", "u1", "g1")
+	checkRoleMappingStored(t, s, mapping)
+	checkGroupStored(t, s, own)
+	checkMembers(t, s, "b", "g2")
+}
+
+// testIsolationForeignTokensAndTickets has partner b name partner a's
+// token and ticket by id: every call must answer as if they did not exist
+// and change nothing.
+func testIsolationForeignTokensAndTickets(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	createPartner(t, s, "a")
+	createPartner(t, s, "b")
+	tok := createToken(t, s, newToken("a", "t1", store.AdminToken))
+	putTicket(t, s, "a", "k1", ticketPayload)
+
+	_, err := s.GetToken(ctx, "b", "t1")
+	checkErr(t, "get foreign token", err, store.ErrNotFound)
+	checkErr(t, "delete foreign token", s.DeleteToken(ctx, "b", "t1"), store.ErrNotFound)
+	checkList(t, "admin tokens of partner b", listTokens(t, s, "b", store.AdminToken), nil, normToken)
+	checkTicketGone(t, s, "b", "k1")
+
+	checkTokenStored(t, s, tok)
+	checkTicket(t, s, "a", "k1", ticketPayload)
+}
+
+// testIsolationSameAccessIDs gives two partners a group, role mapping,
+// token and ticket with the same ids and names: each partner's calls must
+// reach only its own.
+func testIsolationSameAccessIDs(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	type partner struct {
+		id      string
+		group   store.Group
+		mapping store.RoleMapping
+		token   store.Token
+		ticket  []byte
+	}
+	a, b := partner{id: "a"}, partner{id: "b"}
+	for _, p := range []*partner{&a, &b} {
+		createPartner(t, s, p.id)
+		createUser(t, s, p.id, "u1", "alice@example.com")
+		p.group = createGroup(t, s, p.id, "g1", "Engineering")
+		addMembers(t, s, p.id, "g1", "u1")
+		p.mapping = createRoleMapping(t, s, newRoleMapping(p.id, "m1", "g1", "admin"))
+		p.token = createToken(t, s, newToken(p.id, "t1", store.AdminToken))
+		p.ticket = []byte("ticket of " + p.id)
+		putTicket(t, s, p.id, "k1", p.ticket)
+	}
+	checkTicket(t, s, "a", "k1", a.ticket)
+
+	got, err := s.TakeTicket(ctx, "b", "k1")
+	if err != nil || !bytes.Equal(got, b.ticket) {
+		t.Errorf("take ticket of partner b: got %q, %v; want %q", got, err, b.ticket)
+	}
+	if err := s.RemoveGroupMembers(ctx, "b", "g1", []string{"u1"}); err != nil {
+		t.Fatalf("remove member: %v", err)
+	}
+	checkMembers(t, s, "a", "g1", "u1")
+	checkUserGroups(t, s, "a", "u1", "g1")
+	if err := s.DeleteGroup(ctx, "b", "g1"); err != nil {
+		t.Fatalf("delete group of partner b: %v", err)
+	}
+	if err := s.DeleteToken(ctx, "b", "t1"); err != nil {
+		t.Fatalf("delete token of partner b: %v", err)
+	}
+
+	checkGroupStored(t, s, a.group)
+	checkMembers(t, s, "a", "g1", "u1")
+	checkRoleMappingStored(t, s, a.mapping)
+	checkTokenStored(t, s, a.token)
+	checkTicket(t, s, "a", "k1", a.ticket)
+	checkGroupGone(t, s, "b", "g1")
+	checkRoleMappingGone(t, s, "b", "m1")
+	checkTokenGone(t, s, "b", "t1")
+	checkTicketGone(t, s, "b", "k1")
 }

@@ -20,6 +20,7 @@ var partnerTests = []subtest{
 	{"UpdateMissing", testPartnerUpdateMissing},
 	{"UpdateKeepsID", testPartnerUpdateKeepsID},
 	{"Delete", testPartnerDelete},
+	{"DeleteAccess", testPartnerDeleteAccess},
 	{"ConcurrentUpdate", testPartnerConcurrentUpdate},
 }
 
@@ -188,6 +189,65 @@ func testPartnerDelete(t *testing.T, s store.Store) {
 	checkUserSessions(t, s, "victim", "u1")
 
 	checkErr(t, "delete missing partner", s.DeletePartner(ctx, "nobody"), store.ErrNotFound)
+}
+
+// testPartnerDeleteAccess checks that deleting a partner takes its groups,
+// memberships, role mappings, tokens and tickets, leaving another partner's
+// with the same ids alone.
+func testPartnerDeleteAccess(t *testing.T, s store.Store) {
+	type partner struct {
+		id      string
+		group   store.Group
+		mapping store.RoleMapping
+		tokens  []store.Token
+	}
+	victim, keep := partner{id: "victim"}, partner{id: "keep"}
+	for _, p := range []*partner{&victim, &keep} {
+		createPartner(t, s, p.id)
+		createUser(t, s, p.id, "u1", "alice@example.com")
+		p.group = createGroup(t, s, p.id, "g1", "Engineering")
+		addMembers(t, s, p.id, "g1", "u1")
+		p.mapping = createRoleMapping(t, s, newRoleMapping(p.id, "m1", "g1", "admin"))
+		p.tokens = []store.Token{
+			createToken(t, s, newToken(p.id, "t1", store.AdminToken)),
+			createToken(t, s, newToken(p.id, "t2", store.SCIMToken)),
+		}
+		putTicket(t, s, p.id, "k1", ticketPayload)
+	}
+
+	if err := s.DeletePartner(t.Context(), "victim"); err != nil {
+		t.Fatalf("delete partner: %v", err)
+	}
+	checkGroupGone(t, s, "victim", "g1")
+	checkRoleMappingGone(t, s, "victim", "m1")
+	checkTokenGone(t, s, "victim", "t1")
+	checkTokenGone(t, s, "victim", "t2")
+	checkTicketGone(t, s, "victim", "k1")
+
+	checkGroupStored(t, s, keep.group)
+	checkMembers(t, s, "keep", "g1", "u1")
+	checkUserGroups(t, s, "keep", "u1", "g1")
+	checkRoleMappingStored(t, s, keep.mapping)
+	for _, tok := range keep.tokens {
+		checkTokenStored(t, s, tok)
+	}
+	checkTicket(t, s, "keep", "k1", ticketPayload)
+
+	// A partner created again under the same id inherits nothing, and its
+	// names, ids and pairs are free.
+	createPartner(t, s, "victim")
+	checkList(t, "groups of re-created partner", listGroups(t, s, "victim"), nil, normGroup)
+	checkList(t, "role mappings of re-created partner", listRoleMappings(t, s, "victim"), nil, normRoleMapping)
+	for _, kind := range []store.TokenKind{store.AdminToken, store.SCIMToken} {
+		checkList(t, string(kind)+" tokens of re-created partner", listTokens(t, s, "victim", kind), nil, normToken)
+	}
+	createUser(t, s, "victim", "u1", "alice@example.com")
+	createGroup(t, s, "victim", "g1", "Engineering")
+	checkMembers(t, s, "victim", "g1")
+	checkUserGroups(t, s, "victim", "u1")
+	createRoleMapping(t, s, newRoleMapping("victim", "m1", "g1", "admin"))
+	createToken(t, s, newToken("victim", "t1", store.AdminToken))
+	putTicket(t, s, "victim", "k1", ticketPayload)
 }
 
 func testPartnerConcurrentUpdate(t *testing.T, s store.Store) {

@@ -35,6 +35,11 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Sessions", sessionTests},
 		{"Counters", counterTests},
 		{"Bus", busTests},
+		{"Groups", groupTests},
+		{"RoleMappings", roleMappingTests},
+		{"Tokens", tokenTests},
+		{"Tickets", ticketTests},
+		{"Audit", auditTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
@@ -87,6 +92,7 @@ func newUser(partnerID, id, email string) store.User {
 		Name:         "User " + id,
 		PasswordHash: "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo",
 		Active:       true,
+		InviteID:     "invite-" + id,
 		CreatedAt:    at,
 		UpdatedAt:    at,
 	}
@@ -137,8 +143,12 @@ func normPartner(p store.Partner) store.Partner {
 	return p
 }
 
+// normUser treats no groups and an empty list alike.
 func normUser(u store.User) store.User {
 	u.CreatedAt, u.UpdatedAt = normTime(u.CreatedAt), normTime(u.UpdatedAt)
+	if len(u.Groups) == 0 {
+		u.Groups = nil
+	}
 	return u
 }
 

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +15,7 @@ var userTests = []subtest{
 	{"CreateDuplicateID", testUserCreateDuplicateID},
 	{"CreateDuplicateEmail", testUserCreateDuplicateEmail},
 	{"ListOrderedByID", testUserListOrderedByID},
+	{"ListPaged", testUserListPaged},
 	{"Update", testUserUpdate},
 	{"UpdateEmailCase", testUserUpdateEmailCase},
 	{"UpdateEmailTaken", testUserUpdateEmailTaken},
@@ -22,6 +24,7 @@ var userTests = []subtest{
 	{"UpdateKeepsIdentity", testUserUpdateKeepsIdentity},
 	{"Delete", testUserDelete},
 	{"ConcurrentUpdate", testUserConcurrentUpdate},
+	{"GroupsKeptByStore", testUserGroupsKeptByStore},
 }
 
 func listUsers(t *testing.T, s store.Store, partnerID string) []store.User {
@@ -38,7 +41,7 @@ func testUserCreateGet(t *testing.T, s store.Store) {
 	createPartner(t, s, "acme")
 	u := createUser(t, s, "acme", "u1", "Alice@Example.com")
 	bare := newUser("acme", "u2", "bob@example.com")
-	bare.PasswordHash, bare.Active = "", false
+	bare.PasswordHash, bare.Active, bare.InviteID = "", false, ""
 	if err := s.CreateUser(ctx, bare); err != nil {
 		t.Fatalf("create user without password: %v", err)
 	}
@@ -97,6 +100,51 @@ func testUserListOrderedByID(t *testing.T, s store.Store) {
 	checkList(t, "users of a partner without users", listUsers(t, s, "empty"), nil, normUser)
 }
 
+func testUserListPaged(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	createPartner(t, s, "acme")
+	createPartner(t, s, "other")
+	byID := make(map[string]store.User)
+	for _, id := range []string{"u3", "u10", "u1", "u2", "u4"} {
+		byID[id] = createUser(t, s, "acme", id, id+"@example.com")
+	}
+	createUser(t, s, "other", "u0", "u0@example.com")
+	order := []string{"u1", "u10", "u2", "u3", "u4"}
+
+	tests := []struct {
+		page store.Page
+		want []string
+	}{
+		{store.Page{Limit: 2}, order[:2]},
+		{store.Page{After: "u10", Limit: 2}, order[2:4]},
+		{store.Page{After: "u3", Limit: 2}, order[4:]},
+		{store.Page{After: "u4"}, nil},
+		// After need not name a user.
+		{store.Page{After: "u15"}, order[2:]},
+		{store.Page{After: "a", Limit: 1}, order[:1]},
+	}
+	for _, tc := range tests {
+		got, err := s.ListUsers(ctx, "acme", tc.page)
+		if err != nil {
+			t.Errorf("list users, page %+v: %v", tc.page, err)
+			continue
+		}
+		var want []store.User
+		for _, id := range tc.want {
+			want = append(want, byID[id])
+		}
+		checkList(t, fmt.Sprintf("users, page %+v", tc.page), got, want, normUser)
+	}
+	checkPaging(t, "users", order, func(page store.Page) ([]string, error) {
+		users, err := s.ListUsers(ctx, "acme", page)
+		ids := make([]string, len(users))
+		for i, u := range users {
+			ids[i] = u.ID
+		}
+		return ids, err
+	})
+}
+
 func testUserUpdate(t *testing.T, s store.Store) {
 	createPartner(t, s, "acme")
 	u := createUser(t, s, "acme", "u1", "alice@example.com")
@@ -105,12 +153,13 @@ func testUserUpdate(t *testing.T, s store.Store) {
 	want.Email = "Alice.L@example.com"
 	want.PasswordHash = ""
 	want.Active = false
+	want.InviteID = "invite-reissued"
 	want.UpdatedAt = u.UpdatedAt.Add(time.Minute)
 
 	got, err := s.UpdateUser(t.Context(), "acme", "u1", func(cur store.User) (store.User, error) {
 		checkEqual(t, "user passed to update", cur, u, normUser)
 		cur.Name, cur.Email, cur.PasswordHash, cur.Active = want.Name, want.Email, want.PasswordHash, want.Active
-		cur.UpdatedAt = want.UpdatedAt
+		cur.InviteID, cur.UpdatedAt = want.InviteID, want.UpdatedAt
 		return cur, nil
 	})
 	if err != nil {
@@ -224,6 +273,11 @@ func testUserDelete(t *testing.T, s store.Store) {
 	createSession(t, s, newSession("acme", "u1", "s1", at))
 	createSession(t, s, newSession("acme", "u1", "s2", at.Add(time.Second)))
 	kept := createSession(t, s, newSession("acme", "u2", "s3", at))
+	createGroup(t, s, "acme", "g1", "Engineering")
+	createGroup(t, s, "acme", "g2", "Sales")
+	addMembers(t, s, "acme", "g1", "u1", "u2")
+	addMembers(t, s, "acme", "g2", "u1")
+	bob.Groups = []string{"g1"}
 
 	if err := s.DeleteUser(ctx, "acme", "u1"); err != nil {
 		t.Fatalf("delete user: %v", err)
@@ -232,6 +286,8 @@ func testUserDelete(t *testing.T, s store.Store) {
 	checkSessionGone(t, s, "acme", "s1")
 	checkSessionGone(t, s, "acme", "s2")
 	checkUserSessions(t, s, "acme", "u1")
+	checkMembers(t, s, "acme", "g1", "u2")
+	checkMembers(t, s, "acme", "g2")
 	checkUserStored(t, s, bob)
 	checkSessionStored(t, s, kept)
 	checkList(t, "users", listUsers(t, s, "acme"), []store.User{bob}, normUser)
@@ -270,4 +326,42 @@ func testUserConcurrentUpdate(t *testing.T, s store.Store) {
 	if n := strings.Count(got.Name, "+"); n != workers*rounds {
 		t.Errorf("user name has %d of %d concurrent updates: %q", n, workers*rounds, got.Name)
 	}
+}
+
+// testUserGroupsKeptByStore checks that only the group calls set a user's
+// Groups: creates and updates keep what the store holds.
+func testUserGroupsKeptByStore(t *testing.T, s store.Store) {
+	createPartner(t, s, "acme")
+	createGroup(t, s, "acme", "g1", "Engineering")
+	createGroup(t, s, "acme", "g2", "Sales")
+	u := newUser("acme", "u1", "alice@example.com")
+	u.Groups = []string{"g1", "forged"}
+	if err := s.CreateUser(t.Context(), u); err != nil {
+		t.Fatalf("create user: %v", err)
+	}
+	u.Groups = nil
+	checkUserStored(t, s, u)
+	checkMembers(t, s, "acme", "g1")
+
+	addMembers(t, s, "acme", "g2", "u1")
+	addMembers(t, s, "acme", "g1", "u1")
+	u.Groups = []string{"g1", "g2"}
+	checkUserStored(t, s, u)
+	checkList(t, "users", listUsers(t, s, "acme"), []store.User{u}, normUser)
+
+	want := u
+	want.Name = "Alice Liddell"
+	got, err := s.UpdateUser(t.Context(), "acme", "u1", func(cur store.User) (store.User, error) {
+		checkEqual(t, "user passed to update", cur, u, normUser)
+		cur.Name = want.Name
+		cur.Groups = []string{"forged"}
+		return cur, nil
+	})
+	if err != nil {
+		t.Fatalf("update user: %v", err)
+	}
+	checkEqual(t, "updated user", got, want, normUser)
+	checkUserStored(t, s, want)
+	checkMembers(t, s, "acme", "g1", "u1")
+	checkMembers(t, s, "acme", "g2", "u1")
 }

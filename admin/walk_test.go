@@ -1,0 +1,255 @@
+package admin
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// world is two partners with one of everything, and a credential of each
+// kind that must not reach acme's objects.
+type world struct {
+	acmeUser, acmeAdmin            string
+	group, mapping, token, session string
+	acmeToken, readOnly, expired   string
+	revoked, globexToken           string
+	plainCookie, adminCookie       string
+}
+
+func (e *env) mustJSON(method, path, body string, want int, v any) {
+	e.t.Helper()
+	if err := json.Unmarshal(e.mustCall(method, path, body, want), v); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func (e *env) newToken(partnerID, body string) (id, secret string) {
+	e.t.Helper()
+	var tok struct{ ID, Token string }
+	e.mustJSON("POST", "/api/v1/partners/"+partnerID+"/admin-tokens", body, http.StatusCreated, &tok)
+	return tok.ID, tok.Token
+}
+
+// signIn starts a real session for the user and returns its cookie value.
+func (e *env) signIn(partnerID, userID string) string {
+	e.t.Helper()
+	u, err := e.store.GetUser(e.t.Context(), partnerID, userID)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	cookie, _, err := e.sessions.Issue(e.t.Context(), u, "192.0.2.50", "walk-test")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return cookie
+}
+
+func (e *env) buildWorld() world {
+	e.t.Helper()
+	var w world
+	for _, p := range []string{"acme", "globex"} {
+		e.createPartner(p)
+		e.mustCall("POST", "/api/v1/partners/"+p+"/domains", `{"domain": "`+p+`.example"}`, http.StatusCreated)
+	}
+	w.acmeUser = e.createUser("acme", `{"email": "user@acme.example", "password": "`+alicePassword+`"}`)
+	w.acmeAdmin = e.createUser("acme", `{"email": "admin@acme.example"}`)
+	var g struct{ ID string }
+	e.mustJSON("POST", "/api/v1/partners/acme/groups", `{"name": "Admins", "members": ["`+w.acmeAdmin+`"]}`, http.StatusCreated, &g)
+	w.group = g.ID
+	var m struct{ ID string }
+	e.mustJSON("POST", "/api/v1/partners/acme/role-mappings", `{"group": "`+w.group+`", "role": "partner_admin"}`, http.StatusCreated, &m)
+	w.mapping = m.ID
+	// Expired: valid for an hour, then the clock moves past it.
+	_, w.expired = e.newToken("acme", `{"name": "short", "expires_at": "`+e.clock.Now().Add(time.Hour).Format(time.RFC3339)+`"}`)
+	e.clock.advance(2 * time.Hour)
+	w.token, w.acmeToken = e.newToken("acme", `{"name": "automation"}`)
+	_, w.readOnly = e.newToken("acme", `{"name": "reporting", "read_only": true}`)
+	var revokedID string
+	revokedID, w.revoked = e.newToken("acme", `{"name": "old"}`)
+	e.mustCall("DELETE", "/api/v1/partners/acme/admin-tokens/"+revokedID, "", http.StatusNoContent)
+	_, w.globexToken = e.newToken("globex", `{"name": "globex automation"}`)
+	if err := e.dir.Reload(e.t.Context()); err != nil {
+		e.t.Fatal(err)
+	}
+	w.plainCookie = e.signIn("acme", w.acmeUser)
+	w.adminCookie = e.signIn("acme", w.acmeAdmin)
+	sessions, err := e.store.ListUserSessions(e.t.Context(), "acme", w.acmeUser)
+	if err != nil || len(sessions) != 1 {
+		e.t.Fatalf("sessions of the plain user: %v, %v", sessions, err)
+	}
+	w.session = sessions[0].ID
+	return w
+}
+
+// fill turns a route pattern into a path at acme's objects.
+func (w world) fill(pattern string) string {
+	return strings.NewReplacer(
+		"{id}", "acme",
+		"{userId}", w.acmeUser,
+		"{groupId}", w.group,
+		"{mappingId}", w.mapping,
+		"{tokenId}", w.token,
+		"{sessionId}", w.session,
+		"{domain}", "acme.example",
+	).Replace(pattern)
+}
+
+// validBodies are bodies each write would accept from a rightful caller,
+// so a refusal is the credential's doing, not the body's.
+func (w world) validBody(rt route) string {
+	switch rt.method + " " + rt.pattern {
+	case "POST /api/v1/partners":
+		return `{"id": "initech", "name": "Initech"}`
+	case "PATCH /api/v1/partners/{id}":
+		return `{"name": "Renamed"}`
+	case "POST /api/v1/partners/{id}/domains":
+		return `{"domain": "new.example"}`
+	case "POST /api/v1/partners/{id}/users":
+		return `{"email": "new@acme.example"}`
+	case "PATCH /api/v1/partners/{id}/users/{userId}":
+		return `{"name": "Renamed"}`
+	case "PUT /api/v1/partners/{id}/users/{userId}/password":
+		return `{"password": "` + newPassword + `"}`
+	case "POST /api/v1/partners/{id}/invitations":
+		return `{"email": "invitee@acme.example"}`
+	case "POST /api/v1/partners/{id}/groups":
+		return `{"name": "Engineering"}`
+	case "PATCH /api/v1/partners/{id}/groups/{groupId}":
+		return `{"name": "Owners"}`
+	case "POST /api/v1/partners/{id}/groups/{groupId}/members":
+		return `{"members": ["` + w.acmeUser + `"]}`
+	case "POST /api/v1/partners/{id}/role-mappings":
+		return `{"group": "` + w.group + `", "role": "viewer"}`
+	case "POST /api/v1/partners/{id}/admin-tokens":
+		return `{"name": "another"}`
+	}
+	return ""
+}
+
+// TestTenantIsolationWalk calls every route of the API with every
+// credential that must not reach acme's objects, and checks each is
+// refused the right way and changes nothing.
+func TestTenantIsolationWalk(t *testing.T) {
+	t.Parallel()
+	for _, backend := range backends {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			e := newEnvOn(t, backend)
+			// Sessions live in real time in the store, so the clock does too.
+			e.clock.now = time.Now()
+			w := e.buildWorld()
+			// The secrets were shown once, at creation; from here on no
+			// response may carry them.
+			e.mu.Lock()
+			e.bodies = nil
+			e.mu.Unlock()
+			n := 0
+			call := func(rt route, auth []string, cookie string) *httpResult {
+				n++
+				req := request{
+					method:     rt.method,
+					path:       w.fill(rt.pattern),
+					body:       w.validBody(rt),
+					auth:       auth,
+					remoteAddr: fmt.Sprintf("203.0.113.%d:5000", n%250+1),
+				}
+				if cookie != "" {
+					req.path = "http://acme." + testBase + req.path
+					req.header = http.Header{"Cookie": {"pg_session=" + cookie}}
+				}
+				var res httpResult
+				e.unchanged(func() {
+					rec := e.do(req)
+					res = httpResult{status: rec.Code, code: errorCode(rec.Body.Bytes())}
+				})
+				return &res
+			}
+			type cred struct {
+				name   string
+				auth   []string
+				cookie string
+				// want answers for a platform route, a partner read and a
+				// partner write; 0 means the call may succeed.
+				platform, read, write expect
+			}
+			creds := []cred{
+				{"other partner's token", []string{"Bearer " + w.globexToken}, "",
+					expect{403, "forbidden"}, expect{404, "not_found"}, expect{404, "not_found"}},
+				{"revoked token", []string{"Bearer " + w.revoked}, "",
+					expect{401, "unauthorized"}, expect{401, "unauthorized"}, expect{401, "unauthorized"}},
+				{"expired token", []string{"Bearer " + w.expired}, "",
+					expect{401, "token_expired"}, expect{401, "token_expired"}, expect{401, "token_expired"}},
+				{"read-only token", []string{"Bearer " + w.readOnly}, "",
+					expect{403, "forbidden"}, expect{}, expect{403, "read_only_token"}},
+				{"plain user's session", []string{}, w.plainCookie,
+					expect{403, "forbidden"}, expect{403, "forbidden"}, expect{403, "forbidden"}},
+				{"admin session without CSRF token", []string{}, w.adminCookie,
+					expect{403, "forbidden"}, expect{}, expect{403, "csrf_failed"}},
+				{"no credentials", []string{}, "",
+					expect{401, "unauthorized"}, expect{401, "unauthorized"}, expect{401, "unauthorized"}},
+			}
+			checked := 0
+			for _, rt := range e.h.table {
+				for _, c := range creds {
+					var want expect
+					switch rt.reach {
+					case platform:
+						want = c.platform
+					case partnerRead:
+						want = c.read
+					case partnerWrite:
+						want = c.write
+					case self:
+						want = c.read
+						if c.name == "other partner's token" {
+							want = expect{}
+						}
+					}
+					if want.status == 0 {
+						continue
+					}
+					got := call(rt, c.auth, c.cookie)
+					checked++
+					if got.status != want.status || got.code != want.code {
+						t.Errorf("%s %s with %s: %d %s, want %d %s", rt.method, rt.pattern, c.name, got.status, got.code, want.status, want.code)
+					}
+				}
+			}
+			// The rightful token reads everything it is scoped to, so the
+			// refusals above are about the credential, not bad paths.
+			for _, rt := range e.h.table {
+				if rt.method != http.MethodGet || rt.reach == platform {
+					continue
+				}
+				if got := call(rt, []string{"Bearer " + w.acmeToken}, ""); got.status != http.StatusOK {
+					t.Errorf("GET %s with acme's own token: %d %s, want 200", rt.pattern, got.status, got.code)
+				}
+			}
+			if checked < 4*len(e.h.table) {
+				t.Errorf("only %d refusals checked over %d routes", checked, len(e.h.table))
+			}
+			e.noLeak(w.acmeToken, w.readOnly, w.expired, w.revoked, w.globexToken, w.plainCookie, w.adminCookie)
+		})
+	}
+}
+
+type expect struct {
+	status int
+	code   string
+}
+
+type httpResult struct {
+	status int
+	code   string
+}
+
+func errorCode(body []byte) string {
+	var env struct {
+		Error struct{ Code string } `json:"error"`
+	}
+	_ = json.Unmarshal(body, &env)
+	return env.Error.Code
+}
