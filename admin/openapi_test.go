@@ -3,9 +3,6 @@ package admin
 import (
 	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -15,133 +12,27 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pb33f/libopenapi"
-	validator "github.com/pb33f/libopenapi-validator"
-	"github.com/pb33f/libopenapi-validator/config"
-	"github.com/pb33f/libopenapi-validator/content"
-	liberrors "github.com/pb33f/libopenapi-validator/errors"
-	"github.com/pb33f/libopenapi-validator/schema_validation"
-	"github.com/pb33f/libopenapi/datamodel/high/base"
 	v3 "github.com/pb33f/libopenapi/datamodel/high/v3"
 
+	"github.com/partnergate/partnergate/internal/apicontract"
 	"github.com/partnergate/partnergate/mail"
 )
 
-// contract is the embedded document, parsed once for every test: building
-// the model and compiling its schemas takes far longer than a request.
-type contract struct {
-	doc   libopenapi.Document
-	model *v3.Document
-	// full checks status, headers and body; head checks a HEAD answer,
-	// which has the GET operation's status and headers but no body.
-	full, head validator.Validator
-	// routes routes a request the way Handler's mux does, but over the
-	// documented operations only, to tell a documented route from one
-	// the handler answers with a generic 401, 404 or 405.
-	routes *http.ServeMux
-	// errorSchema is the envelope that every undocumented route's answer
-	// must still follow.
-	errorSchema *base.Schema
-	schemas     schema_validation.SchemaValidator
-}
-
 var (
 	contractOnce sync.Once
-	theContract  *contract
+	theContract  *apicontract.Contract
 	contractErr  error
 )
 
 // loadContract builds the contract, or reports why the document is not a
 // usable OpenAPI 3.1 description.
-func loadContract(t testing.TB) *contract {
+func loadContract(t testing.TB) *apicontract.Contract {
 	t.Helper()
-	contractOnce.Do(func() { theContract, contractErr = newContract(openAPIDocument) })
+	contractOnce.Do(func() { theContract, contractErr = apicontract.Load(openAPIDocument) })
 	if contractErr != nil {
 		t.Fatalf("openapi.json: %v", contractErr)
 	}
 	return theContract
-}
-
-func newContract(b []byte) (*contract, error) {
-	doc, err := libopenapi.NewDocument(b)
-	if err != nil {
-		return nil, fmt.Errorf("parse: %w", err)
-	}
-	m, err := doc.BuildV3Model()
-	if err != nil {
-		return nil, fmt.Errorf("build v3 model: %w", err)
-	}
-	opts := []config.Option{
-		// date-time and email are part of the contract, not decoration.
-		config.WithFormatAssertions(),
-		config.WithBodyDecoder("application/x-ndjson", ndjsonDecoder()),
-	}
-	full, errs := validator.NewValidator(doc, opts...)
-	if len(errs) > 0 {
-		return nil, fmt.Errorf("build validator: %w", errors.Join(errs...))
-	}
-	c := &contract{
-		doc:     doc,
-		model:   &m.Model,
-		full:    full,
-		head:    validator.NewValidatorFromV3Model(&m.Model, append(opts, config.WithoutResponseBodyValidation())...),
-		routes:  http.NewServeMux(),
-		schemas: schema_validation.NewSchemaValidator(config.WithFormatAssertions()),
-	}
-	for path, method := range c.operations() {
-		c.routes.Handle(method+" "+path, http.NotFoundHandler())
-	}
-	proxy := m.Model.Components.Schemas.GetOrZero("Error")
-	if proxy == nil {
-		return nil, errors.New("components.schemas has no Error")
-	}
-	c.errorSchema = proxy.Schema()
-	return c, nil
-}
-
-// operations yields every documented (path, METHOD) pair.
-func (c *contract) operations() func(yield func(string, string) bool) {
-	return func(yield func(string, string) bool) {
-		for path, item := range c.model.Paths.PathItems.FromOldest() {
-			for method := range item.GetOperations().FromOldest() {
-				if !yield(path, strings.ToUpper(method)) {
-					return
-				}
-			}
-		}
-	}
-}
-
-// ndjsonDecoder reads a JSON lines body as the array of its lines, which
-// is how OpenAPI describes a sequential media type. A body whose last
-// line has no newline is refused: that is how a cut-short export shows.
-func ndjsonDecoder() content.Decoder {
-	return content.DecoderFunc(func(in *content.DecodeInput) (any, error) {
-		b, err := io.ReadAll(in.Body)
-		if err != nil {
-			return nil, err
-		}
-		lines := []any{}
-		if len(b) == 0 {
-			return lines, nil
-		}
-		if b[len(b)-1] != '\n' {
-			return nil, errors.New("the stream's last line has no newline: it was cut short")
-		}
-		for i, line := range bytes.Split(b[:len(b)-1], []byte("\n")) {
-			var v any
-			dec := json.NewDecoder(bytes.NewReader(line))
-			dec.UseNumber()
-			if err := dec.Decode(&v); err != nil {
-				return nil, fmt.Errorf("line %d is not JSON: %w", i+1, err)
-			}
-			if dec.More() {
-				return nil, fmt.Errorf("line %d holds more than one JSON value", i+1)
-			}
-			lines = append(lines, v)
-		}
-		return lines, nil
-	})
 }
 
 // validateResponse fails t unless the recorded answer to req is one the
@@ -157,7 +48,7 @@ func validateResponse(t testing.TB, req *http.Request, rec *httptest.ResponseRec
 		Body:       io.NopCloser(bytes.NewReader(rec.Body.Bytes())),
 		Request:    req,
 	}
-	if problems := loadContract(t).check(req, resp); len(problems) > 0 {
+	if problems := loadContract(t).Check(req, resp); len(problems) > 0 {
 		body := rec.Body.String()
 		if len(body) > 2000 {
 			body = body[:2000] + "…"
@@ -167,86 +58,16 @@ func validateResponse(t testing.TB, req *http.Request, rec *httptest.ResponseRec
 	}
 }
 
-// check returns what is wrong with resp as the answer to req.
-func (c *contract) check(req *http.Request, resp *http.Response) []string {
-	var problems []string
-	if got := resp.Header.Get("X-Request-Id"); got == "" {
-		problems = append(problems, "no X-Request-Id header")
-	}
-	pattern := ""
-	if canonical(req.URL.Path) {
-		_, pattern = c.routes.Handler(req)
-	}
-	if pattern == "" {
-		return append(problems, c.checkUndocumented(resp)...)
-	}
-	// The validator reads only the request's method, path and query; a
-	// copy keeps the test's request untouched.
-	vreq := req.Clone(req.Context())
-	vreq.Body = http.NoBody
-	v := c.full
-	if req.Method == http.MethodHead {
-		vreq.Method = http.MethodGet
-		v = c.head
-	}
-	if ok, errs := v.ValidateHttpResponse(vreq, resp); !ok {
-		problems = append(problems, describe(errs)...)
-	}
-	return problems
-}
-
-// checkUndocumented covers what no operation describes: unknown paths,
-// methods a path does not have, non-canonical paths. The handler answers
-// those with the error envelope only.
-func (c *contract) checkUndocumented(resp *http.Response) []string {
-	var problems []string
-	if resp.StatusCode < 400 {
-		problems = append(problems, fmt.Sprintf("status %d on a route the document does not describe", resp.StatusCode))
-	}
-	if resp.StatusCode == http.StatusMethodNotAllowed && resp.Header.Get("Allow") == "" {
-		problems = append(problems, "405 without Allow")
-	}
-	if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
-		problems = append(problems, fmt.Sprintf("Content-Type %q, want application/json", ct))
-	}
-	body, _ := io.ReadAll(resp.Body)
-	if ok, errs := c.schemas.ValidateSchemaBytes(c.errorSchema, body); !ok {
-		problems = append(problems, describe(errs)...)
-	}
-	return problems
-}
-
-// describe flattens validator errors into one line each, with every
-// schema failure's location so the culprit member is named.
-func describe(errs []*liberrors.ValidationError) []string {
-	var out []string
-	for _, e := range errs {
-		line := e.Message
-		if e.Reason != "" && e.Reason != e.Message {
-			line += ": " + e.Reason
-		}
-		for _, f := range e.SchemaValidationErrors {
-			where := f.FieldPath
-			if where == "" {
-				where = f.KeywordLocation
-			}
-			line += fmt.Sprintf("\n    %s (at %s)", f.Reason, where)
-		}
-		out = append(out, line)
-	}
-	return out
-}
-
 // The document is OpenAPI 3.1 that libopenapi models without complaint
 // and that passes the specification's own schema.
 func TestOpenAPIDocumentIsValid(t *testing.T) {
 	t.Parallel()
 	c := loadContract(t)
-	if v := c.doc.GetVersion(); !strings.HasPrefix(v, "3.1.") {
+	if v := c.Version(); !strings.HasPrefix(v, "3.1.") {
 		t.Errorf("openapi = %q, want 3.1.x", v)
 	}
-	if ok, errs := c.full.ValidateDocument(); !ok {
-		t.Errorf("openapi.json fails the OpenAPI 3.1 schema:\n%s", strings.Join(describe(errs), "\n"))
+	if problems := c.ValidateDocument(); len(problems) > 0 {
+		t.Errorf("openapi.json fails the OpenAPI 3.1 schema:\n%s", strings.Join(problems, "\n"))
 	}
 	// Parsing a copy proves OpenAPIDocument hands out the served bytes and
 	// that changing the copy cannot change them.
@@ -272,7 +93,7 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 		routed[rt.method+" "+rt.pattern] = rt
 	}
 	documented := map[string]*v3.Operation{}
-	for path, item := range c.model.Paths.PathItems.FromOldest() {
+	for path, item := range c.Model().Paths.PathItems.FromOldest() {
 		for method, o := range item.GetOperations().FromOldest() {
 			documented[strings.ToUpper(method)+" "+path] = o
 		}
@@ -448,7 +269,7 @@ func TestOpenAPICatchesDrift(t *testing.T) {
 			t.Parallel()
 			req := httptest.NewRequest(tt.method, tt.path, nil)
 			resp := &http.Response{StatusCode: tt.status, Header: tt.header, Body: io.NopCloser(strings.NewReader(tt.body))}
-			problems := c.check(req, resp)
+			problems := c.Check(req, resp)
 			if valid := len(problems) == 0; valid != tt.valid {
 				t.Errorf("valid = %v, want %v; problems: %q", valid, tt.valid, problems)
 			}
@@ -481,7 +302,7 @@ func TestOpenAPITour(t *testing.T) {
 		if rec.Code != s.want {
 			t.Fatalf("%s %s = %d %s, want %d", s.method, s.path, rec.Code, rec.Body, s.want)
 		}
-		_, pattern := loadContract(t).routes.Handler(httptest.NewRequest(s.method, s.path, nil))
+		pattern := loadContract(t).Route(httptest.NewRequest(s.method, s.path, nil))
 		seen[pattern] = true
 		return rec
 	}

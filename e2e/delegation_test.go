@@ -37,6 +37,7 @@ func (n *node) adminAs(t *testing.T, token, method, path string, payload any, wa
 		req.Header.Set("Content-Type", "application/json")
 	}
 	resp := send(t, n.client(), req, nil)
+	n.checkContract(req, resp)
 	b := body(resp)
 	if resp.StatusCode != want {
 		t.Fatalf("%s %s: status %d, want %d: %s", method, path, resp.StatusCode, want, b)
@@ -207,7 +208,7 @@ func TestPartnerAdminSession(t *testing.T) {
 		host := partnerHost("acme")
 		c := n.signIn(t, host, acmeEmail, acmePassword)
 		api := func(c *http.Client, h, method, path, csrf, payload string, header http.Header) *http.Response {
-			req, err := http.NewRequest(method, n.url(h, "/.partnergate/admin"+path), strings.NewReader(payload))
+			req, err := http.NewRequest(method, n.url(h, portalPrefix+path), strings.NewReader(payload))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -217,7 +218,9 @@ func TestPartnerAdminSession(t *testing.T) {
 			if csrf != "" {
 				req.Header.Set("X-CSRF-Token", csrf)
 			}
-			return send(t, c, req, header)
+			resp := send(t, c, req, header)
+			n.checkContract(req, resp)
+			return resp
 		}
 		me := api(c, host, "GET", "/api/v1/me", "", "", nil)
 		var who struct {

@@ -321,7 +321,11 @@ func (n *node) adminRaw(method, path, contentType, body string) (*http.Response,
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
-	return roundTrip(n.client(), req, nil)
+	resp, err := roundTrip(n.client(), req, nil)
+	if err == nil {
+		n.checkContract(req, resp)
+	}
+	return resp, err
 }
 
 // mustAdminRaw is adminRaw failing the test when no answer comes.
@@ -474,6 +478,8 @@ func get(t *testing.T, c *http.Client, u string, header http.Header) *http.Respo
 	}
 	return send(t, c, req, header)
 }
+
+func newBody(s string) io.ReadCloser { return io.NopCloser(strings.NewReader(s)) }
 
 func body(resp *http.Response) string {
 	b, _ := io.ReadAll(resp.Body)
