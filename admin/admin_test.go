@@ -425,3 +425,14 @@ func assertHeaders(t *testing.T, rec *httptest.ResponseRecorder) {
 }
 
 var errBroken = errors.New("broken on purpose")
+
+// onEachStore runs test once per store backend, in parallel.
+func onEachStore(t *testing.T, test func(t *testing.T, backend string)) {
+	t.Helper()
+	for _, backend := range backends {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			test(t, backend)
+		})
+	}
+}

@@ -156,12 +156,8 @@ func (h *Handler) createGroup(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	gj, err := h.groupJSON(r, g)
-	if err != nil {
-		return err
-	}
 	w.Header().Set("Location", partnerPath(p.ID)+"/groups/"+g.ID)
-	return writeResource(w, http.StatusCreated, gj)
+	return h.writeGroup(w, r, http.StatusCreated, g)
 }
 
 func (h *Handler) getGroup(w http.ResponseWriter, r *http.Request) error {
@@ -169,21 +165,36 @@ func (h *Handler) getGroup(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	return h.writeGroup(w, r, http.StatusOK, g)
+}
+
+// writeGroup answers a group with its members and ETag.
+func (h *Handler) writeGroup(w http.ResponseWriter, r *http.Request, status int, g store.Group) error {
 	gj, err := h.groupJSON(r, g)
 	if err != nil {
 		return err
 	}
-	return writeResource(w, http.StatusOK, gj)
+	return writeResource(w, status, gj)
+}
+
+// checkGroupPrecondition honours If-Match against the group as a client
+// sees it: members are part of the representation the ETag covers.
+func (h *Handler) checkGroupPrecondition(r *http.Request, g store.Group) (precondition, error) {
+	pre, err := preconditionOf(r)
+	if err != nil || !pre.set {
+		return pre, err
+	}
+	gj, err := h.groupJSON(r, g)
+	if err != nil {
+		return pre, err
+	}
+	return pre, pre.check(gj)
 }
 
 // updateGroup renames; members change through their own endpoints so two
 // admins adding different members never overwrite each other.
 func (h *Handler) updateGroup(w http.ResponseWriter, r *http.Request) error {
 	cur, err := h.group(r)
-	if err != nil {
-		return err
-	}
-	pre, err := preconditionOf(r)
 	if err != nil {
 		return err
 	}
@@ -202,20 +213,16 @@ func (h *Handler) updateGroup(w http.ResponseWriter, r *http.Request) error {
 	if err := ps.err(); err != nil {
 		return err
 	}
-	if pre.set {
-		// Members are part of the representation the ETag covers.
-		before, err := h.groupJSON(r, cur)
-		if err != nil {
-			return err
-		}
-		if err := pre.check(before); err != nil {
-			return err
-		}
+	pre, err := h.checkGroupPrecondition(r, cur)
+	if err != nil {
+		return err
 	}
 	noteTarget(r, "group", cur.ID, change{Field: "name", From: cur.Name, To: name.val})
 	now := h.timestamp()
 	g, err := h.store.UpdateGroup(r.Context(), cur.PartnerID, cur.ID, func(g store.Group) (store.Group, error) {
-		if g.UpdatedAt != cur.UpdatedAt && pre.set {
+		// Checked against what was read above; a rename since then is a
+		// newer version than the client saw.
+		if pre.set && !g.UpdatedAt.Equal(cur.UpdatedAt) {
 			return g, errPreconditionFailed
 		}
 		if name.set {
@@ -231,11 +238,7 @@ func (h *Handler) updateGroup(w http.ResponseWriter, r *http.Request) error {
 		return groupError(err)
 	}
 	h.publish(r, store.Event{Kind: store.AccessChanged, PartnerID: g.PartnerID})
-	gj, err := h.groupJSON(r, g)
-	if err != nil {
-		return err
-	}
-	return writeResource(w, http.StatusOK, gj)
+	return h.writeGroup(w, r, http.StatusOK, g)
 }
 
 func (h *Handler) deleteGroup(w http.ResponseWriter, r *http.Request) error {
@@ -243,18 +246,8 @@ func (h *Handler) deleteGroup(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	pre, err := preconditionOf(r)
-	if err != nil {
+	if _, err := h.checkGroupPrecondition(r, g); err != nil {
 		return err
-	}
-	if pre.set {
-		gj, err := h.groupJSON(r, g)
-		if err != nil {
-			return err
-		}
-		if err := pre.check(gj); err != nil {
-			return err
-		}
 	}
 	noteTarget(r, "group", g.ID, change{Field: "name", From: g.Name})
 	if err := h.store.DeleteGroup(r.Context(), g.PartnerID, g.ID); err != nil {
@@ -319,11 +312,7 @@ func (h *Handler) addMembers(w http.ResponseWriter, r *http.Request) error {
 	if err := h.addGroupMembers(r, g, members.val); err != nil {
 		return err
 	}
-	gj, err := h.groupJSON(r, g)
-	if err != nil {
-		return err
-	}
-	return writeResource(w, http.StatusOK, gj)
+	return h.writeGroup(w, r, http.StatusOK, g)
 }
 
 func (h *Handler) addGroupMembers(r *http.Request, g store.Group, userIDs []string) error {

@@ -145,53 +145,50 @@ func TestReviewPasswordHashingIsBounded(t *testing.T) {
 // holding a link that sets the account's password.
 func TestReviewLinkDiesWithEmailChange(t *testing.T) {
 	t.Parallel()
-	for _, backend := range backends {
-		t.Run(backend, func(t *testing.T) {
-			t.Parallel()
-			e := newLiveEnv(t, backend)
-			e.createPartner("acme")
-			ctx := t.Context()
-			invited := e.createUser("acme", `{"email": "bob@typo.example"}`)
-			inviteLink, err := invite.Issue(ctx, e.store, "acme", invited, invite.Invitation, time.Hour)
-			if err != nil {
-				t.Fatal(err)
-			}
-			withPassword := e.createUser("acme", `{"email": "carol@old.example", "password": "`+newPassword+`"}`)
-			resetLink, err := invite.Issue(ctx, e.store, "acme", withPassword, invite.PasswordReset, time.Hour)
-			if err != nil {
-				t.Fatal(err)
-			}
+	onEachStore(t, func(t *testing.T, backend string) {
+		e := newLiveEnv(t, backend)
+		e.createPartner("acme")
+		ctx := t.Context()
+		invited := e.createUser("acme", `{"email": "bob@typo.example"}`)
+		inviteLink, err := invite.Issue(ctx, e.store, "acme", invited, invite.Invitation, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		withPassword := e.createUser("acme", `{"email": "carol@old.example", "password": "`+newPassword+`"}`)
+		resetLink, err := invite.Issue(ctx, e.store, "acme", withPassword, invite.PasswordReset, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
 
-			// Neither a rename nor a change of letter case moves the
-			// mailbox: the links keep working.
-			e.mustCall("PATCH", userPath("acme", invited), `{"name": "Bob"}`, http.StatusOK)
-			e.mustCall("PATCH", userPath("acme", invited), `{"email": "Bob@Typo.example"}`, http.StatusOK)
-			if _, _, err := invite.Check(ctx, e.store, "acme", inviteLink); err != nil {
-				t.Fatalf("link after a rename and a case change: %v", err)
-			}
+		// Neither a rename nor a change of letter case moves the
+		// mailbox: the links keep working.
+		e.mustCall("PATCH", userPath("acme", invited), `{"name": "Bob"}`, http.StatusOK)
+		e.mustCall("PATCH", userPath("acme", invited), `{"email": "Bob@Typo.example"}`, http.StatusOK)
+		if _, _, err := invite.Check(ctx, e.store, "acme", inviteLink); err != nil {
+			t.Fatalf("link after a rename and a case change: %v", err)
+		}
 
-			e.mustCall("PATCH", userPath("acme", invited), `{"email": "bob@acme.example"}`, http.StatusOK)
-			e.mustCall("PATCH", userPath("acme", withPassword), `{"email": "carol@new.example"}`, http.StatusOK)
-			for name, link := range map[string]string{"invitation": inviteLink, "reset": resetLink} {
-				if _, _, err := invite.Check(ctx, e.store, "acme", link); !errors.Is(err, invite.ErrInvalid) {
-					t.Errorf("%s link after the email changed: Check = %v, want ErrInvalid", name, err)
-				}
-				if _, err := invite.Redeem(ctx, e.store, "acme", link, "attacker's hash", time.Now()); !errors.Is(err, invite.ErrInvalid) {
-					t.Errorf("%s link after the email changed: Redeem = %v, want ErrInvalid", name, err)
-				}
+		e.mustCall("PATCH", userPath("acme", invited), `{"email": "bob@acme.example"}`, http.StatusOK)
+		e.mustCall("PATCH", userPath("acme", withPassword), `{"email": "carol@new.example"}`, http.StatusOK)
+		for name, link := range map[string]string{"invitation": inviteLink, "reset": resetLink} {
+			if _, _, err := invite.Check(ctx, e.store, "acme", link); !errors.Is(err, invite.ErrInvalid) {
+				t.Errorf("%s link after the email changed: Check = %v, want ErrInvalid", name, err)
 			}
-			var u userJSON
-			if err := json.Unmarshal(e.mustCall("GET", userPath("acme", invited), "", http.StatusOK), &u); err != nil {
-				t.Fatal(err)
+			if _, err := invite.Redeem(ctx, e.store, "acme", link, "attacker's hash", time.Now()); !errors.Is(err, invite.ErrInvalid) {
+				t.Errorf("%s link after the email changed: Redeem = %v, want ErrInvalid", name, err)
 			}
-			if u.Status == statusInvited {
-				t.Errorf("status = %q after the invitation died", u.Status)
-			}
-			if got, err := e.store.GetUser(ctx, "acme", withPassword); err != nil || got.PasswordHash == "attacker's hash" {
-				t.Errorf("the old mailbox set the password: %v", err)
-			}
-		})
-	}
+		}
+		var u userJSON
+		if err := json.Unmarshal(e.mustCall("GET", userPath("acme", invited), "", http.StatusOK), &u); err != nil {
+			t.Fatal(err)
+		}
+		if u.Status == statusInvited {
+			t.Errorf("status = %q after the invitation died", u.Status)
+		}
+		if got, err := e.store.GetUser(ctx, "acme", withPassword); err != nil || got.PasswordHash == "attacker's hash" {
+			t.Errorf("the old mailbox set the password: %v", err)
+		}
+	})
 }
 
 // TestReviewLinkDiesWithSuspension: suspending a user must kill their
@@ -199,33 +196,30 @@ func TestReviewLinkDiesWithEmailChange(t *testing.T) {
 // later must not bring back a link sent before.
 func TestReviewLinkDiesWithSuspension(t *testing.T) {
 	t.Parallel()
-	for _, backend := range backends {
-		t.Run(backend, func(t *testing.T) {
-			t.Parallel()
-			e := newLiveEnv(t, backend)
-			e.createPartner("acme")
-			ctx := t.Context()
-			viaSuspend := e.createUser("acme", `{"email": "a@acme.example", "password": "`+newPassword+`"}`)
-			viaPatch := e.createUser("acme", `{"email": "b@acme.example"}`)
-			links := map[string]string{}
-			for id, purpose := range map[string]invite.Purpose{viaSuspend: invite.PasswordReset, viaPatch: invite.Invitation} {
-				l, err := invite.Issue(ctx, e.store, "acme", id, purpose, time.Hour)
-				if err != nil {
-					t.Fatal(err)
-				}
-				links[id] = l
+	onEachStore(t, func(t *testing.T, backend string) {
+		e := newLiveEnv(t, backend)
+		e.createPartner("acme")
+		ctx := t.Context()
+		viaSuspend := e.createUser("acme", `{"email": "a@acme.example", "password": "`+newPassword+`"}`)
+		viaPatch := e.createUser("acme", `{"email": "b@acme.example"}`)
+		links := map[string]string{}
+		for id, purpose := range map[string]invite.Purpose{viaSuspend: invite.PasswordReset, viaPatch: invite.Invitation} {
+			l, err := invite.Issue(ctx, e.store, "acme", id, purpose, time.Hour)
+			if err != nil {
+				t.Fatal(err)
 			}
-			e.mustCall("POST", userPath("acme", viaSuspend)+"/suspend", "", http.StatusOK)
-			e.mustCall("POST", userPath("acme", viaSuspend)+"/resume", "", http.StatusOK)
-			e.mustCall("PATCH", userPath("acme", viaPatch), `{"active": false}`, http.StatusOK)
-			e.mustCall("PATCH", userPath("acme", viaPatch), `{"active": true}`, http.StatusOK)
-			for id, link := range links {
-				if _, _, err := invite.Check(ctx, e.store, "acme", link); !errors.Is(err, invite.ErrInvalid) {
-					t.Errorf("user %s: link sent before a suspension works after resuming: %v", id, err)
-				}
+			links[id] = l
+		}
+		e.mustCall("POST", userPath("acme", viaSuspend)+"/suspend", "", http.StatusOK)
+		e.mustCall("POST", userPath("acme", viaSuspend)+"/resume", "", http.StatusOK)
+		e.mustCall("PATCH", userPath("acme", viaPatch), `{"active": false}`, http.StatusOK)
+		e.mustCall("PATCH", userPath("acme", viaPatch), `{"active": true}`, http.StatusOK)
+		for id, link := range links {
+			if _, _, err := invite.Check(ctx, e.store, "acme", link); !errors.Is(err, invite.ErrInvalid) {
+				t.Errorf("user %s: link sent before a suspension works after resuming: %v", id, err)
 			}
-		})
-	}
+		}
+	})
 }
 
 // TestReviewUserSearchScanIsBounded: a filter that matches few users must
@@ -234,53 +228,50 @@ func TestReviewLinkDiesWithSuspension(t *testing.T) {
 // to continue, so following cursors still finds every match.
 func TestReviewUserSearchScanIsBounded(t *testing.T) {
 	t.Parallel()
-	for _, backend := range backends {
-		t.Run(backend, func(t *testing.T) {
-			t.Parallel()
-			counting := &srCountingStore{}
-			e := newEnvOn(t, backend, withCounting(counting))
-			e.createPartner("acme")
-			const users, budget = 30, 10
-			var want []string
-			for i := range users {
-				u := store.User{ID: fmt.Sprintf("u_%03d", i), PartnerID: "acme", Email: fmt.Sprintf("user%d@acme.example", i), Active: true, CreatedAt: t0, UpdatedAt: t0}
-				if i%7 == 3 {
-					u.Email = fmt.Sprintf("needle%d@acme.example", i)
-					want = append(want, u.ID)
-				}
-				if err := e.store.CreateUser(t.Context(), u); err != nil {
-					t.Fatal(err)
-				}
+	onEachStore(t, func(t *testing.T, backend string) {
+		counting := &srCountingStore{}
+		e := newEnvOn(t, backend, withCounting(counting))
+		e.createPartner("acme")
+		const users, budget = 30, 10
+		var want []string
+		for i := range users {
+			u := store.User{ID: fmt.Sprintf("u_%03d", i), PartnerID: "acme", Email: fmt.Sprintf("user%d@acme.example", i), Active: true, CreatedAt: t0, UpdatedAt: t0}
+			if i%7 == 3 {
+				u.Email = fmt.Sprintf("needle%d@acme.example", i)
+				want = append(want, u.ID)
 			}
-			e.h.userScanBudget = budget
+			if err := e.store.CreateUser(t.Context(), u); err != nil {
+				t.Fatal(err)
+			}
+		}
+		e.h.userScanBudget = budget
 
-			var got []string
-			path := "/api/v1/partners/acme/users?email=needle"
-			for pages := 0; ; pages++ {
-				if pages > users {
-					t.Fatal("the cursors never end")
-				}
-				before := counting.usersRead.Load()
-				var page pageJSON[userJSON]
-				if err := json.Unmarshal(e.mustCall("GET", path, "", http.StatusOK), &page); err != nil {
-					t.Fatal(err)
-				}
-				if read := counting.usersRead.Load() - before; read > budget {
-					t.Fatalf("one search read %d users, want at most %d", read, budget)
-				}
-				for _, u := range page.Data {
-					got = append(got, u.ID)
-				}
-				if page.NextCursor == nil {
-					break
-				}
-				path = "/api/v1/partners/acme/users?email=needle&cursor=" + url.QueryEscape(*page.NextCursor)
+		var got []string
+		path := "/api/v1/partners/acme/users?email=needle"
+		for pages := 0; ; pages++ {
+			if pages > users {
+				t.Fatal("the cursors never end")
 			}
-			if !slices.Equal(got, want) {
-				t.Errorf("search across pages = %v, want %v", got, want)
+			before := counting.usersRead.Load()
+			var page pageJSON[userJSON]
+			if err := json.Unmarshal(e.mustCall("GET", path, "", http.StatusOK), &page); err != nil {
+				t.Fatal(err)
 			}
-		})
-	}
+			if read := counting.usersRead.Load() - before; read > budget {
+				t.Fatalf("one search read %d users, want at most %d", read, budget)
+			}
+			for _, u := range page.Data {
+				got = append(got, u.ID)
+			}
+			if page.NextCursor == nil {
+				break
+			}
+			path = "/api/v1/partners/acme/users?email=needle&cursor=" + url.QueryEscape(*page.NextCursor)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("search across pages = %v, want %v", got, want)
+		}
+	})
 }
 
 // TestReviewTokenLockoutByID: an admin token's id is no secret (any
@@ -289,32 +280,29 @@ func TestReviewUserSearchScanIsBounded(t *testing.T) {
 // who presents the right secret. Wrong guesses stay limited.
 func TestReviewTokenLockoutByID(t *testing.T) {
 	t.Parallel()
-	for _, backend := range backends {
-		t.Run(backend, func(t *testing.T) {
-			t.Parallel()
-			e := newEnvOn(t, backend)
-			e.createPartner("acme")
-			_, auditor := srToken(e, "acme", `{"name": "siem", "read_only": true}`)
-			automationID, automation := srToken(e, "acme", `{"name": "automation"}`)
+	onEachStore(t, func(t *testing.T, backend string) {
+		e := newEnvOn(t, backend)
+		e.createPartner("acme")
+		_, auditor := srToken(e, "acme", `{"name": "siem", "read_only": true}`)
+		automationID, automation := srToken(e, "acme", `{"name": "automation"}`)
 
-			rec := e.do(request{method: "GET", path: "/api/v1/partners/acme/admin-tokens", auth: bearer(auditor)})
-			if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), automationID) {
-				t.Fatalf("the read-only token does not list the other token's id: %d %s", rec.Code, rec.Body)
+		rec := e.do(request{method: "GET", path: "/api/v1/partners/acme/admin-tokens", auth: bearer(auditor)})
+		if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), automationID) {
+			t.Fatalf("the read-only token does not list the other token's id: %d %s", rec.Code, rec.Body)
+		}
+		guess := "pgat.acme." + automationID + "." + strings.Repeat("A", 43)
+		for i := range authFailuresPerToken {
+			rec := e.do(request{method: "GET", path: "/api/v1/me", auth: bearer(guess), remoteAddr: fmt.Sprintf("198.51.100.%d:1234", i+1)})
+			if rec.Code != http.StatusUnauthorized {
+				t.Fatalf("guess %d = %d, want 401", i+1, rec.Code)
 			}
-			guess := "pgat.acme." + automationID + "." + strings.Repeat("A", 43)
-			for i := range authFailuresPerToken {
-				rec := e.do(request{method: "GET", path: "/api/v1/me", auth: bearer(guess), remoteAddr: fmt.Sprintf("198.51.100.%d:1234", i+1)})
-				if rec.Code != http.StatusUnauthorized {
-					t.Fatalf("guess %d = %d, want 401", i+1, rec.Code)
-				}
-			}
-			if rec := e.do(request{method: "GET", path: "/api/v1/me", auth: bearer(automation), remoteAddr: "203.0.113.5:1234"}); rec.Code != http.StatusOK {
-				t.Errorf("the token's holder after others' wrong guesses = %d %s, want 200", rec.Code, rec.Body)
-			}
-			rec = e.do(request{method: "GET", path: "/api/v1/me", auth: bearer(guess), remoteAddr: "198.51.100.200:1234"})
-			assertError(t, rec, http.StatusTooManyRequests, "rate_limited", "")
-		})
-	}
+		}
+		if rec := e.do(request{method: "GET", path: "/api/v1/me", auth: bearer(automation), remoteAddr: "203.0.113.5:1234"}); rec.Code != http.StatusOK {
+			t.Errorf("the token's holder after others' wrong guesses = %d %s, want 200", rec.Code, rec.Body)
+		}
+		rec = e.do(request{method: "GET", path: "/api/v1/me", auth: bearer(guess), remoteAddr: "198.51.100.200:1234"})
+		assertError(t, rec, http.StatusTooManyRequests, "rate_limited", "")
+	})
 }
 
 // TestReviewRemoveMemberReadsNoMemberList: removing one member must not
@@ -322,38 +310,35 @@ func TestReviewTokenLockoutByID(t *testing.T) {
 // record says whether they belong.
 func TestReviewRemoveMemberReadsNoMemberList(t *testing.T) {
 	t.Parallel()
-	for _, backend := range backends {
-		t.Run(backend, func(t *testing.T) {
-			t.Parallel()
-			counting := &srCountingStore{}
-			e := newEnvOn(t, backend, withCounting(counting))
-			e.createPartner("acme")
-			a := e.createUser("acme", `{"email": "a@acme.example"}`)
-			b := e.createUser("acme", `{"email": "b@acme.example"}`)
-			outsider := e.createUser("acme", `{"email": "c@acme.example"}`)
-			var g struct{ ID string }
-			if err := json.Unmarshal(e.mustCall("POST", "/api/v1/partners/acme/groups", `{"name": "Eng", "members": ["`+a+`", "`+b+`"]}`, http.StatusCreated), &g); err != nil {
-				t.Fatal(err)
-			}
-			members := "/api/v1/partners/acme/groups/" + g.ID + "/members/"
+	onEachStore(t, func(t *testing.T, backend string) {
+		counting := &srCountingStore{}
+		e := newEnvOn(t, backend, withCounting(counting))
+		e.createPartner("acme")
+		a := e.createUser("acme", `{"email": "a@acme.example"}`)
+		b := e.createUser("acme", `{"email": "b@acme.example"}`)
+		outsider := e.createUser("acme", `{"email": "c@acme.example"}`)
+		var g struct{ ID string }
+		if err := json.Unmarshal(e.mustCall("POST", "/api/v1/partners/acme/groups", `{"name": "Eng", "members": ["`+a+`", "`+b+`"]}`, http.StatusCreated), &g); err != nil {
+			t.Fatal(err)
+		}
+		members := "/api/v1/partners/acme/groups/" + g.ID + "/members/"
 
-			before := counting.wholeMemberList.Load()
-			e.mustCall("DELETE", members+a, "", http.StatusNoContent)
-			assertError(t, e.call("DELETE", members+a, ""), http.StatusNotFound, "not_found", "")
-			assertError(t, e.call("DELETE", members+outsider, ""), http.StatusNotFound, "not_found", "")
-			assertError(t, e.call("DELETE", members+"u_nobody", ""), http.StatusNotFound, "not_found", "")
-			if n := counting.wholeMemberList.Load() - before; n != 0 {
-				t.Errorf("removing members read the whole member list %d times", n)
-			}
-			var page pageJSON[string]
-			if err := json.Unmarshal(e.mustCall("GET", "/api/v1/partners/acme/groups/"+g.ID+"/members", "", http.StatusOK), &page); err != nil {
-				t.Fatal(err)
-			}
-			if !slices.Equal(page.Data, []string{b}) {
-				t.Errorf("members = %v, want [%s]", page.Data, b)
-			}
-		})
-	}
+		before := counting.wholeMemberList.Load()
+		e.mustCall("DELETE", members+a, "", http.StatusNoContent)
+		assertError(t, e.call("DELETE", members+a, ""), http.StatusNotFound, "not_found", "")
+		assertError(t, e.call("DELETE", members+outsider, ""), http.StatusNotFound, "not_found", "")
+		assertError(t, e.call("DELETE", members+"u_nobody", ""), http.StatusNotFound, "not_found", "")
+		if n := counting.wholeMemberList.Load() - before; n != 0 {
+			t.Errorf("removing members read the whole member list %d times", n)
+		}
+		var page pageJSON[string]
+		if err := json.Unmarshal(e.mustCall("GET", "/api/v1/partners/acme/groups/"+g.ID+"/members", "", http.StatusOK), &page); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(page.Data, []string{b}) {
+			t.Errorf("members = %v, want [%s]", page.Data, b)
+		}
+	})
 }
 
 // srMailSink counts the mails the handler sends.
@@ -372,41 +357,38 @@ func (s *srMailSink) Send(context.Context, mail.Message) error {
 // nothing; other users are unaffected.
 func TestReviewLinkMailsPerUserAreLimited(t *testing.T) {
 	t.Parallel()
-	for _, backend := range backends {
-		t.Run(backend, func(t *testing.T) {
-			t.Parallel()
-			sink := &srMailSink{}
-			e := newEnvOn(t, backend, withMailer(sink))
-			e.createPartner("acme")
-			for i := range linkMailsPerUser {
-				want := http.StatusOK
-				if i == 0 {
-					want = http.StatusCreated
-				}
-				e.mustCall("POST", "/api/v1/partners/acme/invitations", `{"email": "victim@example.com"}`, want)
+	onEachStore(t, func(t *testing.T, backend string) {
+		sink := &srMailSink{}
+		e := newEnvOn(t, backend, withMailer(sink))
+		e.createPartner("acme")
+		for i := range linkMailsPerUser {
+			want := http.StatusOK
+			if i == 0 {
+				want = http.StatusCreated
 			}
-			rec := e.call("POST", "/api/v1/partners/acme/invitations", `{"email": "victim@example.com"}`)
-			assertError(t, rec, http.StatusTooManyRequests, "rate_limited", "")
-			if rec.Header().Get("Retry-After") == "" {
-				t.Error("429 without Retry-After")
-			}
-			if got := sink.sent.Load(); got != linkMailsPerUser {
-				t.Errorf("%d mails sent to one address, want %d", got, linkMailsPerUser)
-			}
+			e.mustCall("POST", "/api/v1/partners/acme/invitations", `{"email": "victim@example.com"}`, want)
+		}
+		rec := e.call("POST", "/api/v1/partners/acme/invitations", `{"email": "victim@example.com"}`)
+		assertError(t, rec, http.StatusTooManyRequests, "rate_limited", "")
+		if rec.Header().Get("Retry-After") == "" {
+			t.Error("429 without Retry-After")
+		}
+		if got := sink.sent.Load(); got != linkMailsPerUser {
+			t.Errorf("%d mails sent to one address, want %d", got, linkMailsPerUser)
+		}
 
-			// Resets count against the same user.
-			id := e.createUser("acme", `{"email": "carol@example.com", "password": "`+newPassword+`"}`)
-			for range linkMailsPerUser {
-				e.mustCall("POST", userPath("acme", id)+"/password-reset", "", http.StatusAccepted)
-			}
-			assertError(t, e.call("POST", userPath("acme", id)+"/password-reset", ""), http.StatusTooManyRequests, "rate_limited", "")
-			if got := sink.sent.Load(); got != 2*linkMailsPerUser {
-				t.Errorf("%d mails sent, want %d", got, 2*linkMailsPerUser)
-			}
-			// Another user still gets theirs.
-			e.mustCall("POST", "/api/v1/partners/acme/invitations", `{"email": "someone@example.com"}`, http.StatusCreated)
-		})
-	}
+		// Resets count against the same user.
+		id := e.createUser("acme", `{"email": "carol@example.com", "password": "`+newPassword+`"}`)
+		for range linkMailsPerUser {
+			e.mustCall("POST", userPath("acme", id)+"/password-reset", "", http.StatusAccepted)
+		}
+		assertError(t, e.call("POST", userPath("acme", id)+"/password-reset", ""), http.StatusTooManyRequests, "rate_limited", "")
+		if got := sink.sent.Load(); got != 2*linkMailsPerUser {
+			t.Errorf("%d mails sent, want %d", got, 2*linkMailsPerUser)
+		}
+		// Another user still gets theirs.
+		e.mustCall("POST", "/api/v1/partners/acme/invitations", `{"email": "someone@example.com"}`, http.StatusCreated)
+	})
 }
 
 // TestReviewTenantEdgeCases pins down edge cases found sound in review:

@@ -134,106 +134,103 @@ func (w world) validBody(rt route) string {
 // refused the right way and changes nothing.
 func TestTenantIsolationWalk(t *testing.T) {
 	t.Parallel()
-	for _, backend := range backends {
-		t.Run(backend, func(t *testing.T) {
-			t.Parallel()
-			e := newEnvOn(t, backend)
-			// Sessions live in real time in the store, so the clock does too.
-			e.clock.now = time.Now()
-			w := e.buildWorld()
-			// The secrets were shown once, at creation; from here on no
-			// response may carry them.
-			e.mu.Lock()
-			e.bodies = nil
-			e.mu.Unlock()
-			n := 0
-			call := func(rt route, auth []string, cookie string) *httpResult {
-				n++
-				req := request{
-					method:     rt.method,
-					path:       w.fill(rt.pattern),
-					body:       w.validBody(rt),
-					auth:       auth,
-					remoteAddr: fmt.Sprintf("203.0.113.%d:5000", n%250+1),
-				}
-				if cookie != "" {
-					req.path = "http://acme." + testBase + req.path
-					req.header = http.Header{"Cookie": {"pg_session=" + cookie}}
-				}
-				var res httpResult
-				e.unchanged(func() {
-					rec := e.do(req)
-					res = httpResult{status: rec.Code, code: errorCode(rec.Body.Bytes())}
-				})
-				return &res
+	onEachStore(t, func(t *testing.T, backend string) {
+		e := newEnvOn(t, backend)
+		// Sessions live in real time in the store, so the clock does too.
+		e.clock.now = time.Now()
+		w := e.buildWorld()
+		// The secrets were shown once, at creation; from here on no
+		// response may carry them.
+		e.mu.Lock()
+		e.bodies = nil
+		e.mu.Unlock()
+		n := 0
+		call := func(rt route, auth []string, cookie string) *httpResult {
+			n++
+			req := request{
+				method:     rt.method,
+				path:       w.fill(rt.pattern),
+				body:       w.validBody(rt),
+				auth:       auth,
+				remoteAddr: fmt.Sprintf("203.0.113.%d:5000", n%250+1),
 			}
-			type cred struct {
-				name   string
-				auth   []string
-				cookie string
-				// want answers for a platform route, a partner read and a
-				// partner write; 0 means the call may succeed.
-				platform, read, write expect
+			if cookie != "" {
+				req.path = "http://acme." + testBase + req.path
+				req.header = http.Header{"Cookie": {"pg_session=" + cookie}}
 			}
-			creds := []cred{
-				{"other partner's token", []string{"Bearer " + w.globexToken}, "",
-					expect{403, "forbidden"}, expect{404, "not_found"}, expect{404, "not_found"}},
-				{"revoked token", []string{"Bearer " + w.revoked}, "",
-					expect{401, "unauthorized"}, expect{401, "unauthorized"}, expect{401, "unauthorized"}},
-				{"expired token", []string{"Bearer " + w.expired}, "",
-					expect{401, "token_expired"}, expect{401, "token_expired"}, expect{401, "token_expired"}},
-				{"read-only token", []string{"Bearer " + w.readOnly}, "",
-					expect{403, "forbidden"}, expect{}, expect{403, "read_only_token"}},
-				{"plain user's session", []string{}, w.plainCookie,
-					expect{403, "forbidden"}, expect{403, "forbidden"}, expect{403, "forbidden"}},
-				{"admin session without CSRF token", []string{}, w.adminCookie,
-					expect{403, "forbidden"}, expect{}, expect{403, "csrf_failed"}},
-				{"no credentials", []string{}, "",
-					expect{401, "unauthorized"}, expect{401, "unauthorized"}, expect{401, "unauthorized"}},
-			}
-			checked := 0
-			for _, rt := range e.h.table {
-				for _, c := range creds {
-					var want expect
-					switch rt.reach {
-					case platform:
-						want = c.platform
-					case partnerRead:
-						want = c.read
-					case partnerWrite:
-						want = c.write
-					case self:
-						want = c.read
-						if c.name == "other partner's token" {
-							want = expect{}
-						}
-					}
-					if want.status == 0 {
-						continue
-					}
-					got := call(rt, c.auth, c.cookie)
-					checked++
-					if got.status != want.status || got.code != want.code {
-						t.Errorf("%s %s with %s: %d %s, want %d %s", rt.method, rt.pattern, c.name, got.status, got.code, want.status, want.code)
+			var res httpResult
+			e.unchanged(func() {
+				rec := e.do(req)
+				res = httpResult{status: rec.Code, code: errorCode(rec.Body.Bytes())}
+			})
+			return &res
+		}
+		type cred struct {
+			name   string
+			auth   []string
+			cookie string
+			// want answers for a platform route, a partner read and a
+			// partner write; 0 means the call may succeed.
+			platform, read, write expect
+		}
+		creds := []cred{
+			{"other partner's token", []string{"Bearer " + w.globexToken}, "",
+				expect{403, "forbidden"}, expect{404, "not_found"}, expect{404, "not_found"}},
+			{"revoked token", []string{"Bearer " + w.revoked}, "",
+				expect{401, "unauthorized"}, expect{401, "unauthorized"}, expect{401, "unauthorized"}},
+			{"expired token", []string{"Bearer " + w.expired}, "",
+				expect{401, "token_expired"}, expect{401, "token_expired"}, expect{401, "token_expired"}},
+			{"read-only token", []string{"Bearer " + w.readOnly}, "",
+				expect{403, "forbidden"}, expect{}, expect{403, "read_only_token"}},
+			{"plain user's session", []string{}, w.plainCookie,
+				expect{403, "forbidden"}, expect{403, "forbidden"}, expect{403, "forbidden"}},
+			{"admin session without CSRF token", []string{}, w.adminCookie,
+				expect{403, "forbidden"}, expect{}, expect{403, "csrf_failed"}},
+			{"no credentials", []string{}, "",
+				expect{401, "unauthorized"}, expect{401, "unauthorized"}, expect{401, "unauthorized"}},
+		}
+		checked := 0
+		for _, rt := range e.h.table {
+			for _, c := range creds {
+				var want expect
+				switch rt.reach {
+				case platform:
+					want = c.platform
+				case partnerRead:
+					want = c.read
+				case partnerWrite:
+					want = c.write
+				case self:
+					want = c.read
+					if c.name == "other partner's token" {
+						want = expect{}
 					}
 				}
-			}
-			// The rightful token reads everything it is scoped to, so the
-			// refusals above are about the credential, not bad paths.
-			for _, rt := range e.h.table {
-				if rt.method != http.MethodGet || rt.reach == platform {
+				if want.status == 0 {
 					continue
 				}
-				if got := call(rt, []string{"Bearer " + w.acmeToken}, ""); got.status != http.StatusOK {
-					t.Errorf("GET %s with acme's own token: %d %s, want 200", rt.pattern, got.status, got.code)
+				got := call(rt, c.auth, c.cookie)
+				checked++
+				if got.status != want.status || got.code != want.code {
+					t.Errorf("%s %s with %s: %d %s, want %d %s", rt.method, rt.pattern, c.name, got.status, got.code, want.status, want.code)
 				}
 			}
-			if checked < 4*len(e.h.table) {
-				t.Errorf("only %d refusals checked over %d routes", checked, len(e.h.table))
+		}
+		// The rightful token reads everything it is scoped to, so the
+		// refusals above are about the credential, not bad paths.
+		for _, rt := range e.h.table {
+			if rt.method != http.MethodGet || rt.reach == platform {
+				continue
 			}
-			e.noLeak(w.acmeToken, w.readOnly, w.expired, w.revoked, w.globexToken, w.plainCookie, w.adminCookie)
-		})
-	}
+			if got := call(rt, []string{"Bearer " + w.acmeToken}, ""); got.status != http.StatusOK {
+				t.Errorf("GET %s with acme's own token: %d %s, want 200", rt.pattern, got.status, got.code)
+			}
+		}
+		if checked < 4*len(e.h.table) {
+			t.Errorf("only %d refusals checked over %d routes", checked, len(e.h.table))
+		}
+		e.noLeak(w.acmeToken, w.readOnly, w.expired, w.revoked, w.globexToken, w.plainCookie, w.adminCookie)
+	})
 }
 
 type expect struct {
