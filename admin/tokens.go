@@ -177,12 +177,19 @@ func (h *Handler) getToken(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, h.tokenJSON(t))
+	return writeResource(w, http.StatusOK, h.tokenJSON(t))
 }
 
 func (h *Handler) revokeToken(w http.ResponseWriter, r *http.Request) error {
 	t, err := h.token(r)
 	if err != nil {
+		return err
+	}
+	pre, err := preconditionOf(r)
+	if err != nil {
+		return err
+	}
+	if err := pre.check(h.tokenJSON(t)); err != nil {
 		return err
 	}
 	noteTarget(r, "admin_token", t.ID)

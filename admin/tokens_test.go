@@ -313,3 +313,26 @@ func TestTokenLimit(t *testing.T) {
 		}
 	})
 }
+
+// TestTokenETag: a token read carries an ETag, and a revocation
+// conditioned on a different version is refused.
+func TestTokenETag(t *testing.T) {
+	t.Parallel()
+	onEachStore(t, func(t *testing.T, backend string) {
+		e := newEnvOn(t, backend)
+		e.createPartner("acme")
+		id, _ := e.newToken("acme", `{"name": "ci"}`)
+		path := "/api/v1/partners/acme/admin-tokens/" + id
+		tag := e.call("GET", path, "").Header().Get("ETag")
+		if tag == "" {
+			t.Fatal("token read without ETag")
+		}
+		e.unchanged(func() {
+			rec := e.do(request{method: "DELETE", path: path, header: http.Header{"If-Match": {`"stale"`}}})
+			assertError(t, rec, http.StatusPreconditionFailed, "precondition_failed", "")
+		})
+		if rec := e.do(request{method: "DELETE", path: path, header: http.Header{"If-Match": {tag}}}); rec.Code != http.StatusNoContent {
+			t.Errorf("revoke with the current ETag: %d %s", rec.Code, rec.Body)
+		}
+	})
+}

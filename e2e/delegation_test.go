@@ -135,7 +135,7 @@ func TestPartnerAdminJourney(t *testing.T) {
 	// Suspension on node A ends the live session on node B within 1s;
 	// resumed, the user signs in again, for several rounds to measure it.
 	var lags []time.Duration
-	for round := range 20 {
+	for round := range 50 {
 		if round > 0 {
 			a.adminAs(t, token, "POST", "/api/v1/partners/acme/users/"+userID+"/resume", nil, http.StatusOK)
 			cookie = b.sessionHeader(t, b.signIn(t, host, "dana@acme.example", password), host)
@@ -158,9 +158,29 @@ func TestPartnerAdminJourney(t *testing.T) {
 		t.Error("a suspended user signed in")
 	}
 
+	// Forced sign-out, then deletion, end the live session on the other
+	// node within a second too.
+	a.adminAs(t, token, "POST", "/api/v1/partners/acme/users/"+userID+"/resume", nil, http.StatusOK)
+	for _, step := range []struct{ name, method, path string }{
+		{"forced sign-out", "DELETE", "/api/v1/partners/acme/users/" + userID + "/sessions"},
+		{"deletion", "DELETE", "/api/v1/partners/acme/users/" + userID},
+	} {
+		cookie = b.sessionHeader(t, b.signIn(t, host, "dana@acme.example", password), host)
+		if resp := get(t, b.client(), b.url(host, "/"), cookie); resp.StatusCode != http.StatusOK {
+			t.Fatalf("before %s: live session refused: %d", step.name, resp.StatusCode)
+		}
+		start := time.Now()
+		a.adminAs(t, token, step.method, step.path, nil, http.StatusNoContent)
+		resp := poll(time.Until(start.Add(time.Second)), 0, func() *http.Response { return get(t, b.client(), b.url(host, "/"), cookie) }, http.StatusUnauthorized)
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("after %s node B still serves the session after 1s (status %d)", step.name, resp.StatusCode)
+		}
+		t.Logf("%s on A refused on B after %v", step.name, time.Since(start))
+	}
+
 	// The trail holds every step, and its chain verifies.
 	want := []string{"admin_token.create", "user.invite", "user.password_set", "signin", "group.create",
-		"role_mapping.create", "group.members_add", "user.suspend", "user.resume"}
+		"role_mapping.create", "group.members_add", "user.suspend", "user.resume", "user.sign_out", "user.delete"}
 	seen := map[string]bool{}
 	cursor := ""
 	for {
