@@ -107,6 +107,9 @@ type caller struct {
 	// partnerID is the one partner a non-operator reaches.
 	partnerID string
 	readOnly  bool
+	// ownerID is the partner admin whose rights the caller carries: the
+	// signed-in user, or the user who made the admin token.
+	ownerID string
 	// cookie marks a browser session: its writes need the CSRF header.
 	cookie    bool
 	sessionID string
@@ -140,6 +143,7 @@ func (e *authError) Unwrap() error { return e.api }
 var (
 	errRateLimited  = &apiError{status: http.StatusTooManyRequests, code: "rate_limited", message: "too many failed authentications; retry later"}
 	errTokenExpired = &apiError{status: http.StatusUnauthorized, code: "token_expired", message: "this admin token has expired"}
+	errTokenOwner   = &apiError{status: http.StatusUnauthorized, code: "token_owner_not_admin", message: "the user who created this admin token is no longer an active partner admin"}
 	errNotAdmin     = &apiError{status: http.StatusForbidden, code: "forbidden", message: "the signed-in user is not an admin of this partner"}
 )
 
@@ -203,11 +207,37 @@ func (h *Handler) authenticate(r *http.Request) (*caller, error) {
 		// counting against the address.
 		return nil, &authError{api: errTokenExpired}
 	}
+	if t.OwnerID != "" {
+		if err := h.checkOwner(r, t); err != nil {
+			return nil, err
+		}
+	}
 	return &caller{
 		partnerID: t.PartnerID,
 		readOnly:  t.ReadOnly,
+		ownerID:   t.OwnerID,
 		actor:     actor{kind: "admin_token", id: t.ID, name: t.Name},
 	}, nil
+}
+
+// checkOwner refuses a token whose owner is no longer an active partner
+// admin: a token must not outlive the rights of the person who made it.
+func (h *Handler) checkOwner(r *http.Request, t store.Token) error {
+	u, err := h.store.GetUser(r.Context(), t.PartnerID, t.OwnerID)
+	if errors.Is(err, store.ErrNotFound) {
+		return &authError{api: errTokenOwner}
+	}
+	if err != nil {
+		return err
+	}
+	_, roles, err := session.Access(r.Context(), h.store, u)
+	if err != nil {
+		return err
+	}
+	if !u.Active || !slices.Contains(roles, PartnerAdminRole) {
+		return &authError{api: errTokenOwner}
+	}
+	return nil
 }
 
 // operator matches token against every key, never stopping early, so
@@ -255,6 +285,7 @@ func (h *Handler) sessionCaller(r *http.Request) (*caller, error) {
 	}
 	return &caller{
 		partnerID: id.PartnerID,
+		ownerID:   id.UserID,
 		cookie:    true,
 		sessionID: id.SessionID,
 		actor:     actor{kind: "user", id: id.UserID, name: id.Email},

@@ -152,6 +152,7 @@ func (h *Handler) createToken(w http.ResponseWriter, r *http.Request) error {
 		Name:      name.val,
 		ReadOnly:  readOnly.val,
 		CreatedBy: c.actor.kind + ":" + c.actor.id,
+		OwnerID:   c.ownerID,
 		CreatedAt: now,
 	}
 	if at, ok := expires.value(); ok {

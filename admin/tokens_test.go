@@ -336,3 +336,49 @@ func TestTokenETag(t *testing.T) {
 		}
 	})
 }
+
+// TestTokenDiesWithItsOwner: a token made by a partner admin carries that
+// admin's rights, so it stops working once they are suspended or lose the
+// role, and so does a token that token made; an operator's token stays.
+func TestTokenDiesWithItsOwner(t *testing.T) {
+	t.Parallel()
+	onEachStore(t, func(t *testing.T, backend string) {
+		e := newEnvOn(t, backend)
+		e.clock.now = time.Now() // sessions expire in real time in the store
+		w := e.buildWorld()
+		me := e.do(request{method: "GET", path: "http://acme." + testBase + "/api/v1/me", auth: []string{},
+			header: http.Header{"Cookie": {"pg_session=" + w.adminCookie}}})
+		csrf := decodeAs[struct {
+			CSRF string `json:"csrf_token"`
+		}](t, me.Body.Bytes()).CSRF
+		made := e.do(request{method: "POST", path: "http://acme." + testBase + "/api/v1/partners/acme/admin-tokens", auth: []string{},
+			body:   `{"name": "made by an admin"}`,
+			header: http.Header{"Cookie": {"pg_session=" + w.adminCookie}, "X-Csrf-Token": {csrf}}})
+		if made.Code != http.StatusCreated {
+			t.Fatalf("create token with a session: %d %s", made.Code, made.Body)
+		}
+		owned := decodeAs[struct{ Token string }](t, made.Body.Bytes()).Token
+		child := decodeAs[struct{ Token string }](t, e.do(request{method: "POST", path: "/api/v1/partners/acme/admin-tokens",
+			auth: []string{"Bearer " + owned}, body: `{"name": "made by a token"}`}).Body.Bytes()).Token
+		list := request{method: "GET", path: "/api/v1/partners/acme/users"}
+		for name, tok := range map[string]string{"owned": owned, "child": child, "operator's": w.acmeToken} {
+			list.auth = []string{"Bearer " + tok}
+			if rec := e.do(list); rec.Code != http.StatusOK {
+				t.Fatalf("%s token before: %d", name, rec.Code)
+			}
+		}
+		e.mustCall("DELETE", "/api/v1/partners/acme/groups/"+w.group+"/members/"+w.acmeAdmin, "", http.StatusNoContent)
+		for _, tok := range []string{owned, child} {
+			list.auth = []string{"Bearer " + tok}
+			assertError(t, e.do(list), http.StatusUnauthorized, "token_owner_not_admin", "")
+		}
+		list.auth = []string{"Bearer " + w.acmeToken}
+		if rec := e.do(list); rec.Code != http.StatusOK {
+			t.Errorf("operator's token after the admin lost the role: %d", rec.Code)
+		}
+		e.mustCall("POST", "/api/v1/partners/acme/groups/"+w.group+"/members", `{"members": ["`+w.acmeAdmin+`"]}`, http.StatusOK)
+		e.mustCall("POST", "/api/v1/partners/acme/users/"+w.acmeAdmin+"/suspend", "", http.StatusOK)
+		list.auth = []string{"Bearer " + owned}
+		assertError(t, e.do(list), http.StatusUnauthorized, "token_owner_not_admin", "")
+	})
+}

@@ -23,8 +23,7 @@ var ErrNoSession = errors.New("no valid session")
 type Store interface {
 	store.Sessions
 	GetUser(ctx context.Context, partnerID, id string) (store.User, error)
-	GetGroup(ctx context.Context, partnerID, id string) (store.Group, error)
-	ListRoleMappings(ctx context.Context, partnerID string) ([]store.RoleMapping, error)
+	AccessStore
 	Publish(ctx context.Context, e store.Event) error
 }
 
@@ -358,43 +357,59 @@ func (m *Manager) seen(e *entry, now time.Time) {
 	}()
 }
 
-// identityOf builds the identity a session carries: the user's groups by
-// name and the union of the roles mapped to them. It runs only when a
+// identityOf builds the identity a session carries. It runs only when a
 // session enters the cache, so the hot path never reads groups.
 func (m *Manager) identityOf(ctx context.Context, s store.Session, u store.User) (*Identity, error) {
-	id := &Identity{
+	groups, roles, err := Access(ctx, m.cfg.Store, u)
+	if err != nil {
+		return nil, errors.Join(store.ErrUnavailable, err)
+	}
+	return &Identity{
 		SessionID: s.ID,
 		PartnerID: s.PartnerID,
 		UserID:    u.ID,
 		Email:     u.Email,
 		Name:      u.Name,
+		Groups:    groups,
+		Roles:     roles,
 		ExpiresAt: s.ExpiresAt,
-	}
+	}, nil
+}
+
+// AccessStore is what Access reads.
+type AccessStore interface {
+	GetGroup(ctx context.Context, partnerID, id string) (store.Group, error)
+	ListRoleMappings(ctx context.Context, partnerID string) ([]store.RoleMapping, error)
+}
+
+// Access returns the names of the user's groups and the union of the
+// roles mapped to them, both sorted.
+func Access(ctx context.Context, st AccessStore, u store.User) (groups, roles []string, err error) {
 	if len(u.Groups) == 0 {
-		return id, nil
+		return nil, nil, nil
 	}
 	for _, gid := range u.Groups {
-		g, err := m.cfg.Store.GetGroup(ctx, u.PartnerID, gid)
+		g, err := st.GetGroup(ctx, u.PartnerID, gid)
 		if errors.Is(err, store.ErrNotFound) {
 			continue // deleted since the user was read; its event follows
 		}
 		if err != nil {
-			return nil, errors.Join(store.ErrUnavailable, fmt.Errorf("read group %q: %w", gid, err))
+			return nil, nil, fmt.Errorf("read group %q: %w", gid, err)
 		}
-		id.Groups = append(id.Groups, g.Name)
+		groups = append(groups, g.Name)
 	}
-	mappings, err := m.cfg.Store.ListRoleMappings(ctx, u.PartnerID)
+	mappings, err := st.ListRoleMappings(ctx, u.PartnerID)
 	if err != nil {
-		return nil, errors.Join(store.ErrUnavailable, fmt.Errorf("read role mappings: %w", err))
+		return nil, nil, fmt.Errorf("read role mappings: %w", err)
 	}
 	for _, rm := range mappings {
-		if slices.Contains(u.Groups, rm.GroupID) && !slices.Contains(id.Roles, rm.Role) {
-			id.Roles = append(id.Roles, rm.Role)
+		if slices.Contains(u.Groups, rm.GroupID) && !slices.Contains(roles, rm.Role) {
+			roles = append(roles, rm.Role)
 		}
 	}
-	slices.Sort(id.Groups)
-	slices.Sort(id.Roles)
-	return id, nil
+	slices.Sort(groups)
+	slices.Sort(roles)
+	return groups, roles, nil
 }
 
 func truncate(s string, n int) string {

@@ -26,7 +26,11 @@ type Token struct {
 	SecretHash string    `json:"secret_hash"`
 	ReadOnly   bool      `json:"read_only,omitempty"`
 	CreatedBy  string    `json:"created_by"`
-	CreatedAt  time.Time `json:"created_at"`
+	// OwnerID is the user whose admin rights the token carries, "" for a
+	// token an operator made: a token stops working when its owner is no
+	// longer an active partner admin.
+	OwnerID   string    `json:"owner_id,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
 	// ExpiresAt is the zero time for a token that never expires. Expired
 	// tokens stay readable, so a listing can show them; callers check it.
 	ExpiresAt time.Time `json:"expires_at"`
