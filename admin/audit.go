@@ -23,7 +23,7 @@ func (h *Handler) record(r *http.Request, stream, action string, n *note, err er
 	result, reason := outcome(err)
 	e := audit.Event{
 		PartnerID: stream,
-		Actor:     audit.Actor{Type: audit.ActorType(c.actor.kind), ID: c.actor.id, Name: c.actor.name},
+		Actor:     c.actor,
 		Action:    action,
 		Outcome:   result,
 		Reason:    reason,
@@ -66,10 +66,6 @@ func (h *Handler) serveAuditQuery(w http.ResponseWriter, r *http.Request, stream
 	if err != nil {
 		return auditQueryError(err)
 	}
-	events := page.Events
-	if events == nil {
-		events = []audit.Event{}
-	}
 	var next *string
 	if page.NextCursor != "" {
 		next = &page.NextCursor
@@ -77,7 +73,7 @@ func (h *Handler) serveAuditQuery(w http.ResponseWriter, r *http.Request, stream
 	return writeJSON(w, http.StatusOK, struct {
 		Events     []audit.Event `json:"events"`
 		NextCursor *string       `json:"next_cursor"`
-	}{events, next})
+	}{nonNil(page.Events), next})
 }
 
 // exportAudit streams the partner's events as JSON lines, oldest first.
@@ -192,10 +188,8 @@ func auditQuery(r *http.Request, paged bool) (audit.Query, error) {
 		}
 		q.Limit = n
 	}
-	if err := ps.err(); err != nil {
-		e := err.(*apiError)
-		e.status, e.code = http.StatusBadRequest, "invalid_query"
-		return q, e
+	if err := ps.queryErr(); err != nil {
+		return q, err
 	}
 	return q, nil
 }

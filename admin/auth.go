@@ -2,7 +2,6 @@ package admin
 
 import (
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
@@ -18,6 +17,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/partnergate/partnergate/audit"
 	"github.com/partnergate/partnergate/session"
 	"github.com/partnergate/partnergate/store"
 )
@@ -113,15 +113,11 @@ type caller struct {
 	// cookie marks a browser session: its writes need the CSRF header.
 	cookie    bool
 	sessionID string
-	actor     actor
+	// actor names the caller in audit events: an operator key by its
+	// name, an admin token by its id and name, a user by id and email.
+	actor     audit.Actor
 	requestID string
 	ip        string
-}
-
-// actor names a caller in audit events: kind is operator, admin_token or
-// user; name is the key's name, the token's name or the user's email.
-type actor struct {
-	kind, id, name string
 }
 
 type callerKey struct{}
@@ -131,17 +127,8 @@ func callerOf(r *http.Request) *caller {
 	return c
 }
 
-// authError is a refused authentication; retryAfter is set for 429.
-type authError struct {
-	api        *apiError
-	retryAfter time.Duration
-}
-
-func (e *authError) Error() string { return e.api.Error() }
-func (e *authError) Unwrap() error { return e.api }
-
 var (
-	errRateLimited  = &apiError{status: http.StatusTooManyRequests, code: "rate_limited", message: "too many failed authentications; retry later"}
+	errRateLimited  = &apiError{status: http.StatusTooManyRequests, code: "rate_limited", retryAfter: authFailureWindow, message: "too many failed authentications; retry later"}
 	errTokenExpired = &apiError{status: http.StatusUnauthorized, code: "token_expired", message: "this admin token has expired"}
 	errTokenOwner   = &apiError{status: http.StatusUnauthorized, code: "token_owner_not_admin", message: "the user who created this admin token is no longer an active partner admin"}
 	errNotAdmin     = &apiError{status: http.StatusForbidden, code: "forbidden", message: "the signed-in user is not an admin of this partner"}
@@ -151,20 +138,20 @@ var (
 // Bearer token, or else a partner admin's session cookie. Failed Bearer
 // attempts are counted per address and per token. Past the address's
 // limit every attempt is refused with 429 before any secret is compared;
-// past a token's limit only wrong secrets for it are.
-func (h *Handler) authenticate(r *http.Request) (*caller, error) {
+// past a token's limit only wrong secrets for it are. ip is the request's
+// source address.
+func (h *Handler) authenticate(r *http.Request, ip string) (*caller, error) {
 	if len(r.Header.Values("Authorization")) == 0 && h.sessions != nil && hasCookies(r) {
 		return h.sessionCaller(r)
 	}
 	ctx := r.Context()
-	ip := h.sourceIP(r)
 	ipKey := "authfail:ip:" + ip
 	n, err := h.store.Count(ctx, authCounterScope, ipKey)
 	if err != nil {
 		return nil, err
 	}
 	if n >= authFailuresPerIP {
-		return nil, &authError{api: errRateLimited, retryAfter: authFailureWindow}
+		return nil, errRateLimited
 	}
 	token, ok := bearerToken(r)
 	if !ok {
@@ -198,14 +185,14 @@ func (h *Handler) authenticate(r *http.Request) (*caller, error) {
 			return nil, err
 		}
 		if n >= authFailuresPerToken {
-			return nil, &authError{api: errRateLimited, retryAfter: authFailureWindow}
+			return nil, errRateLimited
 		}
 		return nil, h.authFailed(r, ipKey, ref.partnerID, tokenKey)
 	}
 	if !t.ExpiresAt.IsZero() && !h.now().Before(t.ExpiresAt) {
 		// The secret matched, so nobody is guessing: refuse without
 		// counting against the address.
-		return nil, &authError{api: errTokenExpired}
+		return nil, errTokenExpired
 	}
 	if t.OwnerID != "" {
 		if err := h.checkOwner(r, t); err != nil {
@@ -216,7 +203,7 @@ func (h *Handler) authenticate(r *http.Request) (*caller, error) {
 		partnerID: t.PartnerID,
 		readOnly:  t.ReadOnly,
 		ownerID:   t.OwnerID,
-		actor:     actor{kind: "admin_token", id: t.ID, name: t.Name},
+		actor:     audit.Actor{Type: audit.ActorAdminToken, ID: t.ID, Name: t.Name},
 	}, nil
 }
 
@@ -225,7 +212,7 @@ func (h *Handler) authenticate(r *http.Request) (*caller, error) {
 func (h *Handler) checkOwner(r *http.Request, t store.Token) error {
 	u, err := h.store.GetUser(r.Context(), t.PartnerID, t.OwnerID)
 	if errors.Is(err, store.ErrNotFound) {
-		return &authError{api: errTokenOwner}
+		return errTokenOwner
 	}
 	if err != nil {
 		return err
@@ -235,7 +222,7 @@ func (h *Handler) checkOwner(r *http.Request, t store.Token) error {
 		return err
 	}
 	if !u.Active || !slices.Contains(roles, PartnerAdminRole) {
-		return &authError{api: errTokenOwner}
+		return errTokenOwner
 	}
 	return nil
 }
@@ -253,7 +240,7 @@ func (h *Handler) operator(token string) *caller {
 	if found == nil {
 		return nil
 	}
-	return &caller{operator: true, actor: actor{kind: "operator", id: found.name, name: found.name}}
+	return &caller{operator: true, actor: audit.Actor{Type: audit.ActorOperator, ID: found.name, Name: found.name}}
 }
 
 // authFailed counts a failed attempt and answers 401. A counter that
@@ -268,7 +255,7 @@ func (h *Handler) authFailed(r *http.Request, ipKey, partnerID, tokenKey string)
 			h.log.Warn("count failed admin authentication", zap.Error(err))
 		}
 	}
-	return &authError{api: errUnauthorized}
+	return errUnauthorized
 }
 
 // sessionCaller admits a partner admin signed in on their partner's
@@ -277,35 +264,29 @@ func (h *Handler) sessionCaller(r *http.Request) (*caller, error) {
 	id, err := h.sessions.SessionOf(r)
 	switch {
 	case errors.Is(err, session.ErrNoSession):
-		return nil, &authError{api: errUnauthorized}
+		return nil, errUnauthorized
 	case err != nil:
 		return nil, err
 	case !slices.Contains(id.Roles, PartnerAdminRole):
-		return nil, &authError{api: errNotAdmin}
+		return nil, errNotAdmin
 	}
 	return &caller{
 		partnerID: id.PartnerID,
 		ownerID:   id.UserID,
 		cookie:    true,
 		sessionID: id.SessionID,
-		actor:     actor{kind: "user", id: id.UserID, name: id.Email},
+		actor:     audit.Actor{Type: audit.ActorUser, ID: id.UserID, Name: id.Email},
 	}, nil
 }
 
-// refuse answers a failed authentication.
-func (h *Handler) refuse(w http.ResponseWriter, err error) {
-	var ae *authError
-	if !errors.As(err, &ae) {
-		fail(w, err)
-		return
-	}
-	switch ae.api.status {
-	case http.StatusUnauthorized:
+// refuse answers a failed authentication; a 401 names the scheme that
+// authenticates.
+func refuse(w http.ResponseWriter, err error) {
+	var ae *apiError
+	if errors.As(err, &ae) && ae.status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", "Bearer")
-	case http.StatusTooManyRequests:
-		w.Header().Set("Retry-After", strconv.Itoa(int(ae.retryAfter/time.Second)))
 	}
-	fail(w, ae.api)
+	fail(w, err)
 }
 
 func hasCookies(r *http.Request) bool {
@@ -352,9 +333,4 @@ func (h *Handler) checkCSRF(r *http.Request, c *caller) bool {
 		return false
 	}
 	return hmac.Equal([]byte(got[0]), []byte(h.csrfToken(c.sessionID)))
-}
-
-// newRequestID names a request in logs, audit events and the response.
-func newRequestID() string {
-	return "req_" + strings.ToLower(rand.Text()[:20])
 }

@@ -1,6 +1,8 @@
 // Package admin serves the admin REST API under /api/v1/: authentication
-// of operator keys, request decoding and validation, and the JSON wire
-// shapes of partners and users. It talks to storage only through
-// store.Store, ends sessions only through its Revoker, and must not import
-// Caddy; the caddymodule package mounts it.
+// of operator keys, partner admin tokens and partner admins' sessions, the
+// one partner each non-operator reaches, request decoding and validation,
+// the JSON wire shapes of partners, users, groups, role mappings, admin
+// tokens and audit events, and an audit event for every write. It talks
+// to storage only through store.Store, ends sessions only through its
+// Revoker, and must not import Caddy; the caddymodule package mounts it.
 package admin

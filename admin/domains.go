@@ -75,15 +75,17 @@ func (h *Handler) addDomain(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusCreated, domainJSON{Domain: domain})
 }
 
+// removeDomain leaves the partner's 404 to UpdatePartner, which reads the
+// partner anyway.
 func (h *Handler) removeDomain(w http.ResponseWriter, r *http.Request) error {
-	p, err := h.partner(r)
+	id, err := partnerID(r)
 	if err != nil {
 		return err
 	}
 	domain := r.PathValue("domain")
 	noteTarget(r, "domain", domain)
 	now := h.timestamp()
-	_, err = h.store.UpdatePartner(r.Context(), p.ID, func(p store.Partner) (store.Partner, error) {
+	_, err = h.store.UpdatePartner(r.Context(), id, func(p store.Partner) (store.Partner, error) {
 		i := slices.Index(p.Domains, domain)
 		if i < 0 {
 			return p, errDomainNotFound
@@ -95,7 +97,7 @@ func (h *Handler) removeDomain(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return partnerWriteError(err)
 	}
-	h.publish(r, store.Event{Kind: store.PartnersChanged, PartnerID: p.ID})
+	h.publish(r, store.Event{Kind: store.PartnersChanged, PartnerID: id})
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -112,7 +114,7 @@ type meJSON struct {
 
 func (h *Handler) getMe(w http.ResponseWriter, r *http.Request) error {
 	c := callerOf(r)
-	out := meJSON{Kind: c.actor.kind, Name: c.actor.name, PartnerID: c.partnerID, ReadOnly: c.readOnly}
+	out := meJSON{Kind: string(c.actor.Type), Name: c.actor.Name, PartnerID: c.partnerID, ReadOnly: c.readOnly}
 	if c.cookie {
 		out.CSRFToken = h.csrfToken(c.sessionID)
 	}

@@ -17,6 +17,11 @@ var (
 // could see changes it.
 func etagOf(v any) string {
 	b, _ := json.Marshal(v) // wire types hold only marshalable fields
+	return etagOfBytes(b)
+}
+
+// etagOfBytes is a strong validator of exactly these bytes.
+func etagOfBytes(b []byte) string {
 	sum := sha256.Sum256(b)
 	return `"` + base64.RawURLEncoding.EncodeToString(sum[:15]) + `"`
 }
@@ -73,4 +78,14 @@ func (p precondition) check(current any) error {
 		}
 	}
 	return errPreconditionFailed
+}
+
+// checkIfMatch reads If-Match and checks it against current, for a write
+// that is no store update: a delete of what the handler just read.
+func checkIfMatch(r *http.Request, current any) error {
+	pre, err := preconditionOf(r)
+	if err != nil {
+		return err
+	}
+	return pre.check(current)
 }

@@ -1,7 +1,6 @@
 package admin
 
 import (
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"net/http"
@@ -59,19 +58,12 @@ func toMappingJSON(m store.RoleMapping) roleMappingJSON {
 	return roleMappingJSON{ID: m.ID, Group: m.GroupID, Role: m.Role, CreatedAt: m.CreatedAt}
 }
 
-func newID(prefix string) string {
-	return prefix + strings.ToLower(rand.Text()[:20])
-}
-
 func (h *Handler) groupJSON(r *http.Request, g store.Group) (groupJSON, error) {
 	members, err := h.store.ListGroupMembers(r.Context(), g.PartnerID, g.ID, store.Page{})
 	if err != nil {
 		return groupJSON{}, groupError(err)
 	}
-	if members == nil {
-		members = []string{}
-	}
-	return groupJSON{ID: g.ID, Name: g.Name, Members: members, CreatedAt: g.CreatedAt, UpdatedAt: g.UpdatedAt}, nil
+	return groupJSON{ID: g.ID, Name: g.Name, Members: nonNil(members), CreatedAt: g.CreatedAt, UpdatedAt: g.UpdatedAt}, nil
 }
 
 func (h *Handler) listGroups(w http.ResponseWriter, r *http.Request) error {
@@ -151,7 +143,10 @@ func (h *Handler) createGroup(w http.ResponseWriter, r *http.Request) error {
 			// exists, so say so rather than leave the client guessing.
 			var ae *apiError
 			if errors.As(err, &ae) {
-				ae.message = "the group was created without members: " + ae.message
+				// A copy: ae may be a shared value such as errGroupNotFound.
+				created := *ae
+				created.message = "the group was created without members: " + ae.message
+				return &created
 			}
 			return err
 		}
@@ -276,10 +271,7 @@ func (h *Handler) listMembers(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return groupError(err)
 	}
-	out := pageJSON[string]{Data: ids}
-	if out.Data == nil {
-		out.Data = []string{}
-	}
+	out := pageJSON[string]{Data: nonNil(ids)}
 	if len(ids) == limit {
 		out.NextCursor = encodeCursor(ids[len(ids)-1])
 	}
@@ -333,9 +325,7 @@ func (h *Handler) addGroupMembers(r *http.Request, g store.Group, userIDs []stri
 	if err != nil {
 		return err
 	}
-	if n := noteOf(r); n != nil {
-		n.changes = append(n.changes, change{Field: "members", To: "+" + strings.Join(ids, ",+")})
-	}
+	noteTarget(r, "group", g.ID, change{Field: "members", To: "+" + strings.Join(ids, ",+")})
 	h.announceMembers(r, g.PartnerID, ids)
 	return nil
 }
@@ -502,11 +492,7 @@ func (h *Handler) deleteRoleMapping(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	pre, err := preconditionOf(r)
-	if err != nil {
-		return err
-	}
-	if err := pre.check(toMappingJSON(rm)); err != nil {
+	if err := checkIfMatch(r, toMappingJSON(rm)); err != nil {
 		return err
 	}
 	noteTarget(r, "role_mapping", rm.ID, change{Field: "role", From: rm.Role})

@@ -293,29 +293,21 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rw := &recorder{ResponseWriter: w}
 	rw.Header().Set("Cache-Control", "no-store")
 	rw.Header().Set("X-Content-Type-Options", "nosniff")
-	reqID := newRequestID()
+	reqID := newID("req_")
 	rw.Header().Set("X-Request-Id", reqID)
 	r = r.WithContext(ctx)
-	switch {
-	case r.URL.Path == openAPIPath && (r.Method == http.MethodGet || r.Method == http.MethodHead):
+	ip := h.sourceIP(r)
+	if r.URL.Path == openAPIPath && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
 		h.mux.ServeHTTP(rw, r)
-	case !canonical(r.URL.Path):
+	} else if c, err := h.authenticate(r, ip); err != nil {
+		refuse(rw, err)
+	} else if !canonical(r.URL.Path) {
 		// ServeMux would answer a redirect; an API client gets a 404 instead
 		// of being steered to a path it did not ask for. Unauthenticated
-		// callers get their 401 first.
-		if _, err := h.authenticate(r); err != nil {
-			h.refuse(rw, err)
-		} else {
-			fail(rw, errRouteNotFound)
-		}
-	default:
-		c, err := h.authenticate(r)
-		if err != nil {
-			h.refuse(rw, err)
-			break
-		}
-		c.requestID = reqID
-		c.ip = h.sourceIP(r)
+		// callers got their 401 above.
+		fail(rw, errRouteNotFound)
+	} else {
+		c.requestID, c.ip = reqID, ip
 		r = r.WithContext(context.WithValue(ctx, callerKey{}, c))
 		h.mux.ServeHTTP(rw, r)
 	}

@@ -61,7 +61,7 @@ func (h *Handler) invite(w http.ResponseWriter, r *http.Request) error {
 		return errNoMailer
 	}
 	now := h.timestamp()
-	u := store.User{ID: newUserID(), PartnerID: p.ID, Email: in.email.val, Name: in.name.val, Active: true, CreatedAt: now, UpdatedAt: now}
+	u := store.User{ID: newID("u_"), PartnerID: p.ID, Email: in.email.val, Name: in.name.val, Active: true, CreatedAt: now, UpdatedAt: now}
 	status := http.StatusCreated
 	if err := h.store.CreateUser(r.Context(), u); err != nil {
 		if !errors.Is(err, store.ErrAlreadyExists) {
@@ -95,19 +95,20 @@ func (h *Handler) invite(w http.ResponseWriter, r *http.Request) error {
 // resetPassword mails the user a link to choose a new password. The old
 // password keeps working until the link is used.
 func (h *Handler) resetPassword(w http.ResponseWriter, r *http.Request) error {
-	u, err := h.user(r)
+	// The mail needs the partner as well as the user: loaded once each.
+	p, err := h.partner(r)
 	if err != nil {
 		return err
+	}
+	u, err := h.store.GetUser(r.Context(), p.ID, r.PathValue("userId"))
+	if err != nil {
+		return userWriteError(err)
 	}
 	if h.mailer == nil {
 		return errNoMailer
 	}
 	if !u.Active {
 		return conflict("", "this user is suspended; resume them first", nil)
-	}
-	p, err := h.partner(r)
-	if err != nil {
-		return err
 	}
 	noteTarget(r, "user", u.ID)
 	expires, err := h.sendLink(r, p, u, invite.PasswordReset)

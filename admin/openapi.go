@@ -2,9 +2,7 @@ package admin
 
 import (
 	"bytes"
-	"crypto/sha256"
 	_ "embed"
-	"encoding/base64"
 	"net/http"
 	"strconv"
 	"strings"
@@ -23,10 +21,7 @@ var openAPIDocument []byte
 
 // openAPIETag is a strong validator of the embedded bytes, the same shape
 // as the ETags of resources.
-var openAPIETag = func() string {
-	sum := sha256.Sum256(openAPIDocument)
-	return `"` + base64.RawURLEncoding.EncodeToString(sum[:15]) + `"`
-}()
+var openAPIETag = etagOfBytes(openAPIDocument)
 
 // OpenAPIDocument returns the OpenAPI 3.1 document of the admin API, e.g.
 // for end-to-end tests to build their own validator. It is a copy: the

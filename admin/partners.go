@@ -152,14 +152,10 @@ func (h *Handler) updatePartner(w http.ResponseWriter, r *http.Request) error {
 		}
 		if in.name.set {
 			noteTarget(r, "partner", id, change{Field: "name", From: p.Name, To: in.name.val})
-		}
-		if in.hostnames.set {
-			noteTarget(r, "partner", id, change{Field: "hostnames", From: strings.Join(p.Hostnames, ","), To: strings.Join(hostnames, ",")})
-		}
-		if in.name.set {
 			p.Name = in.name.val
 		}
 		if in.hostnames.set {
+			noteTarget(r, "partner", id, change{Field: "hostnames", From: strings.Join(p.Hostnames, ","), To: strings.Join(hostnames, ",")})
 			p.Hostnames = hostnames
 		}
 		p.UpdatedAt = now
@@ -181,11 +177,7 @@ func (h *Handler) deletePartner(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	pre, err := preconditionOf(r)
-	if err != nil {
-		return err
-	}
-	if err := pre.check(h.partnerJSON(p)); err != nil {
+	if err := checkIfMatch(r, h.partnerJSON(p)); err != nil {
 		return err
 	}
 	// The partner's own stream goes with it; the platform keeps the record.
@@ -246,9 +238,10 @@ func (h *Handler) timestamp() time.Time {
 	return h.now().UTC().Truncate(time.Millisecond)
 }
 
-func nonNil(s []string) []string {
+// nonNil makes a nil list encode as [] rather than null.
+func nonNil[T any](s []T) []T {
 	if s == nil {
-		return []string{}
+		return []T{}
 	}
 	return s
 }

@@ -42,11 +42,21 @@ func readQuery(r *http.Request, allowed ...string) (url.Values, error) {
 	}
 	if len(ps) > 0 {
 		slices.SortFunc(ps, func(a, b problem) int { return strings.Compare(a.Field, b.Field) })
-		err := ps.err().(*apiError)
-		err.status, err.code = http.StatusBadRequest, "invalid_query"
-		return nil, err
+		return nil, ps.queryErr()
 	}
 	return q, nil
+}
+
+// queryErr is err for problems of the query string, which are the
+// client's request gone wrong rather than invalid content: 400
+// invalid_query instead of 422.
+func (ps problems) queryErr() error {
+	if len(ps) == 0 {
+		return nil
+	}
+	ae := ps.err().(*apiError)
+	ae.status, ae.code = http.StatusBadRequest, "invalid_query"
+	return ae
 }
 
 // pageParams reads limit and cursor; problems go to ps.
@@ -72,15 +82,21 @@ func pageParams(q url.Values, ps *problems) (limit int, after string) {
 
 // Cursors are opaque to clients: the id to continue after, encoded so
 // nobody builds one by hand and expects it to keep working.
+const cursorPrefix = "after:"
+
 func encodeCursor(id string) *string {
-	c := base64.RawURLEncoding.EncodeToString([]byte("after:" + id))
+	c := base64.RawURLEncoding.EncodeToString([]byte(cursorPrefix + id))
 	return &c
 }
 
 func decodeCursor(c string) (string, bool) {
 	b, err := base64.RawURLEncoding.DecodeString(c)
-	if err != nil || len(b) <= len("after:") || string(b[:len("after:")]) != "after:" {
+	if err != nil {
 		return "", false
 	}
-	return string(b[len("after:"):]), true
+	id, ok := strings.CutPrefix(string(b), cursorPrefix)
+	if !ok || id == "" {
+		return "", false
+	}
+	return id, true
 }

@@ -146,12 +146,12 @@ func (h *Handler) createToken(w http.ResponseWriter, r *http.Request) error {
 	}
 	c := callerOf(r)
 	t := store.Token{
-		ID:        "t_" + strings.ToLower(rand.Text()[:20]),
+		ID:        newID("t_"),
 		PartnerID: p.ID,
 		Kind:      store.AdminToken,
 		Name:      name.val,
 		ReadOnly:  readOnly.val,
-		CreatedBy: c.actor.kind + ":" + c.actor.id,
+		CreatedBy: string(c.actor.Type) + ":" + c.actor.ID,
 		OwnerID:   c.ownerID,
 		CreatedAt: now,
 	}
@@ -186,11 +186,7 @@ func (h *Handler) revokeToken(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	pre, err := preconditionOf(r)
-	if err != nil {
-		return err
-	}
-	if err := pre.check(h.tokenJSON(t)); err != nil {
+	if err := checkIfMatch(r, h.tokenJSON(t)); err != nil {
 		return err
 	}
 	noteTarget(r, "admin_token", t.ID)

@@ -62,10 +62,10 @@ func userPath(partnerID, userID string) string {
 	return partnerPath(partnerID) + "/users/" + userID
 }
 
-// newUserID returns "u_" and 20 base32 characters: 100 random bits, safe
+// newID returns prefix and 20 base32 characters: 100 random bits, safe
 // in URLs and headers, lowercase so it reads the same in any log.
-func newUserID() string {
-	return "u_" + strings.ToLower(rand.Text()[:20])
+func newID(prefix string) string {
+	return prefix + strings.ToLower(rand.Text()[:20])
 }
 
 // userInput holds the writable members a user request sent.
@@ -229,7 +229,7 @@ func (h *Handler) createUser(w http.ResponseWriter, r *http.Request) error {
 	}
 	now := h.timestamp()
 	u := store.User{
-		ID:           newUserID(),
+		ID:           newID("u_"),
 		PartnerID:    p.ID,
 		Email:        in.email.val,
 		Name:         in.name.val,
@@ -248,13 +248,9 @@ func (h *Handler) createUser(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) getUser(w http.ResponseWriter, r *http.Request) error {
-	p, err := h.partner(r)
+	u, err := h.user(r)
 	if err != nil {
 		return err
-	}
-	u, err := h.store.GetUser(r.Context(), p.ID, r.PathValue("userId"))
-	if err != nil {
-		return userWriteError(err)
 	}
 	return writeResource(w, http.StatusOK, toUserJSON(u))
 }

@@ -92,6 +92,10 @@ type AuditConfig struct {
 	MaxAge    caddy.Duration `json:"max_age,omitempty"`
 }
 
+func (c AuditConfig) retention() audit.Retention {
+	return audit.Retention{MaxEvents: c.MaxEvents, MaxAge: time.Duration(c.MaxAge)}
+}
+
 // StoreConfig selects a storage backend.
 type StoreConfig struct {
 	Backend string `json:"backend,omitempty"` // "file" or "redis"
@@ -157,7 +161,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	a.directory = gateway.NewDirectory(a.BaseDomain, a.store.listPartners)
 	a.audit, err = audit.New(audit.Config{
 		Store:     a.store,
-		Retention: audit.Retention{MaxEvents: a.Audit.MaxEvents, MaxAge: time.Duration(a.Audit.MaxAge)},
+		Retention: a.Audit.retention(),
 	})
 	return err
 }
@@ -191,7 +195,7 @@ func (a *App) Validate() error {
 	if err := admin.CheckOperatorKeys(a.operators); err != nil {
 		errs = append(errs, err)
 	}
-	if err := (audit.Retention{MaxEvents: a.Audit.MaxEvents, MaxAge: time.Duration(a.Audit.MaxAge)}).Validate(); err != nil {
+	if err := a.Audit.retention().Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("audit: %w", err))
 	}
 	if a.LinkScheme != "" && a.LinkScheme != "https" && a.LinkScheme != "http" {

@@ -101,14 +101,14 @@ func parseGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
 			if !d.AllArgs(&raw) {
 				return nil, d.ArgErr()
 			}
-			dur, err := caddy.ParseDuration(raw)
-			if err != nil || dur <= 0 {
-				return nil, d.Errf("%s: %q is not a positive duration", option, raw)
+			dur, err := positiveDuration(d, option, raw)
+			if err != nil {
+				return nil, err
 			}
 			if option == "session_lifetime" {
-				app.SessionLifetime = caddy.Duration(dur)
+				app.SessionLifetime = dur
 			} else {
-				app.SessionIdleTimeout = caddy.Duration(dur)
+				app.SessionIdleTimeout = dur
 			}
 		case "link_scheme":
 			if !d.AllArgs(&app.LinkScheme) {
@@ -165,11 +165,11 @@ func parseMail(d *caddyfile.Dispenser) (*MailConfig, error) {
 		case "tls":
 			m.TLS = val
 		case "timeout":
-			dur, err := caddy.ParseDuration(val)
-			if err != nil || dur <= 0 {
-				return nil, d.Errf("mail timeout: %q is not a positive duration", val)
+			dur, err := positiveDuration(d, "mail timeout", val)
+			if err != nil {
+				return nil, err
 			}
-			m.Timeout = caddy.Duration(dur)
+			m.Timeout = dur
 		default:
 			return nil, d.Errf("mail: unknown option %q", option)
 		}
@@ -195,16 +195,26 @@ func parseAudit(d *caddyfile.Dispenser, a *AuditConfig) error {
 			}
 			a.MaxEvents = n
 		case "max_age":
-			dur, err := caddy.ParseDuration(val)
-			if err != nil || dur <= 0 {
-				return d.Errf("audit max_age: %q is not a positive duration", val)
+			dur, err := positiveDuration(d, "audit max_age", val)
+			if err != nil {
+				return err
 			}
-			a.MaxAge = caddy.Duration(dur)
+			a.MaxAge = dur
 		default:
 			return d.Errf("audit: unknown option %q", option)
 		}
 	}
 	return nil
+}
+
+// positiveDuration parses raw, the value of option name, as a duration
+// above zero.
+func positiveDuration(d *caddyfile.Dispenser, name, raw string) (caddy.Duration, error) {
+	dur, err := caddy.ParseDuration(raw)
+	if err != nil || dur <= 0 {
+		return 0, d.Errf("%s: %q is not a positive duration", name, raw)
+	}
+	return caddy.Duration(dur), nil
 }
 
 // parsePartnerAuth sets up the handler:

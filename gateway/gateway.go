@@ -163,7 +163,7 @@ func (g *Gateway) Serve(w http.ResponseWriter, r *http.Request) (*session.Identi
 		http.Error(w, "Bad Request: ambiguous path", http.StatusBadRequest)
 		return nil, false
 	}
-	id, err := g.lookup(r, p)
+	id, err := lookupSession(g.cfg.Sessions, r, p.ID)
 	switch {
 	case err == nil:
 		g.setIdentity(r.Header, id)
@@ -177,14 +177,14 @@ func (g *Gateway) Serve(w http.ResponseWriter, r *http.Request) (*session.Identi
 	return nil, false
 }
 
-// lookup finds the session on this request. Several session cookies mean
-// someone is tossing cookies at us: none is trusted.
-func (g *Gateway) lookup(r *http.Request, p *Partner) (*session.Identity, error) {
+// lookupSession finds the session on this request. Several session
+// cookies mean someone is tossing cookies at us: none is trusted.
+func lookupSession(sessions *session.Manager, r *http.Request, partnerID string) (*session.Identity, error) {
 	value, n := findCookie(r.Header, sessionCookieName(r))
 	if n != 1 {
 		return nil, session.ErrNoSession
 	}
-	return g.cfg.Sessions.Lookup(r.Context(), p.ID, value)
+	return sessions.Lookup(r.Context(), partnerID, value)
 }
 
 func (g *Gateway) setIdentity(h http.Header, id *session.Identity) {

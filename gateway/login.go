@@ -27,7 +27,7 @@ import (
 
 const (
 	maxFormBytes = 16 << 10
-	// hashWait bounds the wait for a password-check slot under load.
+	// hashWait bounds the wait for a password hashing slot under load.
 	hashWait = 3 * time.Second
 )
 
@@ -273,7 +273,7 @@ func (g *Gateway) logout(w http.ResponseWriter, r *http.Request, p *Partner) {
 	ctx, cancel := context.WithTimeout(r.Context(), g.cfg.StoreTimeout)
 	defer cancel()
 	// Who is signing out, for the trail; a dead session still signs out.
-	who, _ := g.lookup(r, p)
+	who, _ := lookupSession(g.cfg.Sessions, r, p.ID)
 	if err := g.endSessions(ctx, r, p); err != nil {
 		g.cfg.Logger.Error("sign-out not completed", zap.String("partner", p.ID), zap.Error(err))
 		w.Header().Set("Retry-After", "5")

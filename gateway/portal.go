@@ -22,9 +22,5 @@ func (s SessionResolver) SessionOf(r *http.Request) (*session.Identity, error) {
 	if !ok {
 		return nil, session.ErrNoSession
 	}
-	value, n := findCookie(r.Header, sessionCookieName(r))
-	if n != 1 {
-		return nil, session.ErrNoSession
-	}
-	return s.Sessions.Lookup(r.Context(), p.ID, value)
+	return lookupSession(s.Sessions, r, p.ID)
 }

@@ -100,7 +100,7 @@ func (g *Gateway) setPassword(w http.ResponseWriter, r *http.Request, p *Partner
 	if err := g.cfg.Store.ResetCounter(ctx, p.ID, userCounter(user.ID)); err != nil {
 		g.cfg.Logger.Warn("reset sign-in failure count", zap.String("partner", p.ID), zap.Error(err))
 	}
-	g.record(r, p, signInEvent{action: "user.password_set", user: user, email: user.Email, ok: true, reason: ""})
+	g.record(r, p, signInEvent{action: "user.password_set", user: user, email: user.Email, ok: true})
 	g.cfg.Logger.Info("password set from link", zap.String("partner", p.ID), zap.String("user", user.ID), zap.String("purpose", string(link.Purpose)))
 	title := "Password changed"
 	if link.Purpose == invite.Invitation {

@@ -22,7 +22,9 @@ var ErrInvalid = errors.New("link is invalid or expired")
 type Purpose string
 
 const (
-	Invitation    Purpose = "invite"
+	// Invitation lets a user who has no password yet choose one.
+	Invitation Purpose = "invite"
+	// PasswordReset lets a user who has a password choose another.
 	PasswordReset Purpose = "reset"
 )
 

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -25,6 +26,15 @@ var (
 type Page struct {
 	After string
 	Limit int
+}
+
+// Validate refuses a negative limit: it is a caller's bug, and reading it
+// as "no limit" would turn it into an unbounded read.
+func (p Page) Validate() error {
+	if p.Limit < 0 {
+		return fmt.Errorf("page limit %d is negative", p.Limit)
+	}
+	return nil
 }
 
 // Partner is one B2B tenant. Hostnames holds custom domains only; the

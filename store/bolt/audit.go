@@ -185,7 +185,7 @@ func (s *Store) ScanAudit(ctx context.Context, stream string, before int64, limi
 	out, err := s.scanAudit(ctx, stream, limit, func(c *bbolt.Cursor) (k, v []byte, next func() ([]byte, []byte)) {
 		if before <= 0 {
 			k, v = c.Last()
-		} else if k, v = c.Seek(seqKey(before)); k == nil {
+		} else if k, _ = c.Seek(seqKey(before)); k == nil {
 			k, v = c.Last()
 		} else {
 			k, v = c.Prev()

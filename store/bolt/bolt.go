@@ -313,17 +313,5 @@ func sweepExpired[T expiring](tx *bbolt.Tx, root []byte, now time.Time) error {
 
 // decodeAll decodes every value of b in key order; a nil b holds nothing.
 func decodeAll[T any](b *bbolt.Bucket) ([]T, error) {
-	if b == nil {
-		return nil, nil
-	}
-	var out []T
-	err := b.ForEach(func(k, v []byte) error {
-		var item T
-		if err := json.Unmarshal(v, &item); err != nil {
-			return fmt.Errorf("decode %q: %w", k, err)
-		}
-		out = append(out, item)
-		return nil
-	})
-	return out, err
+	return decodePage[T](b, store.Page{})
 }

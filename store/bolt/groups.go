@@ -132,7 +132,7 @@ func (s *Store) GetGroup(ctx context.Context, partnerID, id string) (store.Group
 
 // ListGroups implements store.Groups; bbolt's key order is the id order.
 func (s *Store) ListGroups(ctx context.Context, partnerID string, page store.Page) ([]store.Group, error) {
-	if err := checkPage(page); err != nil {
+	if err := page.Validate(); err != nil {
 		return nil, fmt.Errorf("list groups of partner %q: %w", partnerID, err)
 	}
 	var out []store.Group
@@ -290,7 +290,7 @@ func (s *Store) RemoveGroupMembers(ctx context.Context, partnerID, groupID strin
 
 // ListGroupMembers implements store.Groups.
 func (s *Store) ListGroupMembers(ctx context.Context, partnerID, groupID string, page store.Page) ([]string, error) {
-	if err := checkPage(page); err != nil {
+	if err := page.Validate(); err != nil {
 		return nil, fmt.Errorf("list members of group %q in partner %q: %w", groupID, partnerID, err)
 	}
 	var ids []string

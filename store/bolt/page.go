@@ -9,15 +9,6 @@ import (
 	"github.com/partnergate/partnergate/store"
 )
 
-// checkPage refuses a negative limit: it is a caller's bug, and reading it
-// as "no limit" would turn it into an unbounded read.
-func checkPage(page store.Page) error {
-	if page.Limit < 0 {
-		return fmt.Errorf("page limit %d is negative", page.Limit)
-	}
-	return nil
-}
-
 // forPage calls fn for the entries of b whose keys sort after page.After,
 // at most page.Limit of them, in key order; a nil b holds nothing.
 func forPage(b *bbolt.Bucket, page store.Page, fn func(k, v []byte) error) error {

@@ -87,7 +87,7 @@ func (s *Store) GetUserByEmail(ctx context.Context, partnerID, email string) (st
 
 // ListUsers implements store.Users; bbolt's key order is the id order.
 func (s *Store) ListUsers(ctx context.Context, partnerID string, page store.Page) ([]store.User, error) {
-	if err := checkPage(page); err != nil {
+	if err := page.Validate(); err != nil {
 		return nil, fmt.Errorf("list users of partner %q: %w", partnerID, err)
 	}
 	var out []store.User

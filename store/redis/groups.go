@@ -121,7 +121,7 @@ func (s *Store) GetGroup(ctx context.Context, partnerID, id string) (store.Group
 func (s *Store) ListGroups(ctx context.Context, partnerID string, page store.Page) ([]store.Group, error) {
 	k, err := scopeOf(partnerID)
 	if err == nil {
-		err = checkPage(page)
+		err = page.Validate()
 	}
 	if err != nil {
 		return nil, fmt.Errorf("list groups: %w", err)
@@ -359,7 +359,7 @@ func (s *Store) changeMembers(ctx context.Context, partnerID, groupID string, us
 func (s *Store) ListGroupMembers(ctx context.Context, partnerID, groupID string, page store.Page) ([]string, error) {
 	k, err := scopeOf(partnerID)
 	if err == nil {
-		err = checkPage(page)
+		err = page.Validate()
 	}
 	if err != nil {
 		return nil, fmt.Errorf("list members of group %q: %w", groupID, err)

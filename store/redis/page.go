@@ -2,21 +2,11 @@ package redis
 
 import (
 	"context"
-	"fmt"
 
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/partnergate/partnergate/store"
 )
-
-// checkPage refuses a negative limit: it is a caller's bug, and reading it
-// as "no limit" would turn it into an unbounded read.
-func checkPage(page store.Page) error {
-	if page.Limit < 0 {
-		return fmt.Errorf("page limit %d is negative", page.Limit)
-	}
-	return nil
-}
 
 // lexPage reads one page of the sorted set key. Its scores are all 0, so
 // ZRANGEBYLEX walks it in id order and "(" excludes page.After itself.

@@ -133,7 +133,7 @@ func (s *Store) getUserByEmail(ctx context.Context, partnerID, email string) (st
 func (s *Store) ListUsers(ctx context.Context, partnerID string, page store.Page) ([]store.User, error) {
 	k, err := scopeOf(partnerID)
 	if err == nil {
-		err = checkPage(page)
+		err = page.Validate()
 	}
 	if err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
