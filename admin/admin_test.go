@@ -247,8 +247,11 @@ func (e *env) snapshot() state {
 		}
 		s.Mappings[p.ID], err = e.store.ListRoleMappings(ctx, p.ID)
 		must(err)
-		s.Tokens[p.ID], err = e.store.ListTokens(ctx, p.ID, store.AdminToken)
-		must(err)
+		for _, k := range tokenKinds {
+			ts, err := e.store.ListTokens(ctx, p.ID, k.kind)
+			must(err)
+			s.Tokens[p.ID] = append(s.Tokens[p.ID], ts...)
+		}
 	}
 	return s
 }

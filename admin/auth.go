@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -17,6 +16,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/partnergate/partnergate/apitoken"
 	"github.com/partnergate/partnergate/audit"
 	"github.com/partnergate/partnergate/session"
 	"github.com/partnergate/partnergate/store"
@@ -69,8 +69,13 @@ func digestKeys(keys []OperatorKey) ([]operatorDigest, error) {
 			return nil, fmt.Errorf("operator key #%d is shorter than %d bytes", i+1, minKeyLen)
 		case !isToken68(k.Key):
 			return nil, fmt.Errorf("operator key #%d holds characters a Bearer token cannot carry (allowed: A-Z a-z 0-9 - . _ ~ + / and trailing =)", i+1)
-		case strings.HasPrefix(k.Key, tokenPrefix):
-			return nil, fmt.Errorf("operator key #%d starts with %q, which marks partner admin tokens", i+1, tokenPrefix)
+		}
+		// A key that reads like a partner token would be mistaken for one,
+		// by people and by secret scanners alike.
+		for _, kind := range tokenKinds {
+			if strings.HasPrefix(k.Key, kind.prefix) {
+				return nil, fmt.Errorf("operator key #%d starts with %q, which marks partner %ss", i+1, kind.prefix, kind.noun)
+			}
 		}
 		name := k.Name
 		if name == "" {
@@ -160,34 +165,34 @@ func (h *Handler) authenticate(r *http.Request, ip string) (*caller, error) {
 	if c := h.operator(token); c != nil {
 		return c, nil
 	}
-	ref, secret, ok := parseToken(token)
+	// Only admin tokens open this API: a SCIM token does not parse here,
+	// and one forged with this prefix is refused like a wrong secret.
+	partnerID, tokenID, secret, ok := apitoken.Parse(adminTokenKind.prefix, token)
 	if !ok {
 		return nil, h.authFailed(r, ipKey, "", "")
 	}
-	t, err := h.store.GetToken(ctx, ref.partnerID, ref.tokenID)
+	t, err := h.store.GetToken(ctx, partnerID, tokenID)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return nil, h.authFailed(r, ipKey, "", "")
 	case err != nil:
 		return nil, err
 	}
-	sum := sha256.Sum256([]byte(secret))
-	want, herr := hex.DecodeString(t.SecretHash)
-	if herr != nil || t.Kind != store.AdminToken || subtle.ConstantTimeCompare(sum[:], want) != 1 {
+	if !apitoken.Verify(secret, t.SecretHash) || t.Kind != adminTokenKind.kind {
 		// The per-token limit applies to wrong secrets only: a token's id
 		// is no secret (read-only tokens list it, audit events name it),
 		// so counting against it must not let anyone who knows the id lock
 		// out the holder of the secret. A 256-bit secret needs no limit to
 		// resist guessing; the limit only keeps guessers from costing work.
-		tokenKey := "authfail:token:" + ref.tokenID
-		n, err := h.store.Count(ctx, ref.partnerID, tokenKey)
+		tokenKey := "authfail:token:" + tokenID
+		n, err := h.store.Count(ctx, partnerID, tokenKey)
 		if err != nil {
 			return nil, err
 		}
 		if n >= authFailuresPerToken {
 			return nil, errRateLimited
 		}
-		return nil, h.authFailed(r, ipKey, ref.partnerID, tokenKey)
+		return nil, h.authFailed(r, ipKey, partnerID, tokenKey)
 	}
 	if !t.ExpiresAt.IsZero() && !h.now().Before(t.ExpiresAt) {
 		// The secret matched, so nobody is guessing: refuse without

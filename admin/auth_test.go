@@ -94,6 +94,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		"no audit":         {func(c *Config) { c.Audit = nil }, "audit log is required"},
 		"short secret":     {func(c *Config) { c.SecretKey = testSecret[:31] }, "secret key of 32 bytes"},
 		"token-like key":   {func(c *Config) { c.OperatorKeys = keysOf("pgat.acme.t_x.0123456789abcdef") }, "marks partner admin tokens"},
+		"SCIM-token key":   {func(c *Config) { c.OperatorKeys = keysOf("pgsc.acme.t_x.0123456789abcdef") }, "marks partner SCIM tokens"},
 		"no keys":          {func(c *Config) { c.OperatorKeys = nil }, "at least one operator key"},
 		"short key":        {func(c *Config) { c.OperatorKeys = keysOf(testKey, "short-key") }, "operator key #2 is shorter"},
 		"key with newline": {func(c *Config) { c.OperatorKeys = keysOf(testKey + "\n") }, "operator key #1 holds characters"},

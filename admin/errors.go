@@ -40,16 +40,17 @@ type problem struct {
 }
 
 var (
-	errUnauthorized     = &apiError{status: http.StatusUnauthorized, code: "unauthorized", message: "an operator key or partner admin token is required as a Bearer token, or a partner admin's session"}
-	errRouteNotFound    = &apiError{status: http.StatusNotFound, code: "not_found", message: "no such resource"}
-	errMethodNotAllowed = &apiError{status: http.StatusMethodNotAllowed, code: "method_not_allowed", message: "method not allowed on this resource"}
-	errPartnerNotFound  = &apiError{status: http.StatusNotFound, code: "not_found", message: "partner not found"}
-	errUserNotFound     = &apiError{status: http.StatusNotFound, code: "not_found", message: "user not found"}
-	errSessionNotFound  = &apiError{status: http.StatusNotFound, code: "not_found", message: "session not found"}
-	errTokenNotFound    = &apiError{status: http.StatusNotFound, code: "not_found", message: "admin token not found"}
-	errGroupNotFound    = &apiError{status: http.StatusNotFound, code: "not_found", message: "group not found"}
-	errMappingNotFound  = &apiError{status: http.StatusNotFound, code: "not_found", message: "role mapping not found"}
-	errDomainNotFound   = &apiError{status: http.StatusNotFound, code: "not_found", message: "domain not found"}
+	errUnauthorized       = &apiError{status: http.StatusUnauthorized, code: "unauthorized", message: "an operator key or partner admin token is required as a Bearer token, or a partner admin's session"}
+	errRouteNotFound      = &apiError{status: http.StatusNotFound, code: "not_found", message: "no such resource"}
+	errMethodNotAllowed   = &apiError{status: http.StatusMethodNotAllowed, code: "method_not_allowed", message: "method not allowed on this resource"}
+	errPartnerNotFound    = &apiError{status: http.StatusNotFound, code: "not_found", message: "partner not found"}
+	errUserNotFound       = &apiError{status: http.StatusNotFound, code: "not_found", message: "user not found"}
+	errSessionNotFound    = &apiError{status: http.StatusNotFound, code: "not_found", message: "session not found"}
+	errAdminTokenNotFound = &apiError{status: http.StatusNotFound, code: "not_found", message: "admin token not found"}
+	errSCIMTokenNotFound  = &apiError{status: http.StatusNotFound, code: "not_found", message: "SCIM token not found"}
+	errGroupNotFound      = &apiError{status: http.StatusNotFound, code: "not_found", message: "group not found"}
+	errMappingNotFound    = &apiError{status: http.StatusNotFound, code: "not_found", message: "role mapping not found"}
+	errDomainNotFound     = &apiError{status: http.StatusNotFound, code: "not_found", message: "domain not found"}
 )
 
 func badRequest(code, field, message string) *apiError {

@@ -202,6 +202,12 @@ func (h *Handler) routes() {
 		groups   = partner + "/groups"
 		group    = groups + "/{groupId}"
 	)
+	var (
+		adminTokens = partner + "/" + adminTokenKind.collection
+		adminToken  = adminTokens + "/{tokenId}"
+		scimTokens  = partner + "/" + scimTokenKind.collection
+		scimToken   = scimTokens + "/{tokenId}"
+	)
 	h.table = []route{
 		{"GET", "/api/v1/me", self, "", h.getMe},
 		{"GET", partners, platform, "", h.listPartners},
@@ -237,10 +243,14 @@ func (h *Handler) routes() {
 		{"POST", partner + "/role-mappings", partnerWrite, "role_mapping.create", h.createRoleMapping},
 		{"GET", partner + "/role-mappings/{mappingId}", partnerRead, "", h.getRoleMapping},
 		{"DELETE", partner + "/role-mappings/{mappingId}", partnerWrite, "role_mapping.delete", h.deleteRoleMapping},
-		{"GET", partner + "/admin-tokens", partnerRead, "", h.listTokens},
-		{"POST", partner + "/admin-tokens", partnerWrite, "admin_token.create", h.createToken},
-		{"GET", partner + "/admin-tokens/{tokenId}", partnerRead, "", h.getToken},
-		{"DELETE", partner + "/admin-tokens/{tokenId}", partnerWrite, "admin_token.revoke", h.revokeToken},
+		{"GET", adminTokens, partnerRead, "", h.listTokens(adminTokenKind)},
+		{"POST", adminTokens, partnerWrite, "admin_token.create", h.createToken(adminTokenKind)},
+		{"GET", adminToken, partnerRead, "", h.getToken(adminTokenKind)},
+		{"DELETE", adminToken, partnerWrite, "admin_token.revoke", h.revokeToken(adminTokenKind)},
+		{"GET", scimTokens, partnerRead, "", h.listTokens(scimTokenKind)},
+		{"POST", scimTokens, partnerWrite, "scim_token.create", h.createToken(scimTokenKind)},
+		{"GET", scimToken, partnerRead, "", h.getToken(scimTokenKind)},
+		{"DELETE", scimToken, partnerWrite, "scim_token.revoke", h.revokeToken(scimTokenKind)},
 		{"GET", partner + "/audit", partnerRead, "", h.queryAudit},
 		{"GET", partner + "/audit/export", partnerRead, "", h.exportAudit},
 		{"GET", partner + "/audit/verify", partnerRead, "", h.verifyAudit},

@@ -391,6 +391,13 @@ func TestOpenAPITour(t *testing.T) {
 		t.Errorf("write with a read-only token = %d", rec.Code)
 	}
 	run(step{"DELETE", p + "/admin-tokens/" + tok.ID, "", 204, nil})
+	scim := decodeAs[struct{ ID, Token string }](t, run(step{"POST", p + "/scim-tokens", `{"name": "okta", "expires_at": "` + expires + `"}`, 201, nil}).Body.Bytes())
+	run(step{"GET", p + "/scim-tokens", "", 200, nil})
+	run(step{"GET", p + "/scim-tokens/" + scim.ID, "", 200, nil})
+	if rec := e.do(request{method: "GET", path: p + "/scim-tokens", auth: bearer(scim.Token)}); rec.Code != 401 {
+		t.Errorf("a SCIM token as an admin credential = %d", rec.Code)
+	}
+	run(step{"DELETE", p + "/scim-tokens/" + scim.ID, "", 204, nil})
 	run(step{"DELETE", m, "", 412, http.Header{"If-Match": {`"stale"`}}})
 	run(step{"DELETE", m, "", 204, nil})
 	run(step{"DELETE", g, "", 204, nil})

@@ -284,7 +284,7 @@ func TestTokenCreatedByToken(t *testing.T) {
 	})
 }
 
-// TestTokenLimit checks a partner holds at most maxTokensPerPartner admin
+// TestTokenLimit checks a partner holds at most adminTokenKind.limit admin
 // tokens, and revoking one makes room.
 func TestTokenLimit(t *testing.T) {
 	t.Parallel()
@@ -293,7 +293,7 @@ func TestTokenLimit(t *testing.T) {
 		e.createPartner("acme")
 		e.createPartner("globex")
 		var first string
-		for i := range maxTokensPerPartner {
+		for i := range adminTokenKind.limit {
 			id, _ := e.newToken("acme", fmt.Sprintf(`{"name": "token %d"}`, i))
 			if i == 0 {
 				first = id
@@ -308,8 +308,8 @@ func TestTokenLimit(t *testing.T) {
 		e.newToken("acme", `{"name": "replacement"}`)
 		var list struct{ Data []tokenJSON }
 		e.mustJSON("GET", "/api/v1/partners/acme/admin-tokens", "", http.StatusOK, &list)
-		if len(list.Data) != maxTokensPerPartner {
-			t.Errorf("acme lists %d tokens, want %d", len(list.Data), maxTokensPerPartner)
+		if len(list.Data) != adminTokenKind.limit {
+			t.Errorf("acme lists %d tokens, want %d", len(list.Data), adminTokenKind.limit)
 		}
 	})
 }

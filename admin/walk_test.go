@@ -14,8 +14,9 @@ import (
 type world struct {
 	acmeUser, acmeAdmin            string
 	group, mapping, token, session string
+	scimToken                      string
 	acmeToken, readOnly, expired   string
-	revoked, globexToken           string
+	revoked, globexToken, acmeSCIM string
 	plainCookie, adminCookie       string
 }
 
@@ -30,6 +31,13 @@ func (e *env) newToken(partnerID, body string) (id, secret string) {
 	e.t.Helper()
 	var tok struct{ ID, Token string }
 	e.mustJSON("POST", "/api/v1/partners/"+partnerID+"/admin-tokens", body, http.StatusCreated, &tok)
+	return tok.ID, tok.Token
+}
+
+func (e *env) newSCIMToken(partnerID, body string) (id, secret string) {
+	e.t.Helper()
+	var tok struct{ ID, Token string }
+	e.mustJSON("POST", "/api/v1/partners/"+partnerID+"/scim-tokens", body, http.StatusCreated, &tok)
 	return tok.ID, tok.Token
 }
 
@@ -71,6 +79,7 @@ func (e *env) buildWorld() world {
 	revokedID, w.revoked = e.newToken("acme", `{"name": "old"}`)
 	e.mustCall("DELETE", "/api/v1/partners/acme/admin-tokens/"+revokedID, "", http.StatusNoContent)
 	_, w.globexToken = e.newToken("globex", `{"name": "globex automation"}`)
+	w.scimToken, w.acmeSCIM = e.newSCIMToken("acme", `{"name": "provisioning"}`)
 	if err := e.dir.Reload(e.t.Context()); err != nil {
 		e.t.Fatal(err)
 	}
@@ -86,12 +95,16 @@ func (e *env) buildWorld() world {
 
 // fill turns a route pattern into a path at acme's objects.
 func (w world) fill(pattern string) string {
+	token := w.token
+	if strings.Contains(pattern, "/scim-tokens/") {
+		token = w.scimToken
+	}
 	return strings.NewReplacer(
 		"{id}", "acme",
 		"{userId}", w.acmeUser,
 		"{groupId}", w.group,
 		"{mappingId}", w.mapping,
-		"{tokenId}", w.token,
+		"{tokenId}", token,
 		"{sessionId}", w.session,
 		"{domain}", "acme.example",
 	).Replace(pattern)
@@ -123,7 +136,7 @@ func (w world) validBody(rt route) string {
 		return `{"members": ["` + w.acmeUser + `"]}`
 	case "POST /api/v1/partners/{id}/role-mappings":
 		return `{"group": "` + w.group + `", "role": "viewer"}`
-	case "POST /api/v1/partners/{id}/admin-tokens":
+	case "POST /api/v1/partners/{id}/admin-tokens", "POST /api/v1/partners/{id}/scim-tokens":
 		return `{"name": "another"}`
 	}
 	return ""
@@ -178,6 +191,9 @@ func TestTenantIsolationWalk(t *testing.T) {
 				expect{403, "forbidden"}, expect{404, "not_found"}, expect{404, "not_found"}},
 			{"revoked token", []string{"Bearer " + w.revoked}, "",
 				expect{401, "unauthorized"}, expect{401, "unauthorized"}, expect{401, "unauthorized"}},
+			// A SCIM token opens the SCIM endpoint, never this API.
+			{"acme's SCIM token", []string{"Bearer " + w.acmeSCIM}, "",
+				expect{401, "unauthorized"}, expect{401, "unauthorized"}, expect{401, "unauthorized"}},
 			{"expired token", []string{"Bearer " + w.expired}, "",
 				expect{401, "token_expired"}, expect{401, "token_expired"}, expect{401, "token_expired"}},
 			{"read-only token", []string{"Bearer " + w.readOnly}, "",
@@ -229,7 +245,7 @@ func TestTenantIsolationWalk(t *testing.T) {
 		if checked < 4*len(e.h.table) {
 			t.Errorf("only %d refusals checked over %d routes", checked, len(e.h.table))
 		}
-		e.noLeak(w.acmeToken, w.readOnly, w.expired, w.revoked, w.globexToken, w.plainCookie, w.adminCookie)
+		e.noLeak(w.acmeToken, w.readOnly, w.expired, w.revoked, w.globexToken, w.acmeSCIM, w.plainCookie, w.adminCookie)
 	})
 }
 
