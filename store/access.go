@@ -29,6 +29,12 @@ type Groups interface {
 	// ErrNotFound if the partner does not exist.
 	CreateGroup(ctx context.Context, g Group) error
 	GetGroup(ctx context.Context, partnerID, id string) (Group, error)
+	// GetGroupByName finds a group by its name, case-insensitively, and
+	// GetGroupByExternalID by its ExternalID, exactly: index lookups. A
+	// non-empty ExternalID is unique per partner: CreateGroup and
+	// UpdateGroup fail with ErrAlreadyExists on a taken one.
+	GetGroupByName(ctx context.Context, partnerID, name string) (Group, error)
+	GetGroupByExternalID(ctx context.Context, partnerID, externalID string) (Group, error)
 	// ListGroups returns one page of the partner's groups, ordered by id.
 	ListGroups(ctx context.Context, partnerID string, page Page) ([]Group, error)
 	// UpdateGroup follows UpdatePartner's rules; renaming to a name

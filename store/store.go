@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -67,9 +68,26 @@ type User struct {
 	// Only AddGroupMembers, RemoveGroupMembers and DeleteGroup change it:
 	// reads fill it in, and CreateUser and UpdateUser ignore what the
 	// caller puts there.
-	Groups    []string  `json:"groups,omitempty"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	Groups []string `json:"groups,omitempty"`
+	// UserName is the name a provisioning client knows the user by (SCIM
+	// userName): unique per partner, compared case-insensitively; "" for
+	// a user nobody provisioned, and "" is no value: never unique, never
+	// found.
+	UserName string `json:"user_name,omitempty"`
+	// ExternalID is the provisioning client's own id for the user
+	// (SCIM externalId): unique per partner, compared exactly; "" when
+	// none, and like an empty UserName never unique or found.
+	ExternalID string `json:"external_id,omitempty"`
+	// AltEmails are the user's addresses besides Email, kept as given
+	// and matched case-insensitively; FindUsersByEmail finds a user by
+	// any of them.
+	AltEmails []string `json:"alt_emails,omitempty"`
+	// Profile holds the rest of a provisioned user's attributes (SCIM
+	// name parts, phone numbers, the enterprise extension…) as a JSON
+	// object, kept as a JSON value (not byte for byte).
+	Profile   json.RawMessage `json:"profile,omitempty"`
+	CreatedAt time.Time       `json:"created_at"`
+	UpdatedAt time.Time       `json:"updated_at"`
 }
 
 // Session is a signed-in browser. ID is the hash of the cookie secret, never
@@ -111,17 +129,26 @@ type Partners interface {
 // Users stores each partner's users. Every call is scoped to one partner:
 // an id of another partner answers ErrNotFound.
 type Users interface {
-	// CreateUser fails with ErrAlreadyExists if the id or the email
-	// (case-insensitively) is taken within the partner, and with
+	// CreateUser fails with ErrAlreadyExists if the id, the email
+	// (case-insensitively), a non-empty UserName (case-insensitively) or
+	// a non-empty ExternalID is taken within the partner, and with
 	// ErrNotFound if the partner does not exist, so no user outlives a
 	// concurrent DeletePartner.
 	CreateUser(ctx context.Context, u User) error
 	GetUser(ctx context.Context, partnerID, id string) (User, error)
 	GetUserByEmail(ctx context.Context, partnerID, email string) (User, error)
+	// GetUserByUserName and GetUserByExternalID are index lookups.
+	GetUserByUserName(ctx context.Context, partnerID, userName string) (User, error)
+	GetUserByExternalID(ctx context.Context, partnerID, externalID string) (User, error)
+	// FindUsersByEmail returns the users whose Email or one of whose
+	// AltEmails is email (case-insensitively), ordered by id: an index
+	// lookup, never a scan. An unknown partner gives an empty list.
+	FindUsersByEmail(ctx context.Context, partnerID, email string) ([]User, error)
 	// ListUsers returns one page of the partner's users, ordered by id.
 	ListUsers(ctx context.Context, partnerID string, page Page) ([]User, error)
-	// UpdateUser follows UpdatePartner's rules; changing the email to one
-	// another user holds fails with ErrAlreadyExists.
+	// UpdateUser follows UpdatePartner's rules; changing the email, the
+	// UserName or the ExternalID to one another user holds fails with
+	// ErrAlreadyExists.
 	UpdateUser(ctx context.Context, partnerID, id string, fn func(User) (User, error)) (User, error)
 	// DeleteUser removes the user, every session of that user and its
 	// group memberships.

@@ -29,35 +29,41 @@ const sweepInterval = time.Minute
 // platform_audit hold one nested bucket per partner id, so deleting a
 // partner drops whole buckets.
 var (
-	bucketPartners     = []byte("partners")      // partner id -> Partner
-	bucketHostnames    = []byte("hostnames")     // lowercased hostname -> partner id
-	bucketUsers        = []byte("users")         // partner id / user id -> User, memberships included
-	bucketEmails       = []byte("emails")        // partner id / lowercased email -> user id
-	bucketSessions     = []byte("sessions")      // partner id / session id -> Session
-	bucketUserSessions = []byte("user_sessions") // partner id / user id / session id -> empty
-	bucketCounters     = []byte("counters")      // partner id / key -> counter
-	bucketGroups       = []byte("groups")        // partner id / group id -> Group
-	bucketGroupNames   = []byte("group_names")   // partner id / lowercased name -> group id
-	bucketGroupMembers = []byte("group_members") // partner id / group id / user id -> empty
-	bucketGroupRoles   = []byte("group_roles")   // partner id / group id / role -> mapping id
-	bucketRoleMappings = []byte("role_mappings") // partner id / mapping id -> RoleMapping
-	bucketTokens       = []byte("tokens")        // partner id / token id -> Token
-	bucketTickets      = []byte("tickets")       // partner id / ticket id -> ticket
+	bucketPartners         = []byte("partners")           // partner id -> Partner
+	bucketHostnames        = []byte("hostnames")          // lowercased hostname -> partner id
+	bucketUsers            = []byte("users")              // partner id / user id -> User, memberships included
+	bucketEmails           = []byte("emails")             // partner id / lowercased email -> user id
+	bucketUserNames        = []byte("user_names")         // partner id / lowercased user name -> user id
+	bucketExternalIDs      = []byte("external_ids")       // partner id / user's external id -> user id
+	bucketAltEmails        = []byte("alt_emails")         // partner id / lowercased alt email / user id -> empty
+	bucketSessions         = []byte("sessions")           // partner id / session id -> Session
+	bucketUserSessions     = []byte("user_sessions")      // partner id / user id / session id -> empty
+	bucketCounters         = []byte("counters")           // partner id / key -> counter
+	bucketGroups           = []byte("groups")             // partner id / group id -> Group
+	bucketGroupNames       = []byte("group_names")        // partner id / lowercased name -> group id
+	bucketGroupExternalIDs = []byte("group_external_ids") // partner id / group's external id -> group id
+	bucketGroupMembers     = []byte("group_members")      // partner id / group id / user id -> empty
+	bucketGroupRoles       = []byte("group_roles")        // partner id / group id / role -> mapping id
+	bucketRoleMappings     = []byte("role_mappings")      // partner id / mapping id -> RoleMapping
+	bucketTokens           = []byte("tokens")             // partner id / token id -> Token
+	bucketTickets          = []byte("tickets")            // partner id / ticket id -> ticket
 	// Audit streams; see audit.go for a stream bucket's layout.
 	bucketAudit         = []byte("audit")          // partner id / stream
 	bucketPlatformAudit = []byte("platform_audit") // the platform stream
 
 	rootBuckets = [][]byte{
-		bucketPartners, bucketHostnames, bucketUsers, bucketEmails,
+		bucketPartners, bucketHostnames,
+		bucketUsers, bucketEmails, bucketUserNames, bucketExternalIDs, bucketAltEmails,
 		bucketSessions, bucketUserSessions, bucketCounters,
-		bucketGroups, bucketGroupNames, bucketGroupMembers, bucketGroupRoles,
+		bucketGroups, bucketGroupNames, bucketGroupExternalIDs, bucketGroupMembers, bucketGroupRoles,
 		bucketRoleMappings, bucketTokens, bucketTickets,
 		bucketAudit, bucketPlatformAudit,
 	}
 	// partnerScoped are the root buckets DeletePartner empties.
 	partnerScoped = [][]byte{
-		bucketUsers, bucketEmails, bucketSessions, bucketUserSessions, bucketCounters,
-		bucketGroups, bucketGroupNames, bucketGroupMembers, bucketGroupRoles,
+		bucketUsers, bucketEmails, bucketUserNames, bucketExternalIDs, bucketAltEmails,
+		bucketSessions, bucketUserSessions, bucketCounters,
+		bucketGroups, bucketGroupNames, bucketGroupExternalIDs, bucketGroupMembers, bucketGroupRoles,
 		bucketRoleMappings, bucketTokens, bucketTickets,
 		bucketAudit,
 	}

@@ -19,6 +19,12 @@ import (
 // case-insensitively.
 func groupNameKey(name string) []byte { return []byte(strings.ToLower(name)) }
 
+// groupIndexes are the unique indexes of groups.
+var groupIndexes = []uniqueIndex[store.Group]{
+	{bucketGroupNames, "name", func(g store.Group) []byte { return groupNameKey(g.Name) }},
+	{bucketGroupExternalIDs, "external id", func(g store.Group) []byte { return optionalKey(g.ExternalID) }},
+}
+
 func utcGroup(g store.Group) store.Group {
 	g.CreatedAt, g.UpdatedAt = g.CreatedAt.UTC(), g.UpdatedAt.UTC()
 	return g
@@ -97,18 +103,11 @@ func (s *Store) CreateGroup(ctx context.Context, g store.Group) error {
 		if err != nil {
 			return err
 		}
-		names, err := nestedForWrite(tx, bucketGroupNames, g.PartnerID)
-		if err != nil {
-			return err
-		}
 		if groups.Get([]byte(g.ID)) != nil {
 			return store.ErrAlreadyExists
 		}
-		if names.Get(groupNameKey(g.Name)) != nil {
-			return fmt.Errorf("name %q: %w", g.Name, store.ErrAlreadyExists)
-		}
-		if err := names.Put(groupNameKey(g.Name), []byte(g.ID)); err != nil {
-			return fmt.Errorf("name %q: %w", g.Name, err)
+		if err := reindex(tx, g.PartnerID, g.ID, groupIndexes, nil, &g); err != nil {
+			return err
 		}
 		return putJSON(groups, g.ID, utcGroup(g))
 	})
@@ -128,6 +127,32 @@ func (s *Store) GetGroup(ctx context.Context, partnerID, id string) (store.Group
 		return store.Group{}, fmt.Errorf("get group %q in partner %q: %w", id, partnerID, err)
 	}
 	return g, nil
+}
+
+// GetGroupByName implements store.Groups.
+func (s *Store) GetGroupByName(ctx context.Context, partnerID, name string) (store.Group, error) {
+	g, err := s.groupByIndex(ctx, bucketGroupNames, partnerID, groupNameKey(name))
+	if err != nil {
+		return store.Group{}, fmt.Errorf("get group by name %q in partner %q: %w", name, partnerID, err)
+	}
+	return g, nil
+}
+
+// GetGroupByExternalID implements store.Groups.
+func (s *Store) GetGroupByExternalID(ctx context.Context, partnerID, externalID string) (store.Group, error) {
+	g, err := s.groupByIndex(ctx, bucketGroupExternalIDs, partnerID, []byte(externalID))
+	if err != nil {
+		return store.Group{}, fmt.Errorf("get group by external id %q in partner %q: %w", externalID, partnerID, err)
+	}
+	return g, nil
+}
+
+func (s *Store) groupByIndex(ctx context.Context, index []byte, partnerID string, key []byte) (store.Group, error) {
+	var g store.Group
+	err := s.view(ctx, func(tx *bbolt.Tx) error {
+		return recordByIndex(tx, index, bucketGroups, partnerID, key, &g)
+	})
+	return g, err
 }
 
 // ListGroups implements store.Groups; bbolt's key order is the id order.
@@ -165,17 +190,8 @@ func (s *Store) UpdateGroup(ctx context.Context, partnerID, id string, fn func(s
 			return errIdentityChanged
 		}
 		next = utcGroup(next)
-		if oldKey, newKey := groupNameKey(cur.Name), groupNameKey(next.Name); string(oldKey) != string(newKey) {
-			names := nested(tx, bucketGroupNames, partnerID)
-			if names.Get(newKey) != nil {
-				return fmt.Errorf("name %q: %w", next.Name, store.ErrAlreadyExists)
-			}
-			if err := names.Delete(oldKey); err != nil {
-				return fmt.Errorf("name %q: %w", cur.Name, err)
-			}
-			if err := names.Put(newKey, []byte(id)); err != nil {
-				return fmt.Errorf("name %q: %w", next.Name, err)
-			}
+		if err := reindex(tx, partnerID, id, groupIndexes, &cur, &next); err != nil {
+			return err
 		}
 		return putJSON(groups, id, next)
 	})
@@ -199,8 +215,8 @@ func (s *Store) DeleteGroup(ctx context.Context, partnerID, id string) error {
 		if err := dropGroupRoles(tx, partnerID, id); err != nil {
 			return err
 		}
-		if err := nested(tx, bucketGroupNames, partnerID).Delete(groupNameKey(g.Name)); err != nil {
-			return fmt.Errorf("name %q: %w", g.Name, err)
+		if err := reindex(tx, partnerID, id, groupIndexes, &g, nil); err != nil {
+			return err
 		}
 		return groups.Delete([]byte(id))
 	})

@@ -10,8 +10,32 @@ import (
 	"github.com/partnergate/partnergate/store"
 )
 
-// emailKey is an email's index key: emails are unique case-insensitively.
+// emailKey is an email's index key: emails are unique case-insensitively,
+// and alt emails are found case-insensitively.
 func emailKey(email string) []byte { return []byte(strings.ToLower(email)) }
+
+// userIndexes are the unique indexes of users.
+var userIndexes = []uniqueIndex[store.User]{
+	{bucketEmails, "email", func(u store.User) []byte { return emailKey(u.Email) }},
+	{bucketUserNames, "user name", func(u store.User) []byte { return optionalKey(strings.ToLower(u.UserName)) }},
+	{bucketExternalIDs, "external id", func(u store.User) []byte { return optionalKey(u.ExternalID) }},
+}
+
+// reindexUser moves user id's entries in every index from what cur holds
+// to what next holds; nil stands for no user, as in reindex.
+func reindexUser(tx *bbolt.Tx, partnerID, id string, cur, next *store.User) error {
+	if err := reindex(tx, partnerID, id, userIndexes, cur, next); err != nil {
+		return err
+	}
+	var from, to []string
+	if cur != nil {
+		from = cur.AltEmails
+	}
+	if next != nil {
+		to = next.AltEmails
+	}
+	return reindexAltEmails(tx, partnerID, id, from, to)
+}
 
 func utcUser(u store.User) store.User {
 	u.CreatedAt, u.UpdatedAt = u.CreatedAt.UTC(), u.UpdatedAt.UTC()
@@ -22,35 +46,30 @@ func utcUser(u store.User) store.User {
 // while its partner is deleted would resurface in a partner later created
 // under the same id.
 func (s *Store) CreateUser(ctx context.Context, u store.User) error {
-	// A new user belongs to no group yet, whatever the caller says.
-	u.Groups = nil
-	err := s.update(ctx, func(tx *bbolt.Tx) error {
-		if tx.Bucket(bucketPartners).Get([]byte(u.PartnerID)) == nil {
-			return fmt.Errorf("partner %q: %w", u.PartnerID, store.ErrNotFound)
-		}
-		users, err := nestedForWrite(tx, bucketUsers, u.PartnerID)
-		if err != nil {
-			return err
-		}
-		emails, err := nestedForWrite(tx, bucketEmails, u.PartnerID)
-		if err != nil {
-			return err
-		}
-		if users.Get([]byte(u.ID)) != nil {
-			return store.ErrAlreadyExists
-		}
-		if emails.Get(emailKey(u.Email)) != nil {
-			return fmt.Errorf("email %q: %w", u.Email, store.ErrAlreadyExists)
-		}
-		if err := emails.Put(emailKey(u.Email), []byte(u.ID)); err != nil {
-			return fmt.Errorf("email %q: %w", u.Email, err)
-		}
-		return putJSON(users, u.ID, utcUser(u))
-	})
+	err := s.update(ctx, func(tx *bbolt.Tx) error { return createUser(tx, u) })
 	if err != nil {
 		return fmt.Errorf("create user %q in partner %q: %w", u.ID, u.PartnerID, err)
 	}
 	return nil
+}
+
+func createUser(tx *bbolt.Tx, u store.User) error {
+	if tx.Bucket(bucketPartners).Get([]byte(u.PartnerID)) == nil {
+		return fmt.Errorf("partner %q: %w", u.PartnerID, store.ErrNotFound)
+	}
+	users, err := nestedForWrite(tx, bucketUsers, u.PartnerID)
+	if err != nil {
+		return err
+	}
+	if users.Get([]byte(u.ID)) != nil {
+		return store.ErrAlreadyExists
+	}
+	// A new user belongs to no group yet, whatever the caller says.
+	u.Groups = nil
+	if err := reindexUser(tx, u.PartnerID, u.ID, nil, &u); err != nil {
+		return err
+	}
+	return putJSON(users, u.ID, utcUser(u))
 }
 
 // GetUser implements store.Users.
@@ -67,22 +86,61 @@ func (s *Store) GetUser(ctx context.Context, partnerID, id string) (store.User, 
 
 // GetUserByEmail implements store.Users.
 func (s *Store) GetUserByEmail(ctx context.Context, partnerID, email string) (store.User, error) {
-	var u store.User
-	err := s.view(ctx, func(tx *bbolt.Tx) error {
-		emails := nested(tx, bucketEmails, partnerID)
-		if emails == nil {
-			return store.ErrNotFound
-		}
-		id := emails.Get(emailKey(email))
-		if id == nil {
-			return store.ErrNotFound
-		}
-		return getJSON(nested(tx, bucketUsers, partnerID), string(id), &u)
-	})
+	u, err := s.userByIndex(ctx, bucketEmails, partnerID, emailKey(email))
 	if err != nil {
 		return store.User{}, fmt.Errorf("get user by email %q in partner %q: %w", email, partnerID, err)
 	}
 	return u, nil
+}
+
+// GetUserByUserName implements store.Users.
+func (s *Store) GetUserByUserName(ctx context.Context, partnerID, userName string) (store.User, error) {
+	u, err := s.userByIndex(ctx, bucketUserNames, partnerID, []byte(strings.ToLower(userName)))
+	if err != nil {
+		return store.User{}, fmt.Errorf("get user by user name %q in partner %q: %w", userName, partnerID, err)
+	}
+	return u, nil
+}
+
+// GetUserByExternalID implements store.Users.
+func (s *Store) GetUserByExternalID(ctx context.Context, partnerID, externalID string) (store.User, error) {
+	u, err := s.userByIndex(ctx, bucketExternalIDs, partnerID, []byte(externalID))
+	if err != nil {
+		return store.User{}, fmt.Errorf("get user by external id %q in partner %q: %w", externalID, partnerID, err)
+	}
+	return u, nil
+}
+
+func (s *Store) userByIndex(ctx context.Context, index []byte, partnerID string, key []byte) (store.User, error) {
+	var u store.User
+	err := s.view(ctx, func(tx *bbolt.Tx) error {
+		return recordByIndex(tx, index, bucketUsers, partnerID, key, &u)
+	})
+	return u, err
+}
+
+// FindUsersByEmail implements store.Users.
+func (s *Store) FindUsersByEmail(ctx context.Context, partnerID, email string) ([]store.User, error) {
+	var out []store.User
+	err := s.view(ctx, func(tx *bbolt.Tx) error {
+		ids, err := emailHolders(tx, partnerID, email)
+		if err != nil {
+			return err
+		}
+		users := nested(tx, bucketUsers, partnerID)
+		for _, id := range ids {
+			var u store.User
+			if err := getJSON(users, id, &u); err != nil {
+				return fmt.Errorf("user %q: %w", id, err)
+			}
+			out = append(out, u)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("find users by email %q in partner %q: %w", email, partnerID, err)
+	}
+	return out, nil
 }
 
 // ListUsers implements store.Users; bbolt's key order is the id order.
@@ -122,17 +180,8 @@ func (s *Store) UpdateUser(ctx context.Context, partnerID, id string, fn func(st
 		// Memberships change only through the group calls.
 		next.Groups = cur.Groups
 		next = utcUser(next)
-		if oldKey, newKey := emailKey(cur.Email), emailKey(next.Email); string(oldKey) != string(newKey) {
-			emails := nested(tx, bucketEmails, partnerID)
-			if emails.Get(newKey) != nil {
-				return fmt.Errorf("email %q: %w", next.Email, store.ErrAlreadyExists)
-			}
-			if err := emails.Delete(oldKey); err != nil {
-				return fmt.Errorf("email %q: %w", cur.Email, err)
-			}
-			if err := emails.Put(newKey, []byte(id)); err != nil {
-				return fmt.Errorf("email %q: %w", next.Email, err)
-			}
+		if err := reindexUser(tx, partnerID, id, &cur, &next); err != nil {
+			return err
 		}
 		return putJSON(users, id, next)
 	})
@@ -156,8 +205,8 @@ func (s *Store) DeleteUser(ctx context.Context, partnerID, id string) error {
 		if err := leaveGroups(tx, u); err != nil {
 			return err
 		}
-		if err := nested(tx, bucketEmails, partnerID).Delete(emailKey(u.Email)); err != nil {
-			return fmt.Errorf("email %q: %w", u.Email, err)
+		if err := reindexUser(tx, partnerID, id, &u, nil); err != nil {
+			return err
 		}
 		return users.Delete([]byte(id))
 	})

@@ -11,14 +11,17 @@ import (
 	"github.com/partnergate/partnergate/store"
 )
 
-// seedAccess creates partner id with a user, a group with the user as
-// member, a role mapping, a token and a ticket.
+// seedAccess creates partner id with a provisioned user, a group with the
+// user as member, a role mapping, a token and a ticket.
 func seedAccess(t *testing.T, s *Store, id string) {
 	t.Helper()
 	ctx := t.Context()
 	must(t, s.CreatePartner(ctx, store.Partner{ID: id}))
-	must(t, s.CreateUser(ctx, store.User{ID: "u1", PartnerID: id, Email: "Alice@Example.com"}))
-	must(t, s.CreateGroup(ctx, store.Group{ID: "g1", PartnerID: id, Name: "Engineering"}))
+	must(t, s.CreateUser(ctx, store.User{
+		ID: "u1", PartnerID: id, Email: "Alice@Example.com",
+		UserName: "ALiddell", ExternalID: "Ext-1", AltEmails: []string{"A.Liddell@Example.org"},
+	}))
+	must(t, s.CreateGroup(ctx, store.Group{ID: "g1", PartnerID: id, Name: "Engineering", ExternalID: "Ext-G1"}))
 	must(t, s.AddGroupMembers(ctx, id, "g1", []string{"u1"}))
 	must(t, s.CreateRoleMapping(ctx, store.RoleMapping{ID: "m1", PartnerID: id, GroupID: "g1", Role: "admin"}))
 	must(t, s.CreateToken(ctx, store.Token{ID: "t1", PartnerID: id, Kind: store.AdminToken}))
@@ -37,8 +40,11 @@ func TestAccessKeyLayout(t *testing.T) {
 		}
 	}
 	want := []string{
+		"altemail:a.liddell@example.org",
 		"email:alice@example.com",
+		"externalid:Ext-1",
 		"group:g1",
+		"groupexternalid:Ext-G1",
 		"groupmembers:g1",
 		"groupname:engineering",
 		"grouproles:g1",
@@ -50,6 +56,7 @@ func TestAccessKeyLayout(t *testing.T) {
 		"token:t1",
 		"tokens:admin",
 		"user:u1",
+		"username:aliddell",
 		"users",
 	}
 	if !slices.Equal(got, want) {
@@ -123,5 +130,57 @@ func TestNegativePageLimit(t *testing.T) {
 		if err := call(); err == nil || errors.Is(err, store.ErrNotFound) {
 			t.Errorf("%s with a negative limit: got %v, want an invalid page error", name, err)
 		}
+	}
+}
+
+// TestIndexKeysFollowRecords checks that updates and deletes take their
+// index keys along. FindUsersByEmail drops stale alt email set members
+// from its answer, so through the Store a leak would go unseen while the
+// partner's keys grew.
+func TestIndexKeysFollowRecords(t *testing.T) {
+	s := openStore(t, redistest.Start(t).URL())
+	ctx := t.Context()
+	seedAccess(t, s, "acme")
+	indexKeys := func() []string {
+		var keys []string
+		for _, k := range allKeys(t, s) {
+			k = strings.TrimPrefix(k, "pg:{acme}:")
+			for _, index := range []string{"email:", "username:", "externalid:", "altemail:", "groupname:", "groupexternalid:"} {
+				if strings.HasPrefix(k, index) {
+					keys = append(keys, k)
+				}
+			}
+		}
+		return keys
+	}
+
+	_, err := s.UpdateUser(ctx, "acme", "u1", func(u store.User) (store.User, error) {
+		u.Email, u.UserName, u.ExternalID = "b@example.com", "B", "Ext-2"
+		u.AltEmails = []string{"b1@example.org", "B2@example.org", "b2@EXAMPLE.org"}
+		return u, nil
+	})
+	must(t, err)
+	_, err = s.UpdateGroup(ctx, "acme", "g1", func(g store.Group) (store.Group, error) {
+		g.Name, g.ExternalID = "Platform", "Ext-G2"
+		return g, nil
+	})
+	must(t, err)
+	want := []string{
+		"altemail:b1@example.org",
+		"altemail:b2@example.org",
+		"email:b@example.com",
+		"externalid:Ext-2",
+		"groupexternalid:Ext-G2",
+		"groupname:platform",
+		"username:b",
+	}
+	if got := indexKeys(); !slices.Equal(got, want) {
+		t.Errorf("index keys after updates:\n got  %q\n want %q", got, want)
+	}
+
+	must(t, s.DeleteUser(ctx, "acme", "u1"))
+	must(t, s.DeleteGroup(ctx, "acme", "g1"))
+	if got := indexKeys(); len(got) > 0 {
+		t.Errorf("index keys left after deleting their records: %q", got)
 	}
 }

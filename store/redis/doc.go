@@ -14,12 +14,16 @@
 //	pg:{<partner>}:partner               the Partner, JSON
 //	pg:{<partner>}:user:<id>             a User, JSON, its Groups included
 //	pg:{<partner>}:email:<lower email>   user id owning that email
+//	pg:{<partner>}:username:<lower>      user id owning that user name, when not empty
+//	pg:{<partner>}:externalid:<id>       user id owning that external id, when not empty
+//	pg:{<partner>}:altemail:<lower>      sorted set of the ids of users with that alt email (score 0)
 //	pg:{<partner>}:users                 sorted set of user ids (score 0, so lexical order)
 //	pg:{<partner>}:session:<id>          a Session, JSON, expiring at ExpiresAt
 //	pg:{<partner>}:usersessions:<uid>    set of the user's session ids, pruned lazily
 //	pg:{<partner>}:counter:<key>         a fixed-window counter
 //	pg:{<partner>}:group:<id>            a Group, JSON
 //	pg:{<partner>}:groupname:<lower>     group id owning that name
+//	pg:{<partner>}:groupexternalid:<id>  group id owning that external id, when not empty
 //	pg:{<partner>}:groups                sorted set of group ids (score 0)
 //	pg:{<partner>}:groupmembers:<gid>    sorted set of the group's user ids (score 0)
 //	pg:{<partner>}:grouproles:<gid>      hash role -> id of the mapping granting it

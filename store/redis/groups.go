@@ -82,8 +82,11 @@ func (s *Store) createGroup(ctx context.Context, g store.Group) error {
 	if err != nil {
 		return err
 	}
+	keys := groupKeys(k, g)
+	take, _ := indexKeys{}.claims(keys)
+	watched := append([]string{k.partner(), k.group(g.ID)}, keysOf(take)...)
 	return s.txn(ctx, func(tx *goredis.Tx) error {
-		found, err := existing(ctx, tx, k.partner(), k.group(g.ID), k.groupName(g.Name))
+		found, err := existing(ctx, tx, watched...)
 		switch {
 		case err != nil:
 			return err
@@ -91,17 +94,18 @@ func (s *Store) createGroup(ctx context.Context, g store.Group) error {
 			return fmt.Errorf("partner %q: %w", g.PartnerID, store.ErrNotFound)
 		case found[1]:
 			return store.ErrAlreadyExists
-		case found[2]:
-			return fmt.Errorf("name %q: %w", g.Name, store.ErrAlreadyExists)
+		}
+		if err := refuseTaken(take, found[2:]); err != nil {
+			return err
 		}
 		_, err = tx.TxPipelined(ctx, func(pipe goredis.Pipeliner) error {
 			pipe.Set(ctx, k.group(g.ID), raw, 0)
-			pipe.Set(ctx, k.groupName(g.Name), g.ID, 0)
 			pipe.ZAdd(ctx, k.groups(), goredis.Z{Member: g.ID})
+			indexKeys{}.move(ctx, pipe, g.ID, keys)
 			return nil
 		})
 		return err
-	}, k.partner(), k.group(g.ID), k.groupName(g.Name))
+	}, watched...)
 }
 
 // GetGroup implements store.Groups.
@@ -115,6 +119,36 @@ func (s *Store) GetGroup(ctx context.Context, partnerID, id string) (store.Group
 		return store.Group{}, fmt.Errorf("get group %q: %w", id, err)
 	}
 	return g, nil
+}
+
+// GetGroupByName implements store.Groups.
+func (s *Store) GetGroupByName(ctx context.Context, partnerID, name string) (store.Group, error) {
+	g, err := s.groupBy(ctx, partnerID, scope.groupName, name, func(g store.Group) string { return g.Name })
+	if err != nil {
+		return store.Group{}, fmt.Errorf("get group by name %q: %w", name, err)
+	}
+	return g, nil
+}
+
+// GetGroupByExternalID implements store.Groups.
+func (s *Store) GetGroupByExternalID(ctx context.Context, partnerID, externalID string) (store.Group, error) {
+	g, err := s.groupBy(ctx, partnerID, scope.groupExternalID, externalID, func(g store.Group) string { return g.ExternalID })
+	if err != nil {
+		return store.Group{}, fmt.Errorf("get group by external id %q: %w", externalID, err)
+	}
+	return g, nil
+}
+
+// groupBy reads the group a unique index maps value to, as userBy does
+// for users.
+func (s *Store) groupBy(ctx context.Context, partnerID string, index func(scope, string) string, value string, field func(store.Group) string) (store.Group, error) {
+	k, err := scopeOf(partnerID)
+	if err != nil {
+		return store.Group{}, err
+	}
+	return byIndex(ctx, s.client, index(k, value), k.group, func(g store.Group) string {
+		return index(k, field(g))
+	})
 }
 
 // ListGroups implements store.Groups.
@@ -155,29 +189,15 @@ func (s *Store) UpdateGroup(ctx context.Context, partnerID, id string, fn func(s
 		if err != nil {
 			return err
 		}
-		oldName, newName := k.groupName(cur.Name), k.groupName(next.Name)
-		if newName != oldName {
-			// As in UpdateUser: watched before they are read, so a
-			// concurrent claim of the name or DeletePartner aborts EXEC.
-			if err := tx.Watch(ctx, newName, k.partner()).Err(); err != nil {
+		from, to := groupKeys(k, cur), groupKeys(k, next)
+		if take, creates := from.claims(to); creates {
+			if err := claimable(ctx, tx, k, partnerID, take); err != nil {
 				return err
-			}
-			found, err := existing(ctx, tx, k.partner(), newName)
-			switch {
-			case err != nil:
-				return err
-			case !found[0]:
-				return fmt.Errorf("partner %q: %w", partnerID, store.ErrNotFound)
-			case found[1]:
-				return fmt.Errorf("name %q: %w", next.Name, store.ErrAlreadyExists)
 			}
 		}
 		_, err = tx.TxPipelined(ctx, func(pipe goredis.Pipeliner) error {
 			pipe.Set(ctx, k.group(id), raw, 0)
-			if newName != oldName {
-				pipe.Del(ctx, oldName)
-				pipe.Set(ctx, newName, id, 0)
-			}
+			from.move(ctx, pipe, id, to)
 			return nil
 		})
 		return err
@@ -237,7 +257,7 @@ func (s *Store) DeleteGroup(ctx context.Context, partnerID, id string) error {
 		if err != nil {
 			return err
 		}
-		keys := []string{k.group(id), k.groupName(g.Name), k.groupMembers(id), k.groupRoles(id)}
+		keys := []string{k.group(id), k.groupMembers(id), k.groupRoles(id)}
 		var mappingIDs []any
 		for _, mid := range roles.Val() {
 			keys = append(keys, k.roleMapping(mid))
@@ -246,6 +266,9 @@ func (s *Store) DeleteGroup(ctx context.Context, partnerID, id string) error {
 		_, err = tx.TxPipelined(ctx, func(pipe goredis.Pipeliner) error {
 			pipe.Del(ctx, keys...)
 			pipe.ZRem(ctx, k.groups(), id)
+			// The index keys change only together with the watched group
+			// key, so they still name this group.
+			groupKeys(k, g).move(ctx, pipe, id, indexKeys{})
 			if len(mappingIDs) > 0 {
 				pipe.ZRem(ctx, k.roleMappings(), mappingIDs...)
 			}

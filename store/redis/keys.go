@@ -39,6 +39,9 @@ func scopeOf(partnerID string) (scope, error) {
 func (k scope) partner() string                { return k.prefix + "partner" }
 func (k scope) user(id string) string          { return k.prefix + "user:" + id }
 func (k scope) email(email string) string      { return k.prefix + "email:" + strings.ToLower(email) }
+func (k scope) userName(name string) string    { return k.prefix + "username:" + strings.ToLower(name) }
+func (k scope) externalID(id string) string    { return k.prefix + "externalid:" + id }
+func (k scope) altEmail(email string) string   { return k.prefix + "altemail:" + strings.ToLower(email) }
 func (k scope) users() string                  { return k.prefix + "users" }
 func (k scope) session(id string) string       { return k.prefix + "session:" + id }
 func (k scope) userSessions(uid string) string { return k.prefix + "usersessions:" + uid }
@@ -46,6 +49,7 @@ func (k scope) counter(key string) string      { return k.prefix + "counter:" + 
 
 func (k scope) group(id string) string             { return k.prefix + "group:" + id }
 func (k scope) groupName(name string) string       { return k.prefix + "groupname:" + strings.ToLower(name) }
+func (k scope) groupExternalID(id string) string   { return k.prefix + "groupexternalid:" + id }
 func (k scope) groups() string                     { return k.prefix + "groups" }
 func (k scope) groupMembers(gid string) string     { return k.prefix + "groupmembers:" + gid }
 func (k scope) groupRoles(gid string) string       { return k.prefix + "grouproles:" + gid }

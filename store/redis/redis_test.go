@@ -249,6 +249,9 @@ func TestUnavailable(t *testing.T) {
 				call func() error
 			}{
 				{"GetPartner", func() error { _, err := s.GetPartner(ctx, "acme"); return err }},
+				{"GetUserByUserName", func() error { _, err := s.GetUserByUserName(ctx, "acme", "alice"); return err }},
+				{"FindUsersByEmail", func() error { _, err := s.FindUsersByEmail(ctx, "acme", "alice@example.com"); return err }},
+				{"GetGroupByName", func() error { _, err := s.GetGroupByName(ctx, "acme", "Engineering"); return err }},
 				{"ListPartners", func() error { _, err := s.ListPartners(ctx); return err }},
 				{"UpdateUser", func() error {
 					_, err := s.UpdateUser(ctx, "acme", "u1", func(u store.User) (store.User, error) { return u, nil })

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -55,32 +56,36 @@ func (s *Store) createUser(ctx context.Context, u store.User) error {
 	if err != nil {
 		return err
 	}
+	keys := userKeys(k, u)
+	take, _ := indexKeys{}.claims(keys)
+	watched := append([]string{k.partner(), k.user(u.ID)}, keysOf(take)...)
 	return s.txn(ctx, func(tx *goredis.Tx) error {
-		var partner, user, email *goredis.IntCmd
-		_, err := tx.Pipelined(ctx, func(pipe goredis.Pipeliner) error {
-			partner = pipe.Exists(ctx, k.partner())
-			user = pipe.Exists(ctx, k.user(u.ID))
-			email = pipe.Exists(ctx, k.email(u.Email))
-			return nil
-		})
+		found, err := existing(ctx, tx, watched...)
 		switch {
 		case err != nil:
 			return err
-		case partner.Val() == 0:
+		case !found[0]:
 			return fmt.Errorf("partner %q: %w", u.PartnerID, store.ErrNotFound)
-		case user.Val() > 0:
+		case found[1]:
 			return store.ErrAlreadyExists
-		case email.Val() > 0:
-			return fmt.Errorf("email %q: %w", u.Email, store.ErrAlreadyExists)
+		}
+		if err := refuseTaken(take, found[2:]); err != nil {
+			return err
 		}
 		_, err = tx.TxPipelined(ctx, func(pipe goredis.Pipeliner) error {
-			pipe.Set(ctx, k.user(u.ID), raw, 0)
-			pipe.Set(ctx, k.email(u.Email), u.ID, 0)
-			pipe.ZAdd(ctx, k.users(), goredis.Z{Member: u.ID})
+			addUser(ctx, pipe, k, u.ID, raw, keys)
 			return nil
 		})
 		return err
-	}, k.partner(), k.user(u.ID), k.email(u.Email))
+	}, watched...)
+}
+
+// addUser queues the writes of a new user: its record, its place in the
+// list of ids and its index entries.
+func addUser(ctx context.Context, pipe goredis.Pipeliner, k scope, id, raw string, keys indexKeys) {
+	pipe.Set(ctx, k.user(id), raw, 0)
+	pipe.ZAdd(ctx, k.users(), goredis.Z{Member: id})
+	indexKeys{}.move(ctx, pipe, id, keys)
 }
 
 // GetUser implements store.Users.
@@ -98,35 +103,99 @@ func (s *Store) GetUser(ctx context.Context, partnerID, id string) (store.User, 
 
 // GetUserByEmail implements store.Users.
 func (s *Store) GetUserByEmail(ctx context.Context, partnerID, email string) (store.User, error) {
-	u, err := s.getUserByEmail(ctx, partnerID, email)
+	u, err := s.userBy(ctx, partnerID, scope.email, email, func(u store.User) string { return u.Email })
 	if err != nil {
 		return store.User{}, fmt.Errorf("get user by email %q: %w", email, err)
 	}
 	return u, nil
 }
 
-func (s *Store) getUserByEmail(ctx context.Context, partnerID, email string) (store.User, error) {
+// GetUserByUserName implements store.Users.
+func (s *Store) GetUserByUserName(ctx context.Context, partnerID, userName string) (store.User, error) {
+	u, err := s.userBy(ctx, partnerID, scope.userName, userName, func(u store.User) string { return u.UserName })
+	if err != nil {
+		return store.User{}, fmt.Errorf("get user by user name %q: %w", userName, err)
+	}
+	return u, nil
+}
+
+// GetUserByExternalID implements store.Users.
+func (s *Store) GetUserByExternalID(ctx context.Context, partnerID, externalID string) (store.User, error) {
+	u, err := s.userBy(ctx, partnerID, scope.externalID, externalID, func(u store.User) string { return u.ExternalID })
+	if err != nil {
+		return store.User{}, fmt.Errorf("get user by external id %q: %w", externalID, err)
+	}
+	return u, nil
+}
+
+// userBy reads the user a unique index maps value to: index gives a
+// value's key in it, and field a user's value.
+func (s *Store) userBy(ctx context.Context, partnerID string, index func(scope, string) string, value string, field func(store.User) string) (store.User, error) {
 	k, err := scopeOf(partnerID)
 	if err != nil {
 		return store.User{}, err
 	}
-	id, err := s.client.Get(ctx, k.email(email)).Result()
-	if errors.Is(err, goredis.Nil) {
-		return store.User{}, store.ErrNotFound
-	}
+	return byIndex(ctx, s.client, index(k, value), k.user, func(u store.User) string {
+		return index(k, field(u))
+	})
+}
+
+// emailHoldersScript returns the ids of the users holding an address: the
+// one the email index KEYS[1] names, if any, and the members of the alt
+// email set KEYS[2]. It reads both at one instant, so a user moving the
+// address from one to the other is not missed. MULTI would too, but
+// go-redis retries a timed-out pipeline, so against a hung server it takes
+// twice as long as one command to fail.
+var emailHoldersScript = goredis.NewScript(`
+local ids = redis.call('ZRANGE', KEYS[2], 0, -1)
+local owner = redis.call('GET', KEYS[1])
+if owner then
+	table.insert(ids, owner)
+end
+return ids
+`)
+
+// FindUsersByEmail implements store.Users.
+func (s *Store) FindUsersByEmail(ctx context.Context, partnerID, email string) ([]store.User, error) {
+	users, err := s.findUsersByEmail(ctx, partnerID, email)
 	if err != nil {
-		return store.User{}, classify(err)
+		return nil, fmt.Errorf("find users by email %q: %w", email, err)
 	}
-	u, err := getJSON[store.User](ctx, s.client, k.user(id))
+	return users, nil
+}
+
+func (s *Store) findUsersByEmail(ctx context.Context, partnerID, email string) ([]store.User, error) {
+	k, err := scopeOf(partnerID)
 	if err != nil {
-		return store.User{}, err
+		return nil, err
 	}
-	// The two reads are not atomic: the user may have changed email in
-	// between, and then no longer answers to this one.
-	if !strings.EqualFold(u.Email, email) {
-		return store.User{}, store.ErrNotFound
+	ids, err := emailHoldersScript.Run(ctx, s.client, []string{k.email(email), k.altEmail(email)}).StringSlice()
+	if err != nil {
+		return nil, classify(err)
 	}
-	return u, nil
+	slices.Sort(ids)
+	users, err := readUsers(ctx, s.client, k, slices.Compact(ids))
+	if err != nil {
+		return nil, classify(err)
+	}
+	out := make([]store.User, 0, len(users))
+	for _, u := range users {
+		// The records are read after the indexes: a user may have been
+		// deleted or have given up the address in between.
+		if u != nil && hasEmail(*u, email) {
+			out = append(out, *u)
+		}
+	}
+	return out, nil
+}
+
+// hasEmail reports whether email is the user's Email or one of its
+// AltEmails, compared as the indexes compare them.
+func hasEmail(u store.User, email string) bool {
+	want := strings.ToLower(email)
+	return strings.ToLower(u.Email) == want || slices.ContainsFunc(u.AltEmails, func(a string) bool {
+		return strings.ToLower(a) == want
+	})
 }
 
 // ListUsers implements store.Users.
@@ -169,30 +238,15 @@ func (s *Store) UpdateUser(ctx context.Context, partnerID, id string, fn func(st
 		if err != nil {
 			return err
 		}
-		oldEmail, newEmail := k.email(cur.Email), k.email(next.Email)
-		if newEmail != oldEmail {
-			// Watched before they are read, so a concurrent claim of the
-			// address aborts EXEC, and so does DeletePartner: a key
-			// created behind its sweep would outlive the partner.
-			if err := tx.Watch(ctx, newEmail, k.partner()).Err(); err != nil {
+		from, to := userKeys(k, cur), userKeys(k, next)
+		if take, creates := from.claims(to); creates {
+			if err := claimable(ctx, tx, k, partnerID, take); err != nil {
 				return err
-			}
-			found, err := existing(ctx, tx, k.partner(), newEmail)
-			switch {
-			case err != nil:
-				return err
-			case !found[0]:
-				return fmt.Errorf("partner %q: %w", partnerID, store.ErrNotFound)
-			case found[1]:
-				return fmt.Errorf("email %q: %w", next.Email, store.ErrAlreadyExists)
 			}
 		}
 		_, err = tx.TxPipelined(ctx, func(pipe goredis.Pipeliner) error {
 			pipe.Set(ctx, k.user(id), raw, 0)
-			if newEmail != oldEmail {
-				pipe.Del(ctx, oldEmail)
-				pipe.Set(ctx, newEmail, id, 0)
-			}
+			from.move(ctx, pipe, id, to)
 			return nil
 		})
 		return err
@@ -220,15 +274,16 @@ func (s *Store) DeleteUser(ctx context.Context, partnerID, id string) error {
 		if err != nil {
 			return err
 		}
-		// The email key changes only together with the watched user key,
-		// so it still names this user.
-		keys := []string{k.user(id), k.email(u.Email), k.userSessions(id)}
+		keys := []string{k.user(id), k.userSessions(id)}
 		for _, sid := range sids {
 			keys = append(keys, k.session(sid))
 		}
 		_, err = tx.TxPipelined(ctx, func(pipe goredis.Pipeliner) error {
 			pipe.Del(ctx, keys...)
 			pipe.ZRem(ctx, k.users(), id)
+			// The index keys change only together with the watched user
+			// key, so they still name this user.
+			userKeys(k, u).move(ctx, pipe, id, indexKeys{})
 			// Every membership change rewrites the watched user key, so
 			// u.Groups is current.
 			for _, gid := range u.Groups {

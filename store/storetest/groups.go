@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -24,6 +25,9 @@ var groupTests = []subtest{
 	{"AddMissingUser", testGroupAddMissingUser},
 	{"Delete", testGroupDelete},
 	{"ConcurrentMembership", testGroupConcurrentMembership},
+	{"GetByIndexes", testGroupGetByIndexes},
+	{"UpdateExternalIDTaken", testGroupUpdateExternalIDTaken},
+	{"ConcurrentExternalIDClaims", testGroupConcurrentExternalIDClaims},
 }
 
 func newGroup(partnerID, id, name string) store.Group {
@@ -61,14 +65,45 @@ func listGroups(t *testing.T, s store.Store, partnerID string) []store.Group {
 	return got
 }
 
+// checkGroupStored reads the group back by id, by name (in upper case:
+// names compare case-insensitively) and by external id if it has one.
 func checkGroupStored(t *testing.T, s store.Store, want store.Group) {
 	t.Helper()
-	got, err := s.GetGroup(t.Context(), want.PartnerID, want.ID)
-	if err != nil {
-		t.Errorf("get group %q in partner %q: %v", want.ID, want.PartnerID, err)
-		return
+	ctx := t.Context()
+	check := func(how string, got store.Group, err error) {
+		t.Helper()
+		what := fmt.Sprintf("group %q in partner %q %s", want.ID, want.PartnerID, how)
+		if err != nil {
+			t.Errorf("get %s: %v", what, err)
+			return
+		}
+		checkEqual(t, what, got, want, normGroup)
 	}
-	checkEqual(t, "group "+want.ID, got, want, normGroup)
+	got, err := s.GetGroup(ctx, want.PartnerID, want.ID)
+	check("by id", got, err)
+	name := strings.ToUpper(want.Name)
+	got, err = s.GetGroupByName(ctx, want.PartnerID, name)
+	check("by name "+name, got, err)
+	if want.ExternalID != "" {
+		got, err = s.GetGroupByExternalID(ctx, want.PartnerID, want.ExternalID)
+		check("by external id "+want.ExternalID, got, err)
+	}
+}
+
+// checkGroupByName checks which group GetGroupByName finds: wantID, or
+// none for "".
+func checkGroupByName(t *testing.T, s store.Store, partnerID, name, wantID string) {
+	t.Helper()
+	g, err := s.GetGroupByName(t.Context(), partnerID, name)
+	checkFoundID(t, fmt.Sprintf("group by name %q in partner %q", name, partnerID), g.ID, err, wantID)
+}
+
+// checkGroupByExternalID checks which group GetGroupByExternalID finds:
+// wantID, or none for "".
+func checkGroupByExternalID(t *testing.T, s store.Store, partnerID, externalID, wantID string) {
+	t.Helper()
+	g, err := s.GetGroupByExternalID(t.Context(), partnerID, externalID)
+	checkFoundID(t, fmt.Sprintf("group by external id %q in partner %q", externalID, partnerID), g.ID, err, wantID)
 }
 
 func checkGroupGone(t *testing.T, s store.Store, partnerID, id string) {
@@ -195,6 +230,8 @@ func testGroupCreateDuplicate(t *testing.T, s store.Store) {
 	createPartner(t, s, "acme")
 	g := createGroup(t, s, "acme", "g1", "Engineering")
 
+	externalIDTaken := newGroup("acme", "g5", "Marketing")
+	externalIDTaken.ExternalID = g.ExternalID
 	tests := []struct {
 		name  string
 		group store.Group
@@ -202,17 +239,31 @@ func testGroupCreateDuplicate(t *testing.T, s store.Store) {
 		{"ID", newGroup("acme", "g1", "Other")},
 		{"Name", newGroup("acme", "g2", "Engineering")},
 		{"NameInOtherCase", newGroup("acme", "g3", "eNGINEERING")},
+		{"ExternalID", externalIDTaken},
 	}
 	for _, tc := range tests {
 		err := s.CreateGroup(t.Context(), tc.group)
 		checkErr(t, "create group with taken "+tc.name, err, store.ErrAlreadyExists)
 	}
 	checkGroupStored(t, s, g)
-	checkGroupGone(t, s, "acme", "g2")
-	checkGroupGone(t, s, "acme", "g3")
-	// The failed creates must not have claimed their names.
+	for _, id := range []string{"g2", "g3", "g5"} {
+		checkGroupGone(t, s, "acme", id)
+	}
+	// The failed creates must not have claimed their names or external
+	// ids.
+	checkGroupByExternalID(t, s, "acme", "scim-g2", "")
+	checkGroupByName(t, s, "acme", "Marketing", "")
 	other := createGroup(t, s, "acme", "g4", "Other")
-	checkList(t, "groups", listGroups(t, s, "acme"), []store.Group{g, other}, normGroup)
+	marketing := createGroup(t, s, "acme", "g6", "Marketing")
+	// External ids compare exactly: one differing in case is another.
+	upper := newGroup("acme", "g7", "Sales")
+	upper.ExternalID = strings.ToUpper(g.ExternalID)
+	if err := s.CreateGroup(t.Context(), upper); err != nil {
+		t.Fatalf("create group with an external id differing only in case: %v", err)
+	}
+	checkGroupStored(t, s, upper)
+	checkGroupStored(t, s, g)
+	checkList(t, "groups", listGroups(t, s, "acme"), []store.Group{g, other, marketing, upper}, normGroup)
 }
 
 func testGroupListPaged(t *testing.T, s store.Store) {
@@ -285,10 +336,17 @@ func testGroupUpdate(t *testing.T, s store.Store) {
 	checkGroupStored(t, s, want)
 	checkList(t, "groups", listGroups(t, s, "acme"), []store.Group{want}, normGroup)
 	checkMembers(t, s, "acme", "g1", "u1")
+	checkGroupByName(t, s, "acme", g.Name, "")
+	checkGroupByExternalID(t, s, "acme", g.ExternalID, "")
 
-	// The old name is free again; the case of the new one is the group's
-	// own to change.
-	createGroup(t, s, "acme", "g2", "ENGINEERING")
+	// The old name and external id are free again; the case of the new
+	// name is the group's own to change.
+	again := newGroup("acme", "g2", "ENGINEERING")
+	again.ExternalID = g.ExternalID
+	if err := s.CreateGroup(t.Context(), again); err != nil {
+		t.Fatalf("create group with the name and external id an update gave up: %v", err)
+	}
+	checkGroupStored(t, s, again)
 	want.Name = "PLATFORM"
 	_, err = s.UpdateGroup(t.Context(), "acme", "g1", func(cur store.Group) (store.Group, error) {
 		cur.Name = want.Name
@@ -298,6 +356,19 @@ func testGroupUpdate(t *testing.T, s store.Store) {
 		t.Fatalf("update the case of a group's own name: %v", err)
 	}
 	checkGroupStored(t, s, want)
+
+	// Without an external id the group is found by none.
+	want.ExternalID = ""
+	_, err = s.UpdateGroup(t.Context(), "acme", "g1", func(cur store.Group) (store.Group, error) {
+		cur.ExternalID = ""
+		return cur, nil
+	})
+	if err != nil {
+		t.Fatalf("clear a group's external id: %v", err)
+	}
+	checkGroupStored(t, s, want)
+	checkGroupByExternalID(t, s, "acme", "scim-renamed", "")
+	checkGroupByExternalID(t, s, "acme", "", "")
 }
 
 func testGroupUpdateNameTaken(t *testing.T, s store.Store) {
@@ -313,6 +384,7 @@ func testGroupUpdateNameTaken(t *testing.T, s store.Store) {
 	checkErr(t, "rename group to a taken name", err, store.ErrAlreadyExists)
 	checkGroupStored(t, s, a)
 	checkGroupStored(t, s, b)
+	checkGroupByExternalID(t, s, "acme", "changed", "")
 	// The refused rename left Sales held and claimed nothing.
 	err = s.CreateGroup(t.Context(), newGroup("acme", "g3", "sales"))
 	checkErr(t, "create group with the name kept by a refused rename", err, store.ErrAlreadyExists)
@@ -453,6 +525,8 @@ func testGroupDelete(t *testing.T, s store.Store) {
 		t.Fatalf("delete group: %v", err)
 	}
 	checkGroupGone(t, s, "acme", "g1")
+	checkGroupByName(t, s, "acme", g1.Name, "")
+	checkGroupByExternalID(t, s, "acme", g1.ExternalID, "")
 	checkUserGroups(t, s, "acme", "u1", "g2")
 	checkUserGroups(t, s, "acme", "u2")
 	checkRoleMappingGone(t, s, "acme", "m1")
@@ -463,8 +537,9 @@ func testGroupDelete(t *testing.T, s store.Store) {
 	checkList(t, "groups", listGroups(t, s, "acme"), []store.Group{g2}, normGroup)
 	checkList(t, "role mappings", listRoleMappings(t, s, "acme"), []store.RoleMapping{kept}, normRoleMapping)
 
-	// A group created again under the same id and name inherits nothing.
-	createGroup(t, s, "acme", "g1", g1.Name)
+	// A group created again under the same id, name and external id
+	// inherits nothing.
+	checkGroupStored(t, s, createGroup(t, s, "acme", "g1", g1.Name))
 	checkMembers(t, s, "acme", "g1")
 	createRoleMapping(t, s, newRoleMapping("acme", "m4", "g1", "admin"))
 	checkErr(t, "delete missing group", s.DeleteGroup(ctx, "acme", "nobody"), store.ErrNotFound)
@@ -527,5 +602,115 @@ func testGroupConcurrentMembership(t *testing.T, s store.Store) {
 		if !strings.HasSuffix(u.Name, "+") {
 			t.Errorf("user %q lost its concurrent update: name %q", u.ID, u.Name)
 		}
+	}
+}
+
+func testGroupGetByIndexes(t *testing.T, s store.Store) {
+	createPartner(t, s, "acme")
+	g := createGroup(t, s, "acme", "g1", "Engineering")
+	createGroup(t, s, "acme", "g2", "Sales")
+	// Groups without an external id are any number, found by none.
+	for _, id := range []string{"g3", "g4"} {
+		bare := newGroup("acme", id, "Group "+id)
+		bare.ExternalID = ""
+		if err := s.CreateGroup(t.Context(), bare); err != nil {
+			t.Fatalf("create group %q without external id: %v", id, err)
+		}
+		checkGroupStored(t, s, bare)
+	}
+	checkGroupStored(t, s, g)
+
+	for _, tc := range []struct{ name, want string }{
+		{"Engineering", "g1"},
+		{"engineering", "g1"},
+		{"ENGINEERING", "g1"},
+		{"eNgInEeRiNg", "g1"},
+		{"Engineerin", ""},
+		{"Engineering ", ""},
+		{"", ""},
+		{"Group g3", "g3"},
+	} {
+		checkGroupByName(t, s, "acme", tc.name, tc.want)
+	}
+	for _, tc := range []struct{ externalID, want string }{
+		{"scim-g1", "g1"},
+		{"SCIM-G1", ""},
+		{"scim-g", ""},
+		{"", ""},
+		{"scim-g2", "g2"},
+	} {
+		checkGroupByExternalID(t, s, "acme", tc.externalID, tc.want)
+	}
+	checkGroupByName(t, s, "nobody", "Engineering", "")
+	checkGroupByExternalID(t, s, "nobody", "scim-g1", "")
+}
+
+func testGroupUpdateExternalIDTaken(t *testing.T, s store.Store) {
+	createPartner(t, s, "acme")
+	a := createGroup(t, s, "acme", "g1", "Engineering")
+	b := createGroup(t, s, "acme", "g2", "Sales")
+
+	_, err := s.UpdateGroup(t.Context(), "acme", "g2", func(cur store.Group) (store.Group, error) {
+		cur.Name = "Renamed"
+		cur.ExternalID = a.ExternalID
+		return cur, nil
+	})
+	checkErr(t, "update group to a taken external id", err, store.ErrAlreadyExists)
+	checkGroupStored(t, s, a)
+	checkGroupStored(t, s, b)
+	// The refused update claimed nothing and gave up nothing.
+	checkGroupByName(t, s, "acme", "Renamed", "")
+	taken := newGroup("acme", "g3", "Other")
+	taken.ExternalID = b.ExternalID
+	err = s.CreateGroup(t.Context(), taken)
+	checkErr(t, "create group with the external id kept by a refused update", err, store.ErrAlreadyExists)
+}
+
+// testGroupConcurrentExternalIDClaims races updates of several groups to
+// one external id: exactly one may win, and the others must be left as
+// they were.
+func testGroupConcurrentExternalIDClaims(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	createPartner(t, s, "acme")
+	const workers = 8
+	var groups []store.Group
+	for i := range workers {
+		id := fmt.Sprintf("g%d", i)
+		groups = append(groups, createGroup(t, s, "acme", id, "Group "+id))
+	}
+
+	var (
+		mu  sync.Mutex
+		won []string
+		wg  sync.WaitGroup
+	)
+	lineUp := rendezvous(workers)
+	for _, g := range groups {
+		wg.Go(func() {
+			_, err := s.UpdateGroup(ctx, "acme", g.ID, func(cur store.Group) (store.Group, error) {
+				lineUp()
+				cur.ExternalID = "contested"
+				return cur, nil
+			})
+			switch {
+			case err == nil:
+				mu.Lock()
+				won = append(won, g.ID)
+				mu.Unlock()
+			case !errors.Is(err, store.ErrAlreadyExists):
+				t.Errorf("update group %q: %v", g.ID, err)
+			}
+		})
+	}
+	wg.Wait()
+	if len(won) != 1 {
+		t.Fatalf("%d updates to one external id succeeded (%q), want 1", len(won), won)
+	}
+	checkGroupByExternalID(t, s, "acme", "contested", won[0])
+	for _, g := range groups {
+		if g.ID == won[0] {
+			g.ExternalID = "contested"
+		}
+		checkGroupStored(t, s, g)
 	}
 }

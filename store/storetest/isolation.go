@@ -15,6 +15,8 @@ var isolationTests = []subtest{
 	{"ForeignGroups", testIsolationForeignGroups},
 	{"ForeignTokensAndTickets", testIsolationForeignTokensAndTickets},
 	{"SameAccessIDsInTwoPartners", testIsolationSameAccessIDs},
+	{"ForeignIndexKeys", testIsolationForeignIndexKeys},
+	{"SameIndexKeysInTwoPartners", testIsolationSameIndexKeys},
 }
 
 // testIsolationForeignIDs has partner b name partner a's user and session
@@ -220,4 +222,76 @@ func testIsolationSameAccessIDs(t *testing.T, s store.Store) {
 	checkRoleMappingGone(t, s, "b", "m1")
 	checkTokenGone(t, s, "b", "t1")
 	checkTicketGone(t, s, "b", "k1")
+}
+
+// testIsolationForeignIndexKeys has partner b look up partner a's user
+// and group by every index: each lookup must find nothing.
+func testIsolationForeignIndexKeys(t *testing.T, s store.Store) {
+	createPartner(t, s, "a")
+	createPartner(t, s, "b")
+	user := createUser(t, s, "a", "u1", "alice@example.com")
+	group := createGroup(t, s, "a", "g1", "Engineering")
+	// Partner b has users and groups of its own, so its indexes exist.
+	own := createUser(t, s, "b", "u2", "bob@example.com")
+	createGroup(t, s, "b", "g2", "Sales")
+
+	_, err := s.GetUserByEmail(t.Context(), "b", user.Email)
+	checkErr(t, "get foreign user by email", err, store.ErrNotFound)
+	checkByUserName(t, s, "b", user.UserName, "")
+	checkByExternalID(t, s, "b", user.ExternalID, "")
+	for _, email := range append([]string{user.Email}, user.AltEmails...) {
+		checkByEmail(t, s, "b", email)
+	}
+	checkGroupByName(t, s, "b", group.Name, "")
+	checkGroupByExternalID(t, s, "b", group.ExternalID, "")
+
+	checkUserStored(t, s, user)
+	checkUserStored(t, s, own)
+	checkGroupStored(t, s, group)
+}
+
+// testIsolationSameIndexKeys gives two partners a user and a group with
+// the same index keys: each partner's lookups must find only its own, and
+// deleting one partner's leaves the other's found.
+func testIsolationSameIndexKeys(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	users, groups := map[string]store.User{}, map[string]store.Group{}
+	for _, p := range []struct{ partner, user, group string }{
+		{"a", "ua", "ga"},
+		{"b", "ub", "gb"},
+	} {
+		createPartner(t, s, p.partner)
+		u := newUser(p.partner, p.user, "alice@example.com")
+		u.UserName, u.ExternalID = "alice", "scim-alice"
+		u.AltEmails = []string{"shared@example.com"}
+		if err := s.CreateUser(ctx, u); err != nil {
+			t.Fatalf("create user with index keys taken only in another partner: %v", err)
+		}
+		g := newGroup(p.partner, p.group, "Engineering")
+		g.ExternalID = "scim-engineering"
+		if err := s.CreateGroup(ctx, g); err != nil {
+			t.Fatalf("create group with index keys taken only in another partner: %v", err)
+		}
+		users[p.partner], groups[p.partner] = u, g
+	}
+	for _, p := range []string{"a", "b"} {
+		checkUserStored(t, s, users[p])
+		checkByEmail(t, s, p, "shared@example.com", users[p].ID)
+		checkByEmail(t, s, p, "alice@example.com", users[p].ID)
+		checkGroupStored(t, s, groups[p])
+	}
+
+	if err := s.DeleteUser(ctx, "b", "ub"); err != nil {
+		t.Fatalf("delete user of partner b: %v", err)
+	}
+	if err := s.DeleteGroup(ctx, "b", "gb"); err != nil {
+		t.Fatalf("delete group of partner b: %v", err)
+	}
+	checkUserStored(t, s, users["a"])
+	checkGroupStored(t, s, groups["a"])
+	checkByUserName(t, s, "b", "alice", "")
+	checkByExternalID(t, s, "b", "scim-alice", "")
+	checkByEmail(t, s, "b", "shared@example.com")
+	checkGroupByName(t, s, "b", "Engineering", "")
+	checkGroupByExternalID(t, s, "b", "scim-engineering", "")
 }

@@ -157,7 +157,7 @@ func testPartnerUpdateKeepsID(t *testing.T, s store.Store) {
 func testPartnerDelete(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	createPartner(t, s, "victim", "v1.example", "v2.example")
-	createUser(t, s, "victim", "u1", "alice@example.com")
+	victim := createUser(t, s, "victim", "u1", "alice@example.com")
 	createSession(t, s, newSession("victim", "u1", "victim-s1", now()))
 	keep := createPartner(t, s, "keep", "k.example")
 	keptUser := createUser(t, s, "keep", "u1", "alice@example.com")
@@ -177,7 +177,8 @@ func testPartnerDelete(t *testing.T, s store.Store) {
 	claim := createPartner(t, s, "claim", "v1.example", "v2.example")
 	checkList(t, "partners", listPartners(t, s), []store.Partner{claim, keep}, normPartner)
 
-	// A partner created again under the same id inherits nothing.
+	// A partner created again under the same id inherits nothing, and
+	// every index key is free.
 	createPartner(t, s, "victim")
 	users, err := s.ListUsers(ctx, "victim", store.Page{})
 	if err != nil {
@@ -185,7 +186,13 @@ func testPartnerDelete(t *testing.T, s store.Store) {
 	}
 	checkList(t, "users of re-created partner", users, nil, normUser)
 	checkSessionGone(t, s, "victim", "victim-s1")
-	createUser(t, s, "victim", "u1", "alice@example.com")
+	checkUserGone(t, s, "victim", "u1", victim.Email)
+	checkByUserName(t, s, "victim", victim.UserName, "")
+	checkByExternalID(t, s, "victim", victim.ExternalID, "")
+	for _, email := range append([]string{victim.Email}, victim.AltEmails...) {
+		checkByEmail(t, s, "victim", email)
+	}
+	checkUserStored(t, s, createUser(t, s, "victim", "u1", "alice@example.com"))
 	checkUserSessions(t, s, "victim", "u1")
 
 	checkErr(t, "delete missing partner", s.DeletePartner(ctx, "nobody"), store.ErrNotFound)
@@ -237,6 +244,8 @@ func testPartnerDeleteAccess(t *testing.T, s store.Store) {
 	// names, ids and pairs are free.
 	createPartner(t, s, "victim")
 	checkList(t, "groups of re-created partner", listGroups(t, s, "victim"), nil, normGroup)
+	checkGroupByName(t, s, "victim", victim.group.Name, "")
+	checkGroupByExternalID(t, s, "victim", victim.group.ExternalID, "")
 	checkList(t, "role mappings of re-created partner", listRoleMappings(t, s, "victim"), nil, normRoleMapping)
 	for _, kind := range []store.TokenKind{store.AdminToken, store.SCIMToken} {
 		checkList(t, string(kind)+" tokens of re-created partner", listTokens(t, s, "victim", kind), nil, normToken)

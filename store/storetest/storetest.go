@@ -1,11 +1,13 @@
 package storetest
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -69,6 +71,35 @@ func now() time.Time { return time.Now().UTC().Truncate(precision) }
 // errFn is what update callbacks return to abort an update.
 var errFn = errors.New("storetest: callback refused")
 
+// rendezvous returns a function that holds each of n callers until all
+// have called it. Called from update callbacks, it lines racing updates up
+// between their reads and their writes, where a backend that checks a
+// uniqueness rule outside its transaction lets two through. A backend
+// that runs the callbacks one at a time never gets them all in: the first
+// caller gives up after a moment, and the rest no longer wait.
+func rendezvous(n int) func() {
+	var (
+		mu      sync.Mutex
+		arrived int
+		once    sync.Once
+	)
+	all, gaveUp := make(chan struct{}), make(chan struct{})
+	return func() {
+		mu.Lock()
+		// A retried callback calls again: only the n-th call closes.
+		if arrived++; arrived == n {
+			close(all)
+		}
+		mu.Unlock()
+		select {
+		case <-all:
+		case <-gaveUp:
+		case <-time.After(100 * time.Millisecond):
+			once.Do(func() { close(gaveUp) })
+		}
+	}
+}
+
 func newPartner(id string, hostnames ...string) store.Partner {
 	at := now()
 	return store.Partner{ID: id, Name: "Partner " + id, Hostnames: hostnames, CreatedAt: at, UpdatedAt: at}
@@ -83,6 +114,8 @@ func createPartner(t *testing.T, s store.Store, id string, hostnames ...string) 
 	return p
 }
 
+// newUser returns a provisioned user: it has a user name, an external id,
+// an alt email and a profile, so every test exercises their indexes.
 func newUser(partnerID, id, email string) store.User {
 	at := now()
 	return store.User{
@@ -93,9 +126,21 @@ func newUser(partnerID, id, email string) store.User {
 		PasswordHash: "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo",
 		Active:       true,
 		InviteID:     "invite-" + id,
+		UserName:     "Login." + id,
+		ExternalID:   "scim-" + id,
+		AltEmails:    []string{id + ".alt@example.org"},
+		Profile:      json.RawMessage(`{"name":{"givenName":"Zoë","familyName":"` + id + `"},"title":"R&D <lead>"}`),
 		CreatedAt:    at,
 		UpdatedAt:    at,
 	}
+}
+
+// bareUser returns a user nobody provisioned: no user name, external id,
+// alt emails or profile.
+func bareUser(partnerID, id, email string) store.User {
+	u := newUser(partnerID, id, email)
+	u.UserName, u.ExternalID, u.AltEmails, u.Profile = "", "", nil, nil
+	return u
 }
 
 func createUser(t *testing.T, s store.Store, partnerID, id, email string) store.User {
@@ -143,13 +188,40 @@ func normPartner(p store.Partner) store.Partner {
 	return p
 }
 
-// normUser treats no groups and an empty list alike.
+// normUser treats no groups and an empty list alike, and so for alt
+// emails; profiles it compares as JSON values.
 func normUser(u store.User) store.User {
 	u.CreatedAt, u.UpdatedAt = normTime(u.CreatedAt), normTime(u.UpdatedAt)
 	if len(u.Groups) == 0 {
 		u.Groups = nil
 	}
+	if len(u.AltEmails) == 0 {
+		u.AltEmails = nil
+	}
+	u.Profile = normProfile(u.Profile)
 	return u
+}
+
+// normProfile makes equal profiles deeply equal. The contract keeps a
+// profile's JSON value, not its spelling: a backend may drop insignificant
+// space or escape characters differently. No profile, an empty one and
+// null all mean none.
+func normProfile(p json.RawMessage) json.RawMessage {
+	if len(p) == 0 {
+		return nil
+	}
+	var v any
+	if err := json.Unmarshal(p, &v); err != nil {
+		return p // let the comparison show it
+	}
+	if v == nil {
+		return nil
+	}
+	canon, err := json.Marshal(v)
+	if err != nil {
+		return p
+	}
+	return canon
 }
 
 func normSession(s store.Session) store.Session {
@@ -218,22 +290,54 @@ func checkHostnamesTaken(t *testing.T, s store.Store, hostnames ...string) {
 	}
 }
 
-// checkUserStored reads the user back by id and by email.
+// checkUserStored reads the user back by id and through every index that
+// must find it: by email, user name and external id, and among the users
+// FindUsersByEmail finds by its email and by each alt email. It looks up
+// by user name and emails in upper case: they are matched
+// case-insensitively.
 func checkUserStored(t *testing.T, s store.Store, want store.User) {
 	t.Helper()
 	ctx := t.Context()
+	check := func(how string, got store.User, err error) {
+		t.Helper()
+		what := fmt.Sprintf("user %q in partner %q %s", want.ID, want.PartnerID, how)
+		if err != nil {
+			t.Errorf("get %s: %v", what, err)
+			return
+		}
+		checkEqual(t, what, got, want, normUser)
+	}
 	got, err := s.GetUser(ctx, want.PartnerID, want.ID)
-	if err != nil {
-		t.Errorf("get user %q in partner %q: %v", want.ID, want.PartnerID, err)
-		return
-	}
-	checkEqual(t, "user "+want.ID, got, want, normUser)
+	check("by id", got, err)
 	got, err = s.GetUserByEmail(ctx, want.PartnerID, want.Email)
-	if err != nil {
-		t.Errorf("get user by email %q in partner %q: %v", want.Email, want.PartnerID, err)
-		return
+	check("by email "+want.Email, got, err)
+	if want.UserName != "" {
+		name := strings.ToUpper(want.UserName)
+		got, err = s.GetUserByUserName(ctx, want.PartnerID, name)
+		check("by user name "+name, got, err)
 	}
-	checkEqual(t, "user by email "+want.Email, got, want, normUser)
+	if want.ExternalID != "" {
+		got, err = s.GetUserByExternalID(ctx, want.PartnerID, want.ExternalID)
+		check("by external id "+want.ExternalID, got, err)
+	}
+	for _, email := range append([]string{want.Email}, want.AltEmails...) {
+		if email == "" {
+			continue // "" is no address: the contract leaves open whom it finds
+		}
+		email = strings.ToUpper(email)
+		found, err := s.FindUsersByEmail(ctx, want.PartnerID, email)
+		if err != nil {
+			t.Errorf("find users by email %q in partner %q: %v", email, want.PartnerID, err)
+			continue
+		}
+		i := slices.IndexFunc(found, func(u store.User) bool { return u.ID == want.ID })
+		if i < 0 {
+			t.Errorf("user %q in partner %q missing from the users found by email %q: %s",
+				want.ID, want.PartnerID, email, listString(found))
+			continue
+		}
+		check("among the users found by email "+email, found[i], nil)
+	}
 }
 
 func checkUserGone(t *testing.T, s store.Store, partnerID, id, email string) {
@@ -242,6 +346,56 @@ func checkUserGone(t *testing.T, s store.Store, partnerID, id, email string) {
 	checkErr(t, fmt.Sprintf("get user %q in partner %q", id, partnerID), err, store.ErrNotFound)
 	_, err = s.GetUserByEmail(t.Context(), partnerID, email)
 	checkErr(t, fmt.Sprintf("get user by email %q in partner %q", email, partnerID), err, store.ErrNotFound)
+}
+
+// checkByUserName checks which user GetUserByUserName finds: wantID, or
+// none for "".
+func checkByUserName(t *testing.T, s store.Store, partnerID, userName, wantID string) {
+	t.Helper()
+	u, err := s.GetUserByUserName(t.Context(), partnerID, userName)
+	checkFoundID(t, fmt.Sprintf("user by user name %q in partner %q", userName, partnerID), u.ID, err, wantID)
+}
+
+// checkByExternalID checks which user GetUserByExternalID finds: wantID,
+// or none for "".
+func checkByExternalID(t *testing.T, s store.Store, partnerID, externalID, wantID string) {
+	t.Helper()
+	u, err := s.GetUserByExternalID(t.Context(), partnerID, externalID)
+	checkFoundID(t, fmt.Sprintf("user by external id %q in partner %q", externalID, partnerID), u.ID, err, wantID)
+}
+
+// checkFoundID checks the outcome of a lookup that found the record id, or
+// failed with err: it must have found wantID, or nothing for "".
+func checkFoundID(t *testing.T, what, id string, err error, wantID string) {
+	t.Helper()
+	switch {
+	case wantID == "":
+		if !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("get %s: got %q, error %v; want %v", what, id, err, store.ErrNotFound)
+		}
+	case err != nil:
+		t.Errorf("get %s: %v", what, err)
+	case id != wantID:
+		t.Errorf("get %s: got %q, want %q", what, id, wantID)
+	}
+}
+
+// checkByEmail checks that FindUsersByEmail finds exactly the users
+// wantIDs, in that order.
+func checkByEmail(t *testing.T, s store.Store, partnerID, email string, wantIDs ...string) {
+	t.Helper()
+	found, err := s.FindUsersByEmail(t.Context(), partnerID, email)
+	if err != nil {
+		t.Errorf("find users by email %q in partner %q: %v", email, partnerID, err)
+		return
+	}
+	ids := make([]string, len(found))
+	for i, u := range found {
+		ids[i] = u.ID
+	}
+	if !slices.Equal(ids, wantIDs) {
+		t.Errorf("users found by email %q in partner %q: got %q, want %q", email, partnerID, ids, wantIDs)
+	}
 }
 
 func checkSessionStored(t *testing.T, s store.Store, want store.Session) {

@@ -1,7 +1,10 @@
 package storetest
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -25,6 +28,15 @@ var userTests = []subtest{
 	{"Delete", testUserDelete},
 	{"ConcurrentUpdate", testUserConcurrentUpdate},
 	{"GroupsKeptByStore", testUserGroupsKeptByStore},
+	{"GetByIndexes", testUserGetByIndexes},
+	{"CreateIndexKeyTaken", testUserCreateIndexKeyTaken},
+	{"EmptyIndexKeysNotUnique", testUserEmptyIndexKeysNotUnique},
+	{"UpdateMovesIndexes", testUserUpdateMovesIndexes},
+	{"UpdateIndexKeyTaken", testUserUpdateIndexKeyTaken},
+	{"FindByEmail", testUserFindByEmail},
+	{"DeleteClearsIndexes", testUserDeleteClearsIndexes},
+	{"Profile", testUserProfile},
+	{"ConcurrentIndexClaims", testUserConcurrentIndexClaims},
 }
 
 func listUsers(t *testing.T, s store.Store, partnerID string) []store.User {
@@ -40,7 +52,7 @@ func testUserCreateGet(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	createPartner(t, s, "acme")
 	u := createUser(t, s, "acme", "u1", "Alice@Example.com")
-	bare := newUser("acme", "u2", "bob@example.com")
+	bare := bareUser("acme", "u2", "bob@example.com")
 	bare.PasswordHash, bare.Active, bare.InviteID = "", false, ""
 	if err := s.CreateUser(ctx, bare); err != nil {
 		t.Fatalf("create user without password: %v", err)
@@ -364,4 +376,443 @@ func testUserGroupsKeptByStore(t *testing.T, s store.Store) {
 	checkUserStored(t, s, want)
 	checkMembers(t, s, "acme", "g1", "u1")
 	checkMembers(t, s, "acme", "g2", "u1")
+}
+
+func testUserGetByIndexes(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	createPartner(t, s, "acme")
+	u := createUser(t, s, "acme", "u1", "alice@example.com")
+	createUser(t, s, "acme", "u2", "bob@example.com")
+	checkUserStored(t, s, u)
+
+	// User names compare case-insensitively, external ids exactly.
+	for _, name := range []string{"Login.u1", "login.u1", "LOGIN.U1", "lOgIn.U1"} {
+		checkByUserName(t, s, "acme", name, "u1")
+	}
+	for _, tc := range []struct{ externalID, want string }{
+		{"scim-u1", "u1"},
+		{"SCIM-U1", ""},
+		{"Scim-u1", ""},
+		{"scim-u", ""},
+		{"scim-u1 ", ""},
+	} {
+		checkByExternalID(t, s, "acme", tc.externalID, tc.want)
+	}
+	checkByUserName(t, s, "acme", "Login.u", "")
+	checkByUserName(t, s, "acme", "nobody", "")
+	checkByExternalID(t, s, "acme", "nobody", "")
+	checkByEmail(t, s, "acme", "nobody@example.com")
+	// A missing partner has no users; finding none of them may also
+	// answer ErrNotFound.
+	checkByUserName(t, s, "nobody", "Login.u1", "")
+	checkByExternalID(t, s, "nobody", "scim-u1", "")
+	found, err := s.FindUsersByEmail(ctx, "nobody", "alice@example.com")
+	if (err != nil && !errors.Is(err, store.ErrNotFound)) || len(found) > 0 {
+		t.Errorf("find users by email in a missing partner: got %s, error %v; want none", listString(found), err)
+	}
+}
+
+// testUserCreateIndexKeyTaken creates users whose user name or external
+// id another user holds: each create must fail and write nothing, not
+// even the index entries of the keys that were free.
+func testUserCreateIndexKeyTaken(t *testing.T, s store.Store) {
+	createPartner(t, s, "acme")
+	u := createUser(t, s, "acme", "u1", "alice@example.com")
+
+	tests := []struct {
+		name   string
+		change func(*store.User)
+	}{
+		{"UserName", func(d *store.User) { d.UserName = u.UserName }},
+		{"UserNameInOtherCase", func(d *store.User) { d.UserName = strings.ToUpper(u.UserName) }},
+		{"ExternalID", func(d *store.User) { d.ExternalID = u.ExternalID }},
+	}
+	for i, tc := range tests {
+		id := fmt.Sprintf("dup%d", i)
+		dup := newUser("acme", id, id+"@example.com")
+		tc.change(&dup)
+		err := s.CreateUser(t.Context(), dup)
+		checkErr(t, "create user with taken "+tc.name, err, store.ErrAlreadyExists)
+		checkUserGone(t, s, "acme", id, dup.Email)
+		if !strings.EqualFold(dup.UserName, u.UserName) {
+			checkByUserName(t, s, "acme", dup.UserName, "")
+		}
+		if dup.ExternalID != u.ExternalID {
+			checkByExternalID(t, s, "acme", dup.ExternalID, "")
+		}
+		checkByEmail(t, s, "acme", dup.AltEmails[0])
+	}
+	checkUserStored(t, s, u)
+	checkList(t, "users", listUsers(t, s, "acme"), []store.User{u}, normUser)
+
+	// External ids compare exactly: one differing in case is another.
+	other := newUser("acme", "u2", "bob@example.com")
+	other.ExternalID = strings.ToUpper(u.ExternalID)
+	if err := s.CreateUser(t.Context(), other); err != nil {
+		t.Fatalf("create user with an external id differing only in case: %v", err)
+	}
+	checkUserStored(t, s, other)
+	checkUserStored(t, s, u)
+}
+
+// testUserEmptyIndexKeysNotUnique checks that an empty user name or
+// external id is no key: any number of users have none, and no lookup
+// finds them by it.
+func testUserEmptyIndexKeysNotUnique(t *testing.T, s store.Store) {
+	createPartner(t, s, "acme")
+	var want []store.User
+	for _, id := range []string{"u1", "u2", "u3"} {
+		u := bareUser("acme", id, id+"@example.com")
+		if err := s.CreateUser(t.Context(), u); err != nil {
+			t.Fatalf("create user %q without user name or external id: %v", id, err)
+		}
+		want = append(want, u)
+	}
+	provisioned := createUser(t, s, "acme", "u4", "u4@example.com")
+	// Clearing them frees nothing and claims nothing.
+	_, err := s.UpdateUser(t.Context(), "acme", "u4", func(cur store.User) (store.User, error) {
+		cur.UserName, cur.ExternalID, cur.AltEmails = "", "", nil
+		return cur, nil
+	})
+	if err != nil {
+		t.Fatalf("clear the user name and external id: %v", err)
+	}
+	provisioned.UserName, provisioned.ExternalID, provisioned.AltEmails = "", "", nil
+	want = append(want, provisioned)
+
+	for _, u := range want {
+		checkUserStored(t, s, u)
+	}
+	checkList(t, "users", listUsers(t, s, "acme"), want, normUser)
+	checkByUserName(t, s, "acme", "", "")
+	checkByExternalID(t, s, "acme", "", "")
+	checkByUserName(t, s, "acme", "Login.u4", "")
+	checkByExternalID(t, s, "acme", "scim-u4", "")
+	checkByEmail(t, s, "acme", "u4.alt@example.org")
+}
+
+// testUserUpdateMovesIndexes changes every indexed field: the new values
+// find the user, the old ones no longer do and are free for another user.
+func testUserUpdateMovesIndexes(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	createPartner(t, s, "acme")
+	u := newUser("acme", "u1", "alice@example.com")
+	u.AltEmails = []string{"kept@example.org", "dropped@example.org"}
+	if err := s.CreateUser(ctx, u); err != nil {
+		t.Fatalf("create user: %v", err)
+	}
+	want := u
+	want.UserName = "Alice.Liddell"
+	want.ExternalID = "scim-renamed"
+	want.AltEmails = []string{"added@example.org", "kept@example.org"}
+
+	got, err := s.UpdateUser(ctx, "acme", "u1", func(cur store.User) (store.User, error) {
+		checkEqual(t, "user passed to update", cur, u, normUser)
+		cur.UserName, cur.ExternalID, cur.AltEmails = want.UserName, want.ExternalID, slices.Clone(want.AltEmails)
+		return cur, nil
+	})
+	if err != nil {
+		t.Fatalf("update user: %v", err)
+	}
+	checkEqual(t, "updated user", got, want, normUser)
+	checkUserStored(t, s, want)
+	checkByUserName(t, s, "acme", u.UserName, "")
+	checkByExternalID(t, s, "acme", u.ExternalID, "")
+	checkByEmail(t, s, "acme", "dropped@example.org")
+	checkByEmail(t, s, "acme", "kept@example.org", "u1")
+
+	// The case of the user name is the user's own to change.
+	want.UserName = "ALICE.liddell"
+	_, err = s.UpdateUser(ctx, "acme", "u1", func(cur store.User) (store.User, error) {
+		cur.UserName = want.UserName
+		return cur, nil
+	})
+	if err != nil {
+		t.Fatalf("update the case of a user's own user name: %v", err)
+	}
+	checkUserStored(t, s, want)
+
+	// The old values are free again.
+	other := newUser("acme", "u2", "bob@example.com")
+	other.UserName, other.ExternalID, other.AltEmails = u.UserName, u.ExternalID, []string{"dropped@example.org"}
+	if err := s.CreateUser(ctx, other); err != nil {
+		t.Fatalf("create user with the values the update gave up: %v", err)
+	}
+	checkUserStored(t, s, other)
+	checkUserStored(t, s, want)
+}
+
+// testUserUpdateIndexKeyTaken changes a user's user name or external id
+// to one another user holds, along with other indexed fields: the update
+// must fail and write nothing.
+func testUserUpdateIndexKeyTaken(t *testing.T, s store.Store) {
+	createPartner(t, s, "acme")
+	alice := createUser(t, s, "acme", "u1", "alice@example.com")
+	bob := createUser(t, s, "acme", "u2", "bob@example.com")
+
+	tests := []struct {
+		name   string
+		change func(*store.User)
+	}{
+		{"UserName", func(u *store.User) { u.UserName = alice.UserName }},
+		{"UserNameInOtherCase", func(u *store.User) { u.UserName = strings.ToLower(alice.UserName) }},
+		{"ExternalID", func(u *store.User) { u.ExternalID = alice.ExternalID }},
+	}
+	for _, tc := range tests {
+		_, err := s.UpdateUser(t.Context(), "acme", "u2", func(cur store.User) (store.User, error) {
+			cur.Name = "Changed"
+			cur.Email = "bob.new@example.com"
+			cur.UserName = "Bob.New"
+			cur.ExternalID = "scim-bob-new"
+			cur.AltEmails = append(cur.AltEmails, "bob.alt.new@example.org")
+			tc.change(&cur)
+			return cur, nil
+		})
+		checkErr(t, "update user to a taken "+tc.name, err, store.ErrAlreadyExists)
+		checkUserStored(t, s, alice)
+		checkUserStored(t, s, bob)
+		checkUserGone(t, s, "acme", "nobody", "bob.new@example.com")
+		checkByUserName(t, s, "acme", "Bob.New", "")
+		checkByExternalID(t, s, "acme", "scim-bob-new", "")
+		checkByEmail(t, s, "acme", "bob.alt.new@example.org")
+	}
+}
+
+// testUserFindByEmail gives several users an address as their email or
+// among their alt emails, in any case: FindUsersByEmail must find each of
+// them once, ordered by id, and follow every change.
+func testUserFindByEmail(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	createPartner(t, s, "acme")
+	users := map[string]store.User{}
+	for _, u := range []struct {
+		id, email string
+		alt       []string
+	}{
+		{"u3", "shared@example.com", []string{"u3.alt@example.org"}},
+		{"u10", "u10@example.com", []string{"Shared@Example.com", "other@example.com"}},
+		{"u2", "u2@example.com", []string{"shared@example.com", "SHARED@example.com"}},
+		{"u4", "u4@example.com", []string{"other@example.com"}},
+		{"u5", "Dual@example.com", []string{"dual@example.com"}},
+		{"u1", "u1@example.com", nil},
+	} {
+		user := newUser("acme", u.id, u.email)
+		user.AltEmails = u.alt
+		if err := s.CreateUser(ctx, user); err != nil {
+			t.Fatalf("create user %q: %v", u.id, err)
+		}
+		users[u.id] = user
+	}
+	for _, u := range users {
+		checkUserStored(t, s, u)
+	}
+
+	found, err := s.FindUsersByEmail(ctx, "acme", "SHARED@EXAMPLE.COM")
+	if err != nil {
+		t.Fatalf("find users by email: %v", err)
+	}
+	checkList(t, "users found by a shared email", found, []store.User{users["u10"], users["u2"], users["u3"]}, normUser)
+	for _, tc := range []struct {
+		email string
+		want  []string
+	}{
+		{"shared@example.com", []string{"u10", "u2", "u3"}},
+		{"Other@Example.Com", []string{"u10", "u4"}},
+		{"DUAL@example.com", []string{"u5"}},
+		{"u1@EXAMPLE.com", []string{"u1"}},
+		{"nobody@example.com", nil},
+		{"shared@example", nil},
+	} {
+		checkByEmail(t, s, "acme", tc.email, tc.want...)
+	}
+
+	update := func(id string, change func(*store.User)) {
+		t.Helper()
+		_, err := s.UpdateUser(ctx, "acme", id, func(cur store.User) (store.User, error) {
+			change(&cur)
+			return cur, nil
+		})
+		if err != nil {
+			t.Fatalf("update user %q: %v", id, err)
+		}
+	}
+	if err := s.DeleteUser(ctx, "acme", "u2"); err != nil {
+		t.Fatalf("delete user: %v", err)
+	}
+	checkByEmail(t, s, "acme", "shared@example.com", "u10", "u3")
+	update("u10", func(u *store.User) { u.AltEmails = []string{"other@example.com"} })
+	checkByEmail(t, s, "acme", "shared@example.com", "u3")
+	checkByEmail(t, s, "acme", "other@example.com", "u10", "u4")
+	update("u3", func(u *store.User) { u.Email = "u3@example.com" })
+	checkByEmail(t, s, "acme", "shared@example.com")
+	update("u4", func(u *store.User) { u.AltEmails = append(u.AltEmails, "Shared@example.com") })
+	checkByEmail(t, s, "acme", "shared@example.com", "u4")
+	update("u5", func(u *store.User) { u.AltEmails = nil })
+	checkByEmail(t, s, "acme", "dual@example.com", "u5")
+	update("u5", func(u *store.User) { u.Email = "u5@example.com" })
+	checkByEmail(t, s, "acme", "dual@example.com")
+}
+
+func testUserDeleteClearsIndexes(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	createPartner(t, s, "acme")
+	alice := createUser(t, s, "acme", "u1", "alice@example.com")
+	bob := newUser("acme", "u2", "bob@example.com")
+	bob.AltEmails = []string{alice.AltEmails[0], alice.Email}
+	if err := s.CreateUser(ctx, bob); err != nil {
+		t.Fatalf("create user: %v", err)
+	}
+
+	if err := s.DeleteUser(ctx, "acme", "u1"); err != nil {
+		t.Fatalf("delete user: %v", err)
+	}
+	checkUserGone(t, s, "acme", "u1", alice.Email)
+	checkByUserName(t, s, "acme", alice.UserName, "")
+	checkByExternalID(t, s, "acme", alice.ExternalID, "")
+	// Bob shares both addresses and keeps them.
+	checkByEmail(t, s, "acme", alice.Email, "u2")
+	checkByEmail(t, s, "acme", alice.AltEmails[0], "u2")
+	checkUserStored(t, s, bob)
+
+	// Everything alice held is free again.
+	again := newUser("acme", "u3", alice.Email)
+	again.UserName, again.ExternalID, again.AltEmails = alice.UserName, alice.ExternalID, alice.AltEmails
+	if err := s.CreateUser(ctx, again); err != nil {
+		t.Fatalf("create user with the values of a deleted one: %v", err)
+	}
+	checkUserStored(t, s, again)
+	checkByEmail(t, s, "acme", alice.AltEmails[0], "u2", "u3")
+}
+
+// testUserProfile checks a profile is kept as a JSON value through
+// creates, updates and membership changes, none meaning none.
+func testUserProfile(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	createPartner(t, s, "acme")
+	createGroup(t, s, "acme", "g1", "Engineering")
+	tests := []struct {
+		name    string
+		profile json.RawMessage
+	}{
+		{"None", nil},
+		{"Empty", json.RawMessage{}},
+		{"Null", json.RawMessage("null")},
+		{"EmptyObject", json.RawMessage("{}")},
+		{"Spaced", json.RawMessage("{ \"a\" : [ 1, 2.5, null, true ],\n\t\"b\": {} }")},
+		{"Escapes", json.RawMessage(`{"html":"<b>&amp;</b>","quote":"\"","unicode":"Zoë \u00e9 ☃","line":"a\u2028b"}`)},
+		{"SCIM", json.RawMessage(`{"name":{"givenName":"Barbara","familyName":"Jensen","formatted":"Ms. Barbara J Jensen III"},` +
+			`"phoneNumbers":[{"value":"+1 555 555 5555","type":"work","primary":true}],` +
+			`"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"employeeNumber":"701984","manager":{"value":"26118915-6090-4610-87e4-49d8ca9f808d"}}}`)},
+	}
+	for i, tc := range tests {
+		id := fmt.Sprintf("u%d", i)
+		u := newUser("acme", id, id+"@example.com")
+		u.Profile = tc.profile
+		if err := s.CreateUser(ctx, u); err != nil {
+			t.Errorf("create user with profile %s: %v", tc.name, err)
+			continue
+		}
+		checkUserStored(t, s, u)
+
+		// Other changes, the user's or its groups', keep the profile.
+		want := u
+		want.Name = "Renamed"
+		_, err := s.UpdateUser(ctx, "acme", id, func(cur store.User) (store.User, error) {
+			checkEqual(t, "user passed to update", cur, u, normUser)
+			cur.Name = want.Name
+			return cur, nil
+		})
+		if err != nil {
+			t.Errorf("update user with profile %s: %v", tc.name, err)
+			continue
+		}
+		addMembers(t, s, "acme", "g1", id)
+		want.Groups = []string{"g1"}
+		checkUserStored(t, s, want)
+
+		want.Profile = json.RawMessage(`{"title":"` + tc.name + `"}`)
+		_, err = s.UpdateUser(ctx, "acme", id, func(cur store.User) (store.User, error) {
+			cur.Profile = want.Profile
+			return cur, nil
+		})
+		if err != nil {
+			t.Errorf("replace profile %s: %v", tc.name, err)
+			continue
+		}
+		checkUserStored(t, s, want)
+	}
+}
+
+// testUserConcurrentIndexClaims races creates for one user name and
+// updates for one external id: exactly one of each may win, and the
+// losers must be left as they were.
+func testUserConcurrentIndexClaims(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	createPartner(t, s, "acme")
+	const workers = 8
+
+	var (
+		mu        sync.Mutex
+		created   []string
+		refreshed []string
+	)
+	var wg sync.WaitGroup
+	for i := range workers {
+		wg.Go(func() {
+			id := fmt.Sprintf("new%d", i)
+			u := newUser("acme", id, id+"@example.com")
+			u.UserName = "Contested"
+			if i%2 == 1 {
+				u.UserName = "CONTESTED"
+			}
+			err := s.CreateUser(ctx, u)
+			switch {
+			case err == nil:
+				mu.Lock()
+				created = append(created, id)
+				mu.Unlock()
+			case !errors.Is(err, store.ErrAlreadyExists):
+				t.Errorf("create user %q: %v", id, err)
+			}
+		})
+	}
+	wg.Wait()
+	if len(created) != 1 {
+		t.Fatalf("%d creates for one user name succeeded (%q), want 1", len(created), created)
+	}
+	checkByUserName(t, s, "acme", "contested", created[0])
+
+	var olds []store.User
+	for i := range workers {
+		olds = append(olds, createUser(t, s, "acme", fmt.Sprintf("old%d", i), fmt.Sprintf("old%d@example.com", i)))
+	}
+	lineUp := rendezvous(workers)
+	for _, old := range olds {
+		wg.Go(func() {
+			_, err := s.UpdateUser(ctx, "acme", old.ID, func(cur store.User) (store.User, error) {
+				lineUp()
+				cur.ExternalID = "contested"
+				return cur, nil
+			})
+			switch {
+			case err == nil:
+				mu.Lock()
+				refreshed = append(refreshed, old.ID)
+				mu.Unlock()
+			case !errors.Is(err, store.ErrAlreadyExists):
+				t.Errorf("update user %q: %v", old.ID, err)
+			}
+		})
+	}
+	wg.Wait()
+	if len(refreshed) != 1 {
+		t.Fatalf("%d updates to one external id succeeded (%q), want 1", len(refreshed), refreshed)
+	}
+	checkByExternalID(t, s, "acme", "contested", refreshed[0])
+	for _, old := range olds {
+		if old.ID == refreshed[0] {
+			old.ExternalID = "contested"
+		}
+		checkUserStored(t, s, old)
+	}
 }
