@@ -14,10 +14,12 @@ func init() {
 	httpcaddyfile.RegisterGlobalOption("partnergate", parseGlobal)
 	httpcaddyfile.RegisterHandlerDirective("partner_auth", parsePartnerAuth)
 	httpcaddyfile.RegisterHandlerDirective("partner_admin", parsePartnerAdmin)
+	httpcaddyfile.RegisterHandlerDirective("partner_scim", parsePartnerSCIM)
 	// Authentication runs after URL rewriting and before anything that
 	// serves content, like basic_auth; the admin API answers like respond.
 	httpcaddyfile.RegisterDirectiveOrder("partner_auth", httpcaddyfile.Before, "basic_auth")
 	httpcaddyfile.RegisterDirectiveOrder("partner_admin", httpcaddyfile.Before, "respond")
+	httpcaddyfile.RegisterDirectiveOrder("partner_scim", httpcaddyfile.Before, "respond")
 }
 
 // parseGlobal sets up the app from the global options block:
@@ -250,4 +252,15 @@ func parsePartnerAdmin(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, err
 		return nil, h.ArgErr()
 	}
 	return new(PartnerAdmin), nil
+}
+
+// parsePartnerSCIM sets up the handler; it takes no options:
+//
+//	partner_scim
+func parsePartnerSCIM(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	h.Next() // the directive name
+	if h.NextArg() || h.NextBlock(h.Nesting()) {
+		return nil, h.ArgErr()
+	}
+	return new(PartnerSCIM), nil
 }

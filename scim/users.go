@@ -1,0 +1,442 @@
+package scim
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/partnergate/partnergate/audit"
+	"github.com/partnergate/partnergate/password"
+	"github.com/partnergate/partnergate/scim/filter"
+	"github.com/partnergate/partnergate/scim/patch"
+	"github.com/partnergate/partnergate/scim/schema"
+	"github.com/partnergate/partnergate/store"
+)
+
+// Paging bounds of list requests (RFC 7644 §3.4.2.4).
+const (
+	defaultCount = 100
+	maxCount     = 500
+	// scanBatch is how many users a filtered scan reads at once.
+	scanBatch = 500
+)
+
+const listResponseURN = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+
+var errUserNotFound = &schema.Error{Status: http.StatusNotFound, Detail: "user not found"}
+
+func (h *Handler) getUser(w http.ResponseWriter, r *http.Request) error {
+	u, err := h.store.GetUser(r.Context(), partnerOf(r), r.PathValue("id"))
+	if errors.Is(err, store.ErrNotFound) {
+		return errUserNotFound
+	}
+	if err != nil {
+		return err
+	}
+	return h.writeUser(w, r, http.StatusOK, u)
+}
+
+// render builds a user's SCIM representation with its groups.
+func (h *Handler) render(r *http.Request, u store.User) (Resource, error) {
+	groups := make([]store.Group, 0, len(u.Groups))
+	for _, gid := range u.Groups {
+		g, err := h.store.GetGroup(r.Context(), u.PartnerID, gid)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		groups = append(groups, g)
+	}
+	return userResource(u, groups, location(r, "Users", u.ID))
+}
+
+func (h *Handler) createUser(w http.ResponseWriter, r *http.Request) error {
+	res, err := readResource(w, r)
+	if err != nil {
+		return err
+	}
+	su, err := toStored(res)
+	if err != nil {
+		return err
+	}
+	hash, err := hashPassword(su.Password)
+	if err != nil {
+		return err
+	}
+	now := h.now().UTC().Truncate(1e6)
+	u := store.User{
+		ID:           "u_" + strings.ToLower(rand.Text()[:20]),
+		PartnerID:    partnerOf(r),
+		Email:        su.Email,
+		Name:         su.Name,
+		PasswordHash: hash,
+		Active:       su.Active,
+		UserName:     su.UserName,
+		ExternalID:   su.ExternalID,
+		AltEmails:    su.AltEmails,
+		Profile:      su.Profile,
+		CreatedAt:    now,
+		UpdatedAt:    now,
+	}
+	if err := h.store.CreateUser(r.Context(), u); err != nil {
+		return userWriteError(err)
+	}
+	h.record(r, "scim.user.create", u.ID)
+	w.Header().Set("Location", location(r, "Users", u.ID))
+	return h.writeUser(w, r, http.StatusCreated, u)
+}
+
+// replaceUser is PUT: the resource sent replaces every client-writable
+// attribute. A user made inactive loses every session at once.
+func (h *Handler) replaceUser(w http.ResponseWriter, r *http.Request) error {
+	res, err := readResource(w, r)
+	if err != nil {
+		return err
+	}
+	if id, ok := lookup(res, "id").(string); ok && id != r.PathValue("id") {
+		return schema.ErrMutability.Errorf("id %q does not match the URL", id)
+	}
+	su, err := toStored(res)
+	if err != nil {
+		return err
+	}
+	hash, err := hashPassword(su.Password)
+	if err != nil {
+		return err
+	}
+	now := h.now().UTC().Truncate(1e6)
+	u, err := h.store.UpdateUser(r.Context(), partnerOf(r), r.PathValue("id"), func(u store.User) (store.User, error) {
+		u.Email, u.Name, u.Active = su.Email, su.Name, su.Active
+		u.UserName, u.ExternalID, u.AltEmails, u.Profile = su.UserName, su.ExternalID, su.AltEmails, su.Profile
+		if hash != "" {
+			u.PasswordHash, u.InviteID = hash, ""
+		}
+		if !u.Active {
+			u.InviteID = ""
+		}
+		u.UpdatedAt = now
+		return u, nil
+	})
+	if err != nil {
+		return userWriteError(err)
+	}
+	if err := h.afterUserWrite(r, u, hash != ""); err != nil {
+		return err
+	}
+	h.record(r, "scim.user.replace", u.ID)
+	return h.writeUser(w, r, http.StatusOK, u)
+}
+
+// patchUser applies a PATCH (RFC 7644 §3.5.2) to the user as SCIM shows
+// it and stores the result like a PUT would.
+func (h *Handler) patchUser(w http.ResponseWriter, r *http.Request) error {
+	if err := checkContentType(r); err != nil {
+		return err
+	}
+	req, err := patch.Parse(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	if err != nil {
+		return patchParseError(err)
+	}
+	partnerID, id := partnerOf(r), r.PathValue("id")
+	cur, err := h.store.GetUser(r.Context(), partnerID, id)
+	if err != nil {
+		return userWriteError(err)
+	}
+	before, err := userResource(cur, nil, "")
+	if err != nil {
+		return err
+	}
+	delete(before, "meta")
+	after, changes, err := req.Apply(before, schema.UserResource)
+	if err != nil {
+		return err
+	}
+	if !changes.Modified {
+		return h.writeUser(w, r, http.StatusOK, cur)
+	}
+	su, err := toStored(after)
+	if err != nil {
+		return err
+	}
+	hash, err := hashPassword(su.Password)
+	if err != nil {
+		return err
+	}
+	now := h.now().UTC().Truncate(1e6)
+	u, err := h.store.UpdateUser(r.Context(), partnerID, id, func(u store.User) (store.User, error) {
+		// A write in between would be lost by applying a stale result.
+		if !u.UpdatedAt.Equal(cur.UpdatedAt) {
+			return u, store.ErrConflict
+		}
+		u.Email, u.Name, u.Active = su.Email, su.Name, su.Active
+		u.UserName, u.ExternalID, u.AltEmails, u.Profile = su.UserName, su.ExternalID, su.AltEmails, su.Profile
+		if hash != "" {
+			u.PasswordHash, u.InviteID = hash, ""
+		}
+		if !u.Active {
+			u.InviteID = ""
+		}
+		u.UpdatedAt = now
+		return u, nil
+	})
+	if errors.Is(err, store.ErrConflict) {
+		return &schema.Error{Status: http.StatusPreconditionFailed, Detail: "the user changed while the PATCH was applied; send it again"}
+	}
+	if err != nil {
+		return userWriteError(err)
+	}
+	if err := h.afterUserWrite(r, u, hash != ""); err != nil {
+		return err
+	}
+	h.record(r, "scim.user.patch", u.ID)
+	return h.writeUser(w, r, http.StatusOK, u)
+}
+
+// writeUser answers a user with its ETag.
+func (h *Handler) writeUser(w http.ResponseWriter, r *http.Request, status int, u store.User) error {
+	out, err := h.render(r, u)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("ETag", out["meta"].(Resource)["version"].(string))
+	writeJSON(w, status, out)
+	return nil
+}
+
+// patchParseError turns a body that could not be read into 413, and
+// passes SCIM errors through.
+func patchParseError(err error) error {
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return &schema.Error{Status: http.StatusRequestEntityTooLarge, Detail: fmt.Sprintf("the body exceeds %d bytes", maxBodyBytes)}
+	}
+	return err
+}
+
+// afterUserWrite announces the change and, for a deactivated user or a
+// new password, ends every session on every node.
+func (h *Handler) afterUserWrite(r *http.Request, u store.User, newPassword bool) error {
+	ctx := context.WithoutCancel(r.Context())
+	if err := h.store.Publish(ctx, store.Event{Kind: store.UserChanged, PartnerID: u.PartnerID, ID: u.ID}); err != nil {
+		h.log.Error("publish user change", zapErr(err))
+	}
+	if !u.Active || newPassword {
+		if err := h.revoker.RevokeUser(ctx, u.PartnerID, u.ID); err != nil {
+			return fmt.Errorf("end sessions of user %q: %w", u.ID, err)
+		}
+	}
+	return nil
+}
+
+// deleteUser deactivates, revokes, then deletes, as the admin API does,
+// so no sign-in racing the deletion keeps a session.
+func (h *Handler) deleteUser(w http.ResponseWriter, r *http.Request) error {
+	partnerID, id := partnerOf(r), r.PathValue("id")
+	u, err := h.store.UpdateUser(r.Context(), partnerID, id, func(u store.User) (store.User, error) {
+		u.Active = false
+		return u, nil
+	})
+	if err != nil {
+		return userWriteError(err)
+	}
+	if err := h.afterUserWrite(r, u, false); err != nil {
+		return err
+	}
+	if err := h.store.DeleteUser(r.Context(), partnerID, id); err != nil {
+		return userWriteError(err)
+	}
+	h.record(r, "scim.user.delete", id)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (h *Handler) listUsers(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	return h.serveUserQuery(w, r, query{filter: q.Get("filter"), startIndex: q.Get("startIndex"), count: q.Get("count")})
+}
+
+// searchUsers is POST /Users/.search (RFC 7644 §3.4.3).
+func (h *Handler) searchUsers(w http.ResponseWriter, r *http.Request) error {
+	res, err := readResource(w, r)
+	if err != nil {
+		return err
+	}
+	var q query
+	q.filter, _ = lookup(res, "filter").(string)
+	for name, dst := range map[string]*string{"startIndex": &q.startIndex, "count": &q.count} {
+		if v := lookup(res, name); v != nil {
+			*dst = fmt.Sprint(v)
+		}
+	}
+	return h.serveUserQuery(w, r, q)
+}
+
+type query struct {
+	filter, startIndex, count string
+}
+
+// serveUserQuery answers a list request. An equality on userName,
+// externalId or emails.value is an index lookup; any other filter scans
+// this partner's users, and only this partner's.
+func (h *Handler) serveUserQuery(w http.ResponseWriter, r *http.Request, q query) error {
+	start, count, err := paging(q)
+	if err != nil {
+		return err
+	}
+	var f *filter.Filter
+	if q.filter != "" {
+		if f, err = filter.Parse(schema.UserResource, q.filter); err != nil {
+			return err
+		}
+	}
+	matches, err := h.matchingUsers(r, f)
+	if err != nil {
+		return err
+	}
+	page := []any{}
+	for i := start - 1; i < len(matches) && len(page) < count; i++ {
+		page = append(page, matches[i])
+	}
+	writeJSON(w, http.StatusOK, Resource{
+		"schemas":      []string{listResponseURN},
+		"totalResults": len(matches),
+		"startIndex":   start,
+		"itemsPerPage": len(page),
+		"Resources":    page,
+	})
+	return nil
+}
+
+// matchingUsers returns every matching user's resource, in id order, so
+// pages are stable between requests.
+func (h *Handler) matchingUsers(r *http.Request, f *filter.Filter) ([]Resource, error) {
+	ctx, partnerID := r.Context(), partnerOf(r)
+	var candidates []store.User
+	indexed := false
+	if f != nil {
+		if attr, value, ok := filter.Equality(f); ok {
+			indexed = true
+			var u store.User
+			var err error
+			switch attr {
+			case "userName":
+				u, err = h.store.GetUserByUserName(ctx, partnerID, value)
+			case "externalId":
+				u, err = h.store.GetUserByExternalID(ctx, partnerID, value)
+			case "emails.value":
+				candidates, err = h.store.FindUsersByEmail(ctx, partnerID, value)
+			default:
+				indexed = false
+			}
+			switch {
+			case errors.Is(err, store.ErrNotFound):
+			case err != nil:
+				return nil, err
+			case u.ID != "":
+				candidates = []store.User{u}
+			}
+		}
+	}
+	var out []Resource
+	keep := func(u store.User) error {
+		res, err := h.render(r, u)
+		if err != nil {
+			return err
+		}
+		if f == nil || f.Match(res) {
+			out = append(out, res)
+		}
+		return nil
+	}
+	if indexed {
+		for _, u := range candidates {
+			if err := keep(u); err != nil {
+				return nil, err
+			}
+		}
+		return out, nil
+	}
+	after := ""
+	for {
+		batch, err := h.store.ListUsers(ctx, partnerID, store.Page{After: after, Limit: scanBatch})
+		if err != nil {
+			return nil, err
+		}
+		for _, u := range batch {
+			if err := keep(u); err != nil {
+				return nil, err
+			}
+		}
+		if len(batch) < scanBatch {
+			return out, nil
+		}
+		after = batch[len(batch)-1].ID
+	}
+}
+
+// paging reads startIndex (1-based) and count; out-of-range values are
+// clamped as RFC 7644 §3.4.2.4 says, garbage is refused.
+func paging(q query) (start, count int, err error) {
+	start, count = 1, defaultCount
+	if q.startIndex != "" {
+		n, err := strconv.Atoi(q.startIndex)
+		if err != nil {
+			return 0, 0, schema.ErrInvalidValue.Errorf("startIndex %q is not a number", q.startIndex)
+		}
+		start = max(n, 1)
+	}
+	if q.count != "" {
+		n, err := strconv.Atoi(q.count)
+		if err != nil {
+			return 0, 0, schema.ErrInvalidValue.Errorf("count %q is not a number", q.count)
+		}
+		count = min(max(n, 0), maxCount)
+	}
+	return start, count, nil
+}
+
+func hashPassword(plain string) (string, error) {
+	if plain == "" {
+		return "", nil
+	}
+	if err := password.Validate(plain); err != nil {
+		return "", schema.ErrInvalidValue.Errorf("password: %v", err)
+	}
+	hash, err := password.Hash(plain)
+	if err != nil {
+		return "", fmt.Errorf("hash password: %w", err)
+	}
+	return hash, nil
+}
+
+func userWriteError(err error) error {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return errUserNotFound
+	case errors.Is(err, store.ErrAlreadyExists):
+		return schema.ErrUniqueness.Errorf("userName, externalId or email is already used by another user of this partner")
+	}
+	return err
+}
+
+// record writes the audit event of a SCIM write; the client is the
+// partner's directory, named by its token.
+func (h *Handler) record(r *http.Request, action, userID string) {
+	e := audit.Event{
+		PartnerID: partnerOf(r),
+		Actor:     audit.Actor{Type: audit.ActorSCIMToken, ID: tokenIDOf(r)},
+		Action:    action,
+		Target:    audit.Target{Type: "user", ID: userID},
+		Outcome:   audit.Success,
+	}
+	ctx := context.WithoutCancel(r.Context())
+	if _, err := h.audit.Record(ctx, e); err != nil {
+		h.log.Error("audit event not recorded", zapErr(err))
+	}
+}
