@@ -189,7 +189,7 @@ func globalOptions(caddy []string, store string, options ...string) string {
 
 // adminSite is the Caddyfile site of the admin API on port.
 func adminSite(port string) string {
-	return "http://admin.localhost:" + port + " {\n\tpartner_admin\n}\n"
+	return "http://admin.localhost:" + port + " {\n\thandle /scim/v2/* {\n\t\tpartner_scim\n\t}\n\thandle {\n\t\tpartner_admin\n\t}\n}\n"
 }
 
 // writeCaddyfile writes the acceptance Caddyfile with this node's port,

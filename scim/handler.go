@@ -3,6 +3,7 @@ package scim
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -93,6 +94,13 @@ func (h *Handler) routes() {
 	h.handle("PUT "+p+"Users/{id}", h.replaceUser)
 	h.handle("PATCH "+p+"Users/{id}", h.patchUser)
 	h.handle("DELETE "+p+"Users/{id}", h.deleteUser)
+	h.handle("GET "+p+"Groups", h.listGroups)
+	h.handle("POST "+p+"Groups/.search", h.searchGroups)
+	h.handle("POST "+p+"Groups", h.createGroup)
+	h.handle("GET "+p+"Groups/{id}", h.getGroup)
+	h.handle("PUT "+p+"Groups/{id}", h.replaceGroup)
+	h.handle("PATCH "+p+"Groups/{id}", h.patchGroup)
+	h.handle("DELETE "+p+"Groups/{id}", h.deleteGroup)
 	h.handle("/", func(http.ResponseWriter, *http.Request) error {
 		return &schema.Error{Status: http.StatusNotFound, Detail: "no such SCIM endpoint"}
 	})
@@ -235,6 +243,11 @@ func location(r *http.Request, kind, id string) string {
 		scheme = "http"
 	}
 	return scheme + "://" + r.Host + BasePath + partnerOf(r) + "/" + kind + "/" + id
+}
+
+// newID returns prefix and 20 base32 characters: 100 random bits.
+func newID(prefix string) string {
+	return prefix + strings.ToLower(rand.Text()[:20])
 }
 
 func zapErr(err error) zap.Field { return zap.Error(err) }

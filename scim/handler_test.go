@@ -38,15 +38,73 @@ func (r *revocations) list() []string {
 	return append([]string(nil), r.users...)
 }
 
+// spyStore records the events the handler publishes and how it uses
+// group member lists.
+type spyStore struct {
+	store.Store
+	mu     sync.Mutex
+	events []store.Event
+	// memberPages counts ListGroupMembers calls; maxBatch is the most
+	// users one AddGroupMembers or RemoveGroupMembers named.
+	memberPages, maxBatch int
+}
+
+func (s *spyStore) Publish(ctx context.Context, e store.Event) error {
+	s.mu.Lock()
+	s.events = append(s.events, e)
+	s.mu.Unlock()
+	return s.Store.Publish(ctx, e)
+}
+
+func (s *spyStore) ListGroupMembers(ctx context.Context, partnerID, groupID string, page store.Page) ([]string, error) {
+	s.mu.Lock()
+	s.memberPages++
+	s.mu.Unlock()
+	return s.Store.ListGroupMembers(ctx, partnerID, groupID, page)
+}
+
+func (s *spyStore) AddGroupMembers(ctx context.Context, partnerID, groupID string, userIDs []string) error {
+	s.noteBatch(userIDs)
+	return s.Store.AddGroupMembers(ctx, partnerID, groupID, userIDs)
+}
+
+func (s *spyStore) RemoveGroupMembers(ctx context.Context, partnerID, groupID string, userIDs []string) error {
+	s.noteBatch(userIDs)
+	return s.Store.RemoveGroupMembers(ctx, partnerID, groupID, userIDs)
+}
+
+func (s *spyStore) noteBatch(userIDs []string) {
+	s.mu.Lock()
+	s.maxBatch = max(s.maxBatch, len(userIDs))
+	s.mu.Unlock()
+}
+
+// takeEvents returns the events published since the last call.
+func (s *spyStore) takeEvents() []store.Event {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	events := s.events
+	s.events = nil
+	return events
+}
+
+func (s *spyStore) stats() (memberPages, maxBatch int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.memberPages, s.maxBatch
+}
+
 type env struct {
-	t       *testing.T
+	t       testing.TB
 	h       *Handler
 	store   store.Store
+	spy     *spyStore
+	trail   *audit.Log
 	revoked *revocations
 	tokens  map[string]string // partner -> SCIM token
 }
 
-func openStore(t *testing.T, backend string) store.Store {
+func openStore(t testing.TB, backend string) store.Store {
 	t.Helper()
 	var s store.Store
 	var err error
@@ -63,42 +121,60 @@ func openStore(t *testing.T, backend string) store.Store {
 	return s
 }
 
+var backends = []string{"bolt", "redis"}
+
 func onEachStore(t *testing.T, test func(t *testing.T, e *env)) {
-	for _, backend := range []string{"bolt", "redis"} {
+	for _, backend := range backends {
 		t.Run(backend, func(t *testing.T) {
 			t.Parallel()
-			s := openStore(t, backend)
-			trail, err := audit.New(audit.Config{Store: s})
-			if err != nil {
-				t.Fatal(err)
-			}
-			e := &env{t: t, store: s, revoked: &revocations{}, tokens: map[string]string{}}
-			if e.h, err = New(Config{Store: s, Revoker: e.revoked, Audit: trail}); err != nil {
-				t.Fatal(err)
-			}
-			for _, p := range []string{"acme", "globex"} {
-				now := time.Now().UTC().Truncate(time.Millisecond)
-				if err := s.CreatePartner(t.Context(), store.Partner{ID: p, Name: p, CreatedAt: now, UpdatedAt: now}); err != nil {
-					t.Fatal(err)
-				}
-				tok, hash := apitoken.New(apitoken.SCIMPrefix, p, "t_"+p)
-				if err := s.CreateToken(t.Context(), store.Token{ID: "t_" + p, PartnerID: p, Kind: store.SCIMToken, Name: "directory", SecretHash: hash, CreatedAt: now}); err != nil {
-					t.Fatal(err)
-				}
-				e.tokens[p] = tok
-			}
-			test(t, e)
+			test(t, newEnv(t, openStore(t, backend)))
 		})
 	}
+}
+
+// newEnv serves SCIM from s, which holds the partners acme and globex,
+// each with a SCIM token.
+func newEnv(t testing.TB, s store.Store) *env {
+	t.Helper()
+	trail, err := audit.New(audit.Config{Store: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, store: s, spy: &spyStore{Store: s}, trail: trail, revoked: &revocations{}, tokens: map[string]string{}}
+	if e.h, err = New(Config{Store: e.spy, Revoker: e.revoked, Audit: trail}); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"acme", "globex"} {
+		now := time.Now().UTC().Truncate(time.Millisecond)
+		if err := s.CreatePartner(t.Context(), store.Partner{ID: p, Name: p, CreatedAt: now, UpdatedAt: now}); err != nil {
+			t.Fatal(err)
+		}
+		tok, hash := apitoken.New(apitoken.SCIMPrefix, p, "t_"+p)
+		if err := s.CreateToken(t.Context(), store.Token{ID: "t_" + p, PartnerID: p, Kind: store.SCIMToken, Name: "directory", SecretHash: hash, CreatedAt: now}); err != nil {
+			t.Fatal(err)
+		}
+		e.tokens[p] = tok
+	}
+	return e
 }
 
 // call sends one SCIM request with partner's token.
 func (e *env) call(token, method, path, body string) (*httptest.ResponseRecorder, Resource) {
 	e.t.Helper()
+	contentType := ""
+	if body != "" {
+		contentType = "application/scim+json"
+	}
+	return e.send(token, method, path, contentType, body)
+}
+
+// send is call with the body's Content-Type given.
+func (e *env) send(token, method, path, contentType, body string) (*httptest.ResponseRecorder, Resource) {
+	e.t.Helper()
 	req := httptest.NewRequest(method, "https://sso.example"+path, strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+token)
-	if body != "" {
-		req.Header.Set("Content-Type", "application/scim+json")
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
 	}
 	rec := httptest.NewRecorder()
 	e.h.ServeHTTP(rec, req)

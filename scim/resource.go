@@ -129,14 +129,38 @@ func userResource(u store.User, groups []store.Group, location string) (Resource
 		}
 		res["groups"] = refs
 	}
-	res["meta"] = Resource{
-		"resourceType": "User",
-		"created":      u.CreatedAt.UTC().Format(time.RFC3339Nano),
-		"lastModified": u.UpdatedAt.UTC().Format(time.RFC3339Nano),
-		"location":     location,
-		"version":      version(u.UpdatedAt),
-	}
+	res["meta"] = meta("User", u.CreatedAt, u.UpdatedAt, location)
 	return res, nil
+}
+
+// groupResource renders a stored group with members, the rendered
+// members or nil when they were not asked for. An empty list is left out,
+// as RFC 7643 §2.5 asks of an unassigned attribute.
+func groupResource(g store.Group, members []any, location string) Resource {
+	res := Resource{
+		"schemas":     []any{GroupSchema},
+		"id":          g.ID,
+		"displayName": g.Name,
+		"meta":        meta("Group", g.CreatedAt, g.UpdatedAt, location),
+	}
+	if g.ExternalID != "" {
+		res["externalId"] = g.ExternalID
+	}
+	if len(members) > 0 {
+		res["members"] = members
+	}
+	return res
+}
+
+// meta is a resource's meta attribute (RFC 7643 §3.1).
+func meta(resourceType string, created, updated time.Time, location string) Resource {
+	return Resource{
+		"resourceType": resourceType,
+		"created":      created.UTC().Format(time.RFC3339Nano),
+		"lastModified": updated.UTC().Format(time.RFC3339Nano),
+		"location":     location,
+		"version":      version(updated),
+	}
 }
 
 // version is a weak ETag: it changes with every write, which is what

@@ -2,12 +2,9 @@ package scim
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
-	"strings"
 
 	"github.com/partnergate/partnergate/audit"
 	"github.com/partnergate/partnergate/password"
@@ -16,16 +13,6 @@ import (
 	"github.com/partnergate/partnergate/scim/schema"
 	"github.com/partnergate/partnergate/store"
 )
-
-// Paging bounds of list requests (RFC 7644 §3.4.2.4).
-const (
-	defaultCount = 100
-	maxCount     = 500
-	// scanBatch is how many users a filtered scan reads at once.
-	scanBatch = 500
-)
-
-const listResponseURN = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 
 var errUserNotFound = &schema.Error{Status: http.StatusNotFound, Detail: "user not found"}
 
@@ -71,7 +58,7 @@ func (h *Handler) createUser(w http.ResponseWriter, r *http.Request) error {
 	}
 	now := h.now().UTC().Truncate(1e6)
 	u := store.User{
-		ID:           "u_" + strings.ToLower(rand.Text()[:20]),
+		ID:           newID("u_"),
 		PartnerID:    partnerOf(r),
 		Email:        su.Email,
 		Name:         su.Name,
@@ -87,7 +74,7 @@ func (h *Handler) createUser(w http.ResponseWriter, r *http.Request) error {
 	if err := h.store.CreateUser(r.Context(), u); err != nil {
 		return userWriteError(err)
 	}
-	h.record(r, "scim.user.create", u.ID)
+	h.record(r, "scim.user.create", "user", u.ID)
 	w.Header().Set("Location", location(r, "Users", u.ID))
 	return h.writeUser(w, r, http.StatusCreated, u)
 }
@@ -129,7 +116,7 @@ func (h *Handler) replaceUser(w http.ResponseWriter, r *http.Request) error {
 	if err := h.afterUserWrite(r, u, hash != ""); err != nil {
 		return err
 	}
-	h.record(r, "scim.user.replace", u.ID)
+	h.record(r, "scim.user.replace", "user", u.ID)
 	return h.writeUser(w, r, http.StatusOK, u)
 }
 
@@ -194,18 +181,19 @@ func (h *Handler) patchUser(w http.ResponseWriter, r *http.Request) error {
 	if err := h.afterUserWrite(r, u, hash != ""); err != nil {
 		return err
 	}
-	h.record(r, "scim.user.patch", u.ID)
+	h.record(r, "scim.user.patch", "user", u.ID)
 	return h.writeUser(w, r, http.StatusOK, u)
 }
 
-// writeUser answers a user with its ETag.
+// writeUser answers a user with its ETag, shaped by the request's
+// attributes and excludedAttributes.
 func (h *Handler) writeUser(w http.ResponseWriter, r *http.Request, status int, u store.User) error {
 	out, err := h.render(r, u)
 	if err != nil {
 		return err
 	}
-	w.Header().Set("ETag", out["meta"].(Resource)["version"].(string))
-	writeJSON(w, status, out)
+	w.Header().Set("ETag", version(u.UpdatedAt))
+	writeJSON(w, status, queryOf(r).projection(schema.UserResource).apply(out))
 	return nil
 }
 
@@ -251,70 +239,33 @@ func (h *Handler) deleteUser(w http.ResponseWriter, r *http.Request) error {
 	if err := h.store.DeleteUser(r.Context(), partnerID, id); err != nil {
 		return userWriteError(err)
 	}
-	h.record(r, "scim.user.delete", id)
+	h.record(r, "scim.user.delete", "user", id)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
 func (h *Handler) listUsers(w http.ResponseWriter, r *http.Request) error {
-	q := r.URL.Query()
-	return h.serveUserQuery(w, r, query{filter: q.Get("filter"), startIndex: q.Get("startIndex"), count: q.Get("count")})
+	return h.serveUserQuery(w, r, queryOf(r))
 }
 
 // searchUsers is POST /Users/.search (RFC 7644 §3.4.3).
 func (h *Handler) searchUsers(w http.ResponseWriter, r *http.Request) error {
-	res, err := readResource(w, r)
+	q, err := searchQuery(w, r)
 	if err != nil {
 		return err
-	}
-	var q query
-	q.filter, _ = lookup(res, "filter").(string)
-	for name, dst := range map[string]*string{"startIndex": &q.startIndex, "count": &q.count} {
-		if v := lookup(res, name); v != nil {
-			*dst = fmt.Sprint(v)
-		}
 	}
 	return h.serveUserQuery(w, r, q)
 }
 
-type query struct {
-	filter, startIndex, count string
-}
-
-// serveUserQuery answers a list request. An equality on userName,
-// externalId or emails.value is an index lookup; any other filter scans
-// this partner's users, and only this partner's.
 func (h *Handler) serveUserQuery(w http.ResponseWriter, r *http.Request, q query) error {
-	start, count, err := paging(q)
-	if err != nil {
-		return err
-	}
-	var f *filter.Filter
-	if q.filter != "" {
-		if f, err = filter.Parse(schema.UserResource, q.filter); err != nil {
-			return err
-		}
-	}
-	matches, err := h.matchingUsers(r, f)
-	if err != nil {
-		return err
-	}
-	page := []any{}
-	for i := start - 1; i < len(matches) && len(page) < count; i++ {
-		page = append(page, matches[i])
-	}
-	writeJSON(w, http.StatusOK, Resource{
-		"schemas":      []string{listResponseURN},
-		"totalResults": len(matches),
-		"startIndex":   start,
-		"itemsPerPage": len(page),
-		"Resources":    page,
-	})
-	return nil
+	return serveList(w, q, schema.UserResource,
+		func(f *filter.Filter) ([]Resource, error) { return h.matchingUsers(r, f) },
+		func(res Resource) (Resource, error) { return res, nil })
 }
 
-// matchingUsers returns every matching user's resource, in id order, so
-// pages are stable between requests.
+// matchingUsers returns every matching user's resource, in id order. An
+// equality on userName, externalId or emails.value is an index lookup;
+// any other filter scans this partner's users, and only this partner's.
 func (h *Handler) matchingUsers(r *http.Request, f *filter.Filter) ([]Resource, error) {
 	ctx, partnerID := r.Context(), partnerOf(r)
 	var candidates []store.User
@@ -362,43 +313,17 @@ func (h *Handler) matchingUsers(r *http.Request, f *filter.Filter) ([]Resource, 
 		}
 		return out, nil
 	}
-	after := ""
-	for {
-		batch, err := h.store.ListUsers(ctx, partnerID, store.Page{After: after, Limit: scanBatch})
-		if err != nil {
-			return nil, err
-		}
-		for _, u := range batch {
-			if err := keep(u); err != nil {
-				return nil, err
+	err := eachPage(func(p store.Page) ([]store.User, error) { return h.store.ListUsers(ctx, partnerID, p) },
+		func(u store.User) string { return u.ID },
+		func(batch []store.User) error {
+			for _, u := range batch {
+				if err := keep(u); err != nil {
+					return err
+				}
 			}
-		}
-		if len(batch) < scanBatch {
-			return out, nil
-		}
-		after = batch[len(batch)-1].ID
-	}
-}
-
-// paging reads startIndex (1-based) and count; out-of-range values are
-// clamped as RFC 7644 §3.4.2.4 says, garbage is refused.
-func paging(q query) (start, count int, err error) {
-	start, count = 1, defaultCount
-	if q.startIndex != "" {
-		n, err := strconv.Atoi(q.startIndex)
-		if err != nil {
-			return 0, 0, schema.ErrInvalidValue.Errorf("startIndex %q is not a number", q.startIndex)
-		}
-		start = max(n, 1)
-	}
-	if q.count != "" {
-		n, err := strconv.Atoi(q.count)
-		if err != nil {
-			return 0, 0, schema.ErrInvalidValue.Errorf("count %q is not a number", q.count)
-		}
-		count = min(max(n, 0), maxCount)
-	}
-	return start, count, nil
+			return nil
+		})
+	return out, err
 }
 
 func hashPassword(plain string) (string, error) {
@@ -425,15 +350,17 @@ func userWriteError(err error) error {
 	return err
 }
 
-// record writes the audit event of a SCIM write; the client is the
-// partner's directory, named by its token.
-func (h *Handler) record(r *http.Request, action, userID string) {
+// record writes the audit event of a SCIM write to the resource of kind
+// targetType ("user", "group") and id; the client is the partner's
+// directory, named by its token.
+func (h *Handler) record(r *http.Request, action, targetType, id string, changes ...audit.Change) {
 	e := audit.Event{
 		PartnerID: partnerOf(r),
 		Actor:     audit.Actor{Type: audit.ActorSCIMToken, ID: tokenIDOf(r)},
 		Action:    action,
-		Target:    audit.Target{Type: "user", ID: userID},
+		Target:    audit.Target{Type: targetType, ID: id},
 		Outcome:   audit.Success,
+		Changes:   changes,
 	}
 	ctx := context.WithoutCancel(r.Context())
 	if _, err := h.audit.Record(ctx, e); err != nil {

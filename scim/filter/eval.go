@@ -82,6 +82,11 @@ type accessor struct {
 	names []string // attribute, then sub-attribute
 }
 
+// reads reports whether a reaches the core attribute called name.
+func (a accessor) reads(name string) bool {
+	return a.ext == "" && a.names[0] == name
+}
+
 // values returns the attribute's values, with arrays flattened and nulls
 // dropped: a sub-attribute of a multi-valued attribute has one value per
 // element. Member names compare case-insensitively (RFC 7643 §2.1).

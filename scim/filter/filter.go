@@ -53,6 +53,28 @@ func (f *Filter) String() string {
 	return b.String()
 }
 
+// Reads reports whether the filter reads the core attribute called name,
+// as the schema spells it, or one of its sub-attributes. A server can
+// then leave out of the resources it matches an attribute that is costly
+// to load, such as a Group's members, when the filter does not need it.
+func (f *Filter) Reads(name string) bool {
+	return reads(f.root, name)
+}
+
+func reads(n node, name string) bool {
+	switch n := n.(type) {
+	case *logical:
+		return reads(n.left, name) || reads(n.right, name)
+	case *negation:
+		return reads(n.x, name)
+	case *valuePath:
+		return n.attr.reads(name)
+	case *comparison:
+		return n.attr.reads(name)
+	}
+	return false
+}
+
 // invalid returns an invalidFilter error.
 func invalid(format string, args ...any) error {
 	return schema.ErrInvalidFilter.Errorf(format, args...)

@@ -533,6 +533,27 @@ func TestEquality(t *testing.T) {
 	}
 }
 
+func TestReads(t *testing.T) {
+	tests := []struct {
+		filter string
+		want   bool
+	}{
+		{`members[value eq "x"]`, true},
+		{`members.display sw "D"`, true},
+		{`members eq "x"`, true},
+		{`displayName eq "G" or not (members pr)`, true},
+		{`displayName eq "G" and externalId eq "x"`, false},
+		{`meta.lastModified gt "2020-01-01T00:00:00Z"`, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.filter, func(t *testing.T) {
+			if got := mustParse(t, schema.GroupResource, tt.filter).Reads("members"); got != tt.want {
+				t.Errorf("Reads(members) = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
 // TestLibraryGaps pins down where github.com/scim2/filter-parser/v2 falls
 // short of RFC 7644 §3.4.2.2, so that parse's workarounds can go once it
 // no longer does: each filter is one the library mishandles and Parse

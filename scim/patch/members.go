@@ -114,7 +114,7 @@ func (a *applier) applyMembers(op Op, t target, v any) error {
 			a.members.removeMember(id)
 		}
 	case op == Remove && v != nil:
-		ms, err := parseMembers(v)
+		ms, err := ParseMembers(v)
 		if err != nil {
 			return err
 		}
@@ -124,7 +124,7 @@ func (a *applier) applyMembers(op Op, t target, v any) error {
 	case op == Remove:
 		a.members.clear()
 	default:
-		ms, err := parseMembers(v)
+		ms, err := ParseMembers(v)
 		if err != nil {
 			return err
 		}
@@ -138,10 +138,11 @@ func (a *applier) applyMembers(op Op, t target, v any) error {
 	return nil
 }
 
-// parseMembers reads members from an operation's value: an array of
-// member objects, or one. display and $ref are accepted and dropped: the
-// server derives both from the member.
-func parseMembers(v any) ([]Member, error) {
+// ParseMembers reads a Group's members as a request carries them, in a
+// PATCH operation's value or a POST or PUT body: an array of member
+// objects, or one. display and $ref are accepted and dropped: the server
+// derives both from the member.
+func ParseMembers(v any) ([]Member, error) {
 	vals, err := coerceValues(membersAttr, v)
 	if err != nil {
 		return nil, err

@@ -1,0 +1,157 @@
+package scim
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/partnergate/partnergate/scim/filter"
+	"github.com/partnergate/partnergate/scim/schema"
+	"github.com/partnergate/partnergate/store"
+)
+
+// Paging bounds of list requests (RFC 7644 §3.4.2.4).
+const (
+	defaultCount = 100
+	maxCount     = 500
+	// scanBatch is how many records one read of a paged store list
+	// returns: users or groups in a filtered scan, ids of a group's
+	// members.
+	scanBatch = 500
+)
+
+const listResponseURN = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+
+// query is a list request's parameters, from the URL of a GET or the body
+// of a POST to .search; attributes and excludedAttributes (RFC 7644 §3.9)
+// also shape the resource a single-resource request returns.
+type query struct {
+	filter, startIndex, count      string
+	attributes, excludedAttributes string
+}
+
+// queryOf reads the parameters of r's URL.
+func queryOf(r *http.Request) query {
+	v := r.URL.Query()
+	return query{
+		filter: v.Get("filter"), startIndex: v.Get("startIndex"), count: v.Get("count"),
+		attributes: v.Get("attributes"), excludedAttributes: v.Get("excludedAttributes"),
+	}
+}
+
+// searchQuery reads the body of a POST to .search (RFC 7644 §3.4.3),
+// where attributes and excludedAttributes are arrays of names.
+func searchQuery(w http.ResponseWriter, r *http.Request) (query, error) {
+	res, err := readResource(w, r)
+	if err != nil {
+		return query{}, err
+	}
+	var q query
+	q.filter, _ = lookup(res, "filter").(string)
+	for name, dst := range map[string]*string{"startIndex": &q.startIndex, "count": &q.count} {
+		if v := lookup(res, name); v != nil {
+			*dst = fmt.Sprint(v)
+		}
+	}
+	for name, dst := range map[string]*string{"attributes": &q.attributes, "excludedAttributes": &q.excludedAttributes} {
+		switch v := lookup(res, name).(type) {
+		case string:
+			*dst = v
+		case []any:
+			names := make([]string, 0, len(v))
+			for _, n := range v {
+				if s, ok := n.(string); ok {
+					names = append(names, s)
+				}
+			}
+			*dst = strings.Join(names, ",")
+		}
+	}
+	return q, nil
+}
+
+func (q query) projection(rt *schema.ResourceType) projection {
+	return newProjection(rt, q.attributes, q.excludedAttributes)
+}
+
+// serveList answers a list request for resources of type rt. match
+// returns everything the filter (nil for none) matches, in id order, so
+// that pages are stable between requests; render turns the matches on
+// the requested page into resources, which the query's projection trims.
+// Splitting the two lets a resource that is costly to render in full, a
+// Group with its members, be rendered so only when it is on the page.
+func serveList[T any](w http.ResponseWriter, q query, rt *schema.ResourceType, match func(*filter.Filter) ([]T, error), render func(T) (Resource, error)) error {
+	start, count, err := paging(q)
+	if err != nil {
+		return err
+	}
+	var f *filter.Filter
+	if q.filter != "" {
+		if f, err = filter.Parse(rt, q.filter); err != nil {
+			return err
+		}
+	}
+	matches, err := match(f)
+	if err != nil {
+		return err
+	}
+	proj := q.projection(rt)
+	page := []any{}
+	for i := start - 1; i < len(matches) && len(page) < count; i++ {
+		res, err := render(matches[i])
+		if err != nil {
+			return err
+		}
+		page = append(page, proj.apply(res))
+	}
+	writeJSON(w, http.StatusOK, Resource{
+		"schemas":      []string{listResponseURN},
+		"totalResults": len(matches),
+		"startIndex":   start,
+		"itemsPerPage": len(page),
+		"Resources":    page,
+	})
+	return nil
+}
+
+// paging reads startIndex (1-based) and count; out-of-range values are
+// clamped as RFC 7644 §3.4.2.4 says, garbage is refused.
+func paging(q query) (start, count int, err error) {
+	start, count = 1, defaultCount
+	if q.startIndex != "" {
+		n, err := strconv.Atoi(q.startIndex)
+		if err != nil {
+			return 0, 0, schema.ErrInvalidValue.Errorf("startIndex %q is not a number", q.startIndex)
+		}
+		start = max(n, 1)
+	}
+	if q.count != "" {
+		n, err := strconv.Atoi(q.count)
+		if err != nil {
+			return 0, 0, schema.ErrInvalidValue.Errorf("count %q is not a number", q.count)
+		}
+		count = min(max(n, 0), maxCount)
+	}
+	return start, count, nil
+}
+
+// eachPage reads an id-ordered store list scanBatch records at a time,
+// calling fn with each page, so that no one read is unbounded however
+// long the list.
+func eachPage[T any](list func(store.Page) ([]T, error), id func(T) string, fn func([]T) error) error {
+	page := store.Page{Limit: scanBatch}
+	for {
+		batch, err := list(page)
+		if err != nil {
+			return err
+		}
+		if err := fn(batch); err != nil {
+			return err
+		}
+		if len(batch) < page.Limit {
+			return nil
+		}
+		page.After = id(batch[len(batch)-1])
+	}
+}
