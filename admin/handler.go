@@ -251,6 +251,7 @@ func (h *Handler) routes() {
 		{"POST", scimTokens, partnerWrite, "scim_token.create", h.createToken(scimTokenKind)},
 		{"GET", scimToken, partnerRead, "", h.getToken(scimTokenKind)},
 		{"DELETE", scimToken, partnerWrite, "scim_token.revoke", h.revokeToken(scimTokenKind)},
+		{"GET", partner + "/scim-requests", partnerRead, "", h.listSCIMRequests},
 		{"GET", partner + "/audit", partnerRead, "", h.queryAudit},
 		{"GET", partner + "/audit/export", partnerRead, "", h.exportAudit},
 		{"GET", partner + "/audit/verify", partnerRead, "", h.verifyAudit},

@@ -16,6 +16,7 @@ import (
 
 	"github.com/partnergate/partnergate/internal/apicontract"
 	"github.com/partnergate/partnergate/mail"
+	"github.com/partnergate/partnergate/store"
 )
 
 var (
@@ -398,6 +399,13 @@ func TestOpenAPITour(t *testing.T) {
 		t.Errorf("a SCIM token as an admin credential = %d", rec.Code)
 	}
 	run(step{"DELETE", p + "/scim-tokens/" + scim.ID, "", 204, nil})
+	if err := e.store.AppendRequest(t.Context(), "acme", store.RequestRecord{
+		Time: e.clock.Now(), Method: "GET", Path: "/scim/v2/acme/Users/nobody", Status: 404, ScimType: "noTarget", Detail: "no such user", DurationMs: 3,
+	}, 10); err != nil {
+		t.Fatal(err)
+	}
+	run(step{"GET", p + "/scim-requests?limit=5", "", 200, nil})
+	run(step{"GET", p + "/scim-requests?limit=0", "", 422, nil})
 	run(step{"DELETE", m, "", 412, http.Header{"If-Match": {`"stale"`}}})
 	run(step{"DELETE", m, "", 204, nil})
 	run(step{"DELETE", g, "", 204, nil})

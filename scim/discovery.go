@@ -17,8 +17,8 @@ func (h *Handler) serviceProviderConfig(w http.ResponseWriter, r *http.Request) 
 		"bulk":             Resource{"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
 		"filter":           Resource{"supported": true, "maxResults": maxCount},
 		"changePassword":   Resource{"supported": true},
-		"sort":             Resource{"supported": false},
-		"etag":             Resource{"supported": false},
+		"sort":             Resource{"supported": true},
+		"etag":             Resource{"supported": true},
 		"authenticationSchemes": []Resource{{
 			"type":        "oauthbearertoken",
 			"name":        "Bearer token",

@@ -99,6 +99,9 @@ func (h *Handler) getGroup(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return groupError(err)
 	}
+	if notModified(w, r, g.UpdatedAt) {
+		return nil
+	}
 	return h.writeGroup(w, r, http.StatusOK, g)
 }
 
@@ -165,6 +168,9 @@ func (h *Handler) createGroup(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := checkSchemas(res, schema.GroupResource); err != nil {
+		return err
+	}
 	sg, err := toStoredGroup(res)
 	if err != nil {
 		return err
@@ -207,6 +213,9 @@ func (h *Handler) replaceGroup(w http.ResponseWriter, r *http.Request) error {
 	if id, ok := lookup(res, "id").(string); ok && id != r.PathValue("id") {
 		return schema.ErrMutability.Errorf("id %q does not match the URL", id)
 	}
+	if err := checkSchemas(res, schema.GroupResource); err != nil {
+		return err
+	}
 	sg, err := toStoredGroup(res)
 	if err != nil {
 		return err
@@ -215,11 +224,16 @@ func (h *Handler) replaceGroup(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return groupError(err)
 	}
+	if err := checkIfMatch(r, cur.UpdatedAt); err != nil {
+		return err
+	}
 	add, remove, err := h.replacement(r.Context(), cur, sg.Members)
 	if err != nil {
 		return err
 	}
-	g, changed, err := h.updateGroup(r, cur, sg, add, remove, false)
+	// With If-Match, the write must find the group still at cur's
+	// version, the one checked.
+	g, changed, err := h.updateGroup(r, cur, sg, add, remove, hasIfMatch(r))
 	if err != nil {
 		return err
 	}
@@ -250,6 +264,9 @@ func (h *Handler) patchGroup(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return groupError(err)
 	}
+	if err := checkIfMatch(r, cur.UpdatedAt); err != nil {
+		return err
+	}
 	before := groupResource(cur, nil, "")
 	delete(before, "meta")
 	after, changes, err := req.Apply(before, schema.GroupResource)
@@ -264,7 +281,7 @@ func (h *Handler) patchGroup(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	g, changed, err := h.updateGroup(r, cur, sg, add, remove, changes.Modified)
+	g, changed, err := h.updateGroup(r, cur, sg, add, remove, changes.Modified || hasIfMatch(r))
 	if err != nil {
 		return err
 	}
@@ -387,9 +404,9 @@ func unknownUsers(ids []string) error {
 // whether anything changed. Any change moves meta.lastModified, a change
 // of members too, though the store's membership writes leave the group
 // record alone: in SCIM the members are part of the group. If
-// ifUnchanged, the fields were computed from cur, and a write to the
-// group since it was read fails the update, which would otherwise undo
-// that write.
+// ifUnchanged, the fields were computed, or If-Match checked, against
+// cur, and a write to the group since it was read fails the update,
+// which would otherwise undo that write or slip past the check.
 func (h *Handler) updateGroup(r *http.Request, cur store.Group, sg storedGroup, add, remove []string, ifUnchanged bool) (store.Group, bool, error) {
 	if sg.Name == cur.Name && sg.ExternalID == cur.ExternalID && len(add) == 0 && len(remove) == 0 {
 		return cur, false, nil
@@ -404,7 +421,7 @@ func (h *Handler) updateGroup(r *http.Request, cur store.Group, sg storedGroup, 
 		return g, nil
 	})
 	if errors.Is(err, store.ErrConflict) {
-		return g, false, &schema.Error{Status: http.StatusPreconditionFailed, Detail: "the group changed while the PATCH was applied; send it again"}
+		return g, false, &schema.Error{Status: http.StatusPreconditionFailed, Detail: "the group changed while the request was applied; send it again"}
 	}
 	if err != nil {
 		return g, false, groupError(err)
@@ -444,6 +461,11 @@ func (h *Handler) deleteGroup(w http.ResponseWriter, r *http.Request) error {
 	g, err := h.store.GetGroup(r.Context(), partnerOf(r), r.PathValue("id"))
 	if err != nil {
 		return groupError(err)
+	}
+	// The store has no conditional delete: a write between this read and
+	// the delete goes unseen, as it would a moment before the read.
+	if err := checkIfMatch(r, g.UpdatedAt); err != nil {
+		return err
 	}
 	if err := h.store.DeleteGroup(r.Context(), g.PartnerID, g.ID); err != nil {
 		return groupError(err)
@@ -530,6 +552,7 @@ func (h *Handler) serveGroupQuery(w http.ResponseWriter, r *http.Request, q quer
 	withMembers := q.projection(schema.GroupResource).returns("members")
 	return serveList(w, q, schema.GroupResource,
 		func(f *filter.Filter) ([]store.Group, error) { return h.matchingGroups(r, f) },
+		func(g store.Group) (Resource, error) { return h.renderGroup(r, g, sortsByMembers(q)) },
 		func(g store.Group) (Resource, error) { return h.renderGroup(r, g, withMembers) })
 }
 

@@ -101,6 +101,7 @@ func (h *Handler) routes() {
 	h.handle("PUT "+p+"Groups/{id}", h.replaceGroup)
 	h.handle("PATCH "+p+"Groups/{id}", h.patchGroup)
 	h.handle("DELETE "+p+"Groups/{id}", h.deleteGroup)
+	h.handle("POST "+p+".search", h.searchAll)
 	h.handle("/", func(http.ResponseWriter, *http.Request) error {
 		return &schema.Error{Status: http.StatusNotFound, Detail: "no such SCIM endpoint"}
 	})
@@ -118,7 +119,8 @@ func (h *Handler) handle(pattern string, fn handlerFunc) {
 
 // ServeHTTP authenticates the partner's token before anything else: the
 // partner comes from the token, and a path naming another partner is
-// answered as if the token were wrong.
+// answered as if the token were wrong. Only authenticated requests are
+// logged: an unauthenticated one belongs to no partner for certain.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
 	defer cancel()
@@ -131,7 +133,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r = r.WithContext(context.WithValue(ctx, credentialKey{}, cred))
-	h.mux.ServeHTTP(w, r)
+	h.serveLogged(w, r)
 }
 
 // credential is the token a request authenticated with.
@@ -198,6 +200,7 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 		h.log.Error("scim request failed", zap.String("method", r.Method), zap.String("route", r.Pattern), zap.Error(err))
 		se = &schema.Error{Status: http.StatusInternalServerError, Detail: "internal error"}
 	}
+	noteError(r, se)
 	writeJSON(w, se.Status, se)
 }
 

@@ -29,6 +29,7 @@ const listResponseURN = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 type query struct {
 	filter, startIndex, count      string
 	attributes, excludedAttributes string
+	sortBy, sortOrder              string
 }
 
 // queryOf reads the parameters of r's URL.
@@ -37,6 +38,7 @@ func queryOf(r *http.Request) query {
 	return query{
 		filter: v.Get("filter"), startIndex: v.Get("startIndex"), count: v.Get("count"),
 		attributes: v.Get("attributes"), excludedAttributes: v.Get("excludedAttributes"),
+		sortBy: v.Get("sortBy"), sortOrder: v.Get("sortOrder"),
 	}
 }
 
@@ -49,6 +51,8 @@ func searchQuery(w http.ResponseWriter, r *http.Request) (query, error) {
 	}
 	var q query
 	q.filter, _ = lookup(res, "filter").(string)
+	q.sortBy, _ = lookup(res, "sortBy").(string)
+	q.sortOrder, _ = lookup(res, "sortOrder").(string)
 	for name, dst := range map[string]*string{"startIndex": &q.startIndex, "count": &q.count} {
 		if v := lookup(res, name); v != nil {
 			*dst = fmt.Sprint(v)
@@ -81,8 +85,14 @@ func (q query) projection(rt *schema.ResourceType) projection {
 // the requested page into resources, which the query's projection trims.
 // Splitting the two lets a resource that is costly to render in full, a
 // Group with its members, be rendered so only when it is on the page.
-func serveList[T any](w http.ResponseWriter, q query, rt *schema.ResourceType, match func(*filter.Filter) ([]T, error), render func(T) (Resource, error)) error {
+// With sortBy, view renders each match for its sort key: the whole match
+// set is ordered before it is paged.
+func serveList[T any](w http.ResponseWriter, q query, rt *schema.ResourceType, match func(*filter.Filter) ([]T, error), view, render func(T) (Resource, error)) error {
 	start, count, err := paging(q)
+	if err != nil {
+		return err
+	}
+	order, err := parseSort(q, rt)
 	if err != nil {
 		return err
 	}
@@ -96,14 +106,35 @@ func serveList[T any](w http.ResponseWriter, q query, rt *schema.ResourceType, m
 	if err != nil {
 		return err
 	}
+	if order != nil {
+		err = sortMatches(matches, order, func(m T) (Resource, *schema.ResourceType, error) {
+			res, err := view(m)
+			return res, rt, err
+		})
+		if err != nil {
+			return err
+		}
+	}
 	proj := q.projection(rt)
+	return writePage(w, start, count, matches, func(m T) (Resource, error) {
+		res, err := render(m)
+		if err != nil {
+			return nil, err
+		}
+		return proj.apply(res), nil
+	})
+}
+
+// writePage answers the ListResponse of the count matches from the
+// 1-based start, rendered by render.
+func writePage[T any](w http.ResponseWriter, start, count int, matches []T, render func(T) (Resource, error)) error {
 	page := []any{}
 	for i := start - 1; i < len(matches) && len(page) < count; i++ {
 		res, err := render(matches[i])
 		if err != nil {
 			return err
 		}
-		page = append(page, proj.apply(res))
+		page = append(page, res)
 	}
 	writeJSON(w, http.StatusOK, Resource{
 		"schemas":      []string{listResponseURN},

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"net/mail"
+	"slices"
 	"strings"
 	"time"
 
@@ -88,6 +89,38 @@ func toStored(res Resource) (storedUser, error) {
 	}
 	su.Profile = profile
 	return su, nil
+}
+
+// checkSchemas refuses a resource that names, in schemas or as the key of
+// an extension's attributes, a schema rt does not have: what it holds
+// would be kept unread while the client believes it applied. A resource
+// without schemas is let through, as lenient to clients as the rest.
+func checkSchemas(res Resource, rt *schema.ResourceType) error {
+	if v, ok := lookup(res, "schemas").([]any); ok {
+		for _, s := range v {
+			urn, isString := s.(string)
+			if !isString || (!strings.EqualFold(urn, rt.Schema.ID) && rt.Extension(urn) == nil) {
+				return schema.ErrInvalidSyntax.Errorf("schemas names %v, which is no schema of a %s; a %s has %s", s, rt.Name, rt.Name, schemaList(rt))
+			}
+		}
+	} else if lookup(res, "schemas") != nil {
+		return schema.ErrInvalidSyntax.Errorf("schemas must be an array of schema URNs")
+	}
+	for _, k := range slices.Sorted(maps.Keys(res)) {
+		if len(k) > 4 && strings.EqualFold(k[:4], "urn:") && rt.Extension(k) == nil {
+			return schema.ErrInvalidSyntax.Errorf("attribute %q names no extension of a %s; a %s has %s", k, rt.Name, rt.Name, schemaList(rt))
+		}
+	}
+	return nil
+}
+
+// schemaList names rt's schemas for an error's detail.
+func schemaList(rt *schema.ResourceType) string {
+	names := []string{rt.Schema.ID}
+	for _, e := range rt.Extensions {
+		names = append(names, e.Schema.ID)
+	}
+	return strings.Join(names, " and ")
 }
 
 // userResource renders a stored user. Fields the admin API can change

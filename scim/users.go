@@ -24,6 +24,9 @@ func (h *Handler) getUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if notModified(w, r, u.UpdatedAt) {
+		return nil
+	}
 	return h.writeUser(w, r, http.StatusOK, u)
 }
 
@@ -46,6 +49,9 @@ func (h *Handler) render(r *http.Request, u store.User) (Resource, error) {
 func (h *Handler) createUser(w http.ResponseWriter, r *http.Request) error {
 	res, err := readResource(w, r)
 	if err != nil {
+		return err
+	}
+	if err := checkSchemas(res, schema.UserResource); err != nil {
 		return err
 	}
 	su, err := toStored(res)
@@ -89,6 +95,9 @@ func (h *Handler) replaceUser(w http.ResponseWriter, r *http.Request) error {
 	if id, ok := lookup(res, "id").(string); ok && id != r.PathValue("id") {
 		return schema.ErrMutability.Errorf("id %q does not match the URL", id)
 	}
+	if err := checkSchemas(res, schema.UserResource); err != nil {
+		return err
+	}
 	su, err := toStored(res)
 	if err != nil {
 		return err
@@ -99,6 +108,10 @@ func (h *Handler) replaceUser(w http.ResponseWriter, r *http.Request) error {
 	}
 	now := h.now().UTC().Truncate(1e6)
 	u, err := h.store.UpdateUser(r.Context(), partnerOf(r), r.PathValue("id"), func(u store.User) (store.User, error) {
+		// Checked here, so that no write slips between check and write.
+		if err := checkIfMatch(r, u.UpdatedAt); err != nil {
+			return u, err
+		}
 		u.Email, u.Name, u.Active = su.Email, su.Name, su.Active
 		u.UserName, u.ExternalID, u.AltEmails, u.Profile = su.UserName, su.ExternalID, su.AltEmails, su.Profile
 		if hash != "" {
@@ -134,6 +147,11 @@ func (h *Handler) patchUser(w http.ResponseWriter, r *http.Request) error {
 	cur, err := h.store.GetUser(r.Context(), partnerID, id)
 	if err != nil {
 		return userWriteError(err)
+	}
+	// The write below fails unless the user is still at cur's version, so
+	// checking cur is checking what is written over.
+	if err := checkIfMatch(r, cur.UpdatedAt); err != nil {
+		return err
 	}
 	before, err := userResource(cur, nil, "")
 	if err != nil {
@@ -227,6 +245,9 @@ func (h *Handler) afterUserWrite(r *http.Request, u store.User, newPassword bool
 func (h *Handler) deleteUser(w http.ResponseWriter, r *http.Request) error {
 	partnerID, id := partnerOf(r), r.PathValue("id")
 	u, err := h.store.UpdateUser(r.Context(), partnerID, id, func(u store.User) (store.User, error) {
+		if err := checkIfMatch(r, u.UpdatedAt); err != nil {
+			return u, err
+		}
 		u.Active = false
 		return u, nil
 	})
@@ -260,8 +281,11 @@ func (h *Handler) searchUsers(w http.ResponseWriter, r *http.Request) error {
 func (h *Handler) serveUserQuery(w http.ResponseWriter, r *http.Request, q query) error {
 	return serveList(w, q, schema.UserResource,
 		func(f *filter.Filter) ([]Resource, error) { return h.matchingUsers(r, f) },
-		func(res Resource) (Resource, error) { return res, nil })
+		asIs, asIs)
 }
+
+// asIs is the view and rendering of a match that is already a resource.
+func asIs(res Resource) (Resource, error) { return res, nil }
 
 // matchingUsers returns every matching user's resource, in id order. An
 // equality on userName, externalId or emails.value is an index lookup;

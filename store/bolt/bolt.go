@@ -47,6 +47,7 @@ var (
 	bucketRoleMappings     = []byte("role_mappings")      // partner id / mapping id -> RoleMapping
 	bucketTokens           = []byte("tokens")             // partner id / token id -> Token
 	bucketTickets          = []byte("tickets")            // partner id / ticket id -> ticket
+	bucketSCIMRequests     = []byte("scim_requests")      // partner id / big-endian seq -> RequestRecord
 	// Audit streams; see audit.go for a stream bucket's layout.
 	bucketAudit         = []byte("audit")          // partner id / stream
 	bucketPlatformAudit = []byte("platform_audit") // the platform stream
@@ -56,7 +57,7 @@ var (
 		bucketUsers, bucketEmails, bucketUserNames, bucketExternalIDs, bucketAltEmails,
 		bucketSessions, bucketUserSessions, bucketCounters,
 		bucketGroups, bucketGroupNames, bucketGroupExternalIDs, bucketGroupMembers, bucketGroupRoles,
-		bucketRoleMappings, bucketTokens, bucketTickets,
+		bucketRoleMappings, bucketTokens, bucketTickets, bucketSCIMRequests,
 		bucketAudit, bucketPlatformAudit,
 	}
 	// partnerScoped are the root buckets DeletePartner empties.
@@ -64,7 +65,7 @@ var (
 		bucketUsers, bucketEmails, bucketUserNames, bucketExternalIDs, bucketAltEmails,
 		bucketSessions, bucketUserSessions, bucketCounters,
 		bucketGroups, bucketGroupNames, bucketGroupExternalIDs, bucketGroupMembers, bucketGroupRoles,
-		bucketRoleMappings, bucketTokens, bucketTickets,
+		bucketRoleMappings, bucketTokens, bucketTickets, bucketSCIMRequests,
 		bucketAudit,
 	}
 )

@@ -34,6 +34,7 @@
 //	pg:{<partner>}:ticket:<id>           a ticket's payload, expiring with it
 //	pg:{<partner>}:audit                 sorted set of audit records, JSON, scored by seq
 //	pg:{<partner>}:audithead             hash of the audit stream's head: seq, hash, ms, first
+//	pg:{<partner>}:scimrequests          list of the latest SCIM requests, JSON, newest first
 //
 // Two keys are global: pg:partners (set of partner ids) and pg:hostnames
 // (hash hostname -> partner id, the uniqueness index for custom domains).

@@ -62,6 +62,8 @@ func (k scope) ticket(id string) string            { return k.prefix + "ticket:"
 func (k scope) audit() string     { return k.prefix + "audit" }
 func (k scope) auditHead() string { return k.prefix + "audithead" }
 
+func (k scope) scimRequests() string { return k.prefix + "scimrequests" }
+
 // pattern matches every key of the partner for SCAN.
 func (k scope) pattern() string {
 	return escapeGlob(k.prefix) + "*"

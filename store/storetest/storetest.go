@@ -42,6 +42,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Tokens", tokenTests},
 		{"Tickets", ticketTests},
 		{"Audit", auditTests},
+		{"RequestLog", requestLogTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
