@@ -38,8 +38,8 @@ func (r *revocations) list() []string {
 	return append([]string(nil), r.users...)
 }
 
-// spyStore records the events the handler publishes and how it uses
-// group member lists.
+// spyStore records the events the handler publishes, how it uses group
+// member lists and how often it scans users.
 type spyStore struct {
 	store.Store
 	mu     sync.Mutex
@@ -47,6 +47,22 @@ type spyStore struct {
 	// memberPages counts ListGroupMembers calls; maxBatch is the most
 	// users one AddGroupMembers or RemoveGroupMembers named.
 	memberPages, maxBatch int
+	// userPages counts ListUsers calls.
+	userPages int
+}
+
+func (s *spyStore) ListUsers(ctx context.Context, partnerID string, page store.Page) ([]store.User, error) {
+	s.mu.Lock()
+	s.userPages++
+	s.mu.Unlock()
+	return s.Store.ListUsers(ctx, partnerID, page)
+}
+
+// scans returns how many ListUsers calls the handler made.
+func (s *spyStore) scans() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.userPages
 }
 
 func (s *spyStore) Publish(ctx context.Context, e store.Event) error {

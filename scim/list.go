@@ -128,20 +128,28 @@ func serveList[T any](w http.ResponseWriter, q query, rt *schema.ResourceType, m
 // writePage answers the ListResponse of the count matches from the
 // 1-based start, rendered by render.
 func writePage[T any](w http.ResponseWriter, start, count int, matches []T, render func(T) (Resource, error)) error {
-	page := []any{}
-	for i := start - 1; i < len(matches) && len(page) < count; i++ {
-		res, err := render(matches[i])
+	from := min(start-1, len(matches))
+	to := from + min(count, len(matches)-from)
+	return writeList(w, start, len(matches), matches[from:to], render)
+}
+
+// writeList answers the ListResponse of page, the results from the
+// 1-based start of total, rendered by render.
+func writeList[T any](w http.ResponseWriter, start, total int, page []T, render func(T) (Resource, error)) error {
+	resources := make([]any, 0, len(page))
+	for _, m := range page {
+		res, err := render(m)
 		if err != nil {
 			return err
 		}
-		page = append(page, res)
+		resources = append(resources, res)
 	}
 	writeJSON(w, http.StatusOK, Resource{
 		"schemas":      []string{listResponseURN},
-		"totalResults": len(matches),
+		"totalResults": total,
 		"startIndex":   start,
-		"itemsPerPage": len(page),
-		"Resources":    page,
+		"itemsPerPage": len(resources),
+		"Resources":    resources,
 	})
 	return nil
 }

@@ -146,6 +146,14 @@ type Users interface {
 	FindUsersByEmail(ctx context.Context, partnerID, email string) ([]User, error)
 	// ListUsers returns one page of the partner's users, ordered by id.
 	ListUsers(ctx context.Context, partnerID string, page Page) ([]User, error)
+	// ListUsersAt returns at most limit of the partner's users, ordered by
+	// id, from the 0-based position offset, and how many users the
+	// partner has: what a client paging by index (SCIM startIndex) needs,
+	// without decoding the users before offset. A limit of 0 returns no
+	// users, only the total; a negative offset or limit is an error. An
+	// unknown partner has no users. A user deleted while the page is read
+	// may be missing from it, so a page can fall short before the end.
+	ListUsersAt(ctx context.Context, partnerID string, offset, limit int) (users []User, total int, err error)
 	// UpdateUser follows UpdatePartner's rules; changing the email, the
 	// UserName or the ExternalID to one another user holds fails with
 	// ErrAlreadyExists.

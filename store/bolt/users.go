@@ -2,6 +2,7 @@ package bolt
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -158,6 +159,41 @@ func (s *Store) ListUsers(ctx context.Context, partnerID string, page store.Page
 		return nil, fmt.Errorf("list users of partner %q: %w", partnerID, err)
 	}
 	return out, nil
+}
+
+// ListUsersAt implements store.Users. bbolt keeps no count of a bucket's
+// keys, so it walks every key of the partner's users with a cursor, which
+// reads the pages of the bucket but decodes only the users it returns:
+// linear in the partner's users, yet far cheaper per user than decoding.
+func (s *Store) ListUsersAt(ctx context.Context, partnerID string, offset, limit int) ([]store.User, int, error) {
+	if offset < 0 || limit < 0 {
+		return nil, 0, fmt.Errorf("list users of partner %q at %d, limit %d: negative offset or limit", partnerID, offset, limit)
+	}
+	var out []store.User
+	total := 0
+	err := s.view(ctx, func(tx *bbolt.Tx) error {
+		users := nested(tx, bucketUsers, partnerID)
+		if users == nil {
+			return nil
+		}
+		c := users.Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			// Subtracting, not adding, so that a huge offset cannot overflow.
+			if total >= offset && total-offset < limit {
+				var u store.User
+				if err := json.Unmarshal(v, &u); err != nil {
+					return fmt.Errorf("decode %q: %w", k, err)
+				}
+				out = append(out, u)
+			}
+			total++
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("list users of partner %q at %d: %w", partnerID, offset, err)
+	}
+	return out, total, nil
 }
 
 // UpdateUser implements store.Users. fn runs once, inside the write

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 
@@ -212,6 +213,65 @@ func (s *Store) ListUsers(ctx context.Context, partnerID string, page store.Page
 		return nil, fmt.Errorf("list users of %q: %w", partnerID, err)
 	}
 	return users, nil
+}
+
+// ListUsersAt implements store.Users. The users sorted set has every
+// score 0, so its rank order is the id order and ZRANGE by rank reaches
+// the offset without reading the ids before it. MULTI reads the page and
+// the count at one instant, so the total matches the page.
+func (s *Store) ListUsersAt(ctx context.Context, partnerID string, offset, limit int) ([]store.User, int, error) {
+	users, total, err := s.listUsersAt(ctx, partnerID, offset, limit)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list users of %q at %d: %w", partnerID, offset, err)
+	}
+	return users, total, nil
+}
+
+func (s *Store) listUsersAt(ctx context.Context, partnerID string, offset, limit int) ([]store.User, int, error) {
+	k, err := scopeOf(partnerID)
+	if err != nil {
+		return nil, 0, err
+	}
+	if offset < 0 || limit < 0 {
+		return nil, 0, fmt.Errorf("offset %d or limit %d is negative", offset, limit)
+	}
+	// A startIndex near the largest int must not wrap the range around.
+	stop := int64(offset) + int64(limit) - 1
+	if stop < int64(offset) {
+		stop = math.MaxInt64
+	}
+	var ids *goredis.StringSliceCmd
+	var card *goredis.IntCmd
+	_, err = s.client.TxPipelined(ctx, func(pipe goredis.Pipeliner) error {
+		// ZRANGE 0 -1 would be the whole set, not an empty page.
+		if limit > 0 {
+			ids = pipe.ZRange(ctx, k.users(), int64(offset), stop)
+		}
+		card = pipe.ZCard(ctx, k.users())
+		return nil
+	})
+	if err != nil {
+		return nil, 0, classify(err)
+	}
+	total := int(card.Val())
+	if ids == nil || len(ids.Val()) == 0 {
+		return []store.User{}, total, nil
+	}
+	keys := make([]string, len(ids.Val()))
+	for i, id := range ids.Val() {
+		keys[i] = k.user(id)
+	}
+	vals, err := s.client.MGet(ctx, keys...).Result()
+	if err != nil {
+		return nil, 0, classify(err)
+	}
+	// A user deleted since the ZRANGE has no record left: decodeAll skips
+	// it, leaving the page one short rather than failing it.
+	users, err := decodeAll[store.User](keys, vals)
+	if err != nil {
+		return nil, 0, err
+	}
+	return users, total, nil
 }
 
 // UpdateUser implements store.Users.

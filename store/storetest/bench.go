@@ -64,7 +64,9 @@ func benchTeamAddress(i int) string {
 //   - GetUserByExternalID;
 //   - FindUsersByEmail by the user's email, by its alias and by its team
 //     address, which benchTeam users share;
-//   - ListUsers, the page of 100 users after the middle one.
+//   - ListUsers, the page of 100 users after the middle one;
+//   - ListUsersAt, the page of 100 users from the middle position, as
+//     an unfiltered SCIM list reads it.
 func RunUserBenchmarks(b *testing.B, s store.Store) {
 	ctx := context.Background()
 	mid := BenchUsers / 2
@@ -109,6 +111,14 @@ func RunUserBenchmarks(b *testing.B, s store.Store) {
 		for b.Loop() {
 			if users, err := s.ListUsers(ctx, BenchPartner, page); err != nil || len(users) != page.Limit || users[0].ID != BenchUser(mid+1).ID {
 				b.Fatalf("list users, page %+v: %d users, %v", page, len(users), err)
+			}
+		}
+	})
+	b.Run("ListUsersAt/offset_mid_limit_100", func(b *testing.B) {
+		for b.Loop() {
+			users, total, err := s.ListUsersAt(ctx, BenchPartner, mid, 100)
+			if err != nil || total != BenchUsers || len(users) != 100 || users[0].ID != want.ID {
+				b.Fatalf("list users at %d: %d users of %d, %v", mid, len(users), total, err)
 			}
 		}
 	})

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -19,6 +20,7 @@ var userTests = []subtest{
 	{"CreateDuplicateEmail", testUserCreateDuplicateEmail},
 	{"ListOrderedByID", testUserListOrderedByID},
 	{"ListPaged", testUserListPaged},
+	{"ListAt", testUserListAt},
 	{"Update", testUserUpdate},
 	{"UpdateEmailCase", testUserUpdateEmailCase},
 	{"UpdateEmailTaken", testUserUpdateEmailTaken},
@@ -155,6 +157,74 @@ func testUserListPaged(t *testing.T, s store.Store) {
 		}
 		return ids, err
 	})
+}
+
+func testUserListAt(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	createPartner(t, s, "acme")
+	createPartner(t, s, "other")
+	createPartner(t, s, "empty")
+	byID := make(map[string]store.User)
+	for _, id := range []string{"u3", "u10", "u1", "u2", "u4"} {
+		byID[id] = createUser(t, s, "acme", id, id+"@example.com")
+	}
+	other := createUser(t, s, "other", "u0", "u0@example.com")
+	order := []string{"u1", "u10", "u2", "u3", "u4"}
+
+	tests := []struct {
+		partner       string
+		offset, limit int
+		want          []string
+		total         int
+	}{
+		{"acme", 0, 2, order[:2], 5},
+		{"acme", 2, 2, order[2:4], 5},
+		{"acme", 4, 2, order[4:], 5},
+		{"acme", 0, 100, order, 5},
+		{"acme", 5, 2, nil, 5},
+		{"acme", 1000, 2, nil, 5},
+		// A huge offset, as a client's startIndex may be, is just past the end.
+		{"acme", math.MaxInt, 100, nil, 5},
+		// A limit of 0 is a count of the users only.
+		{"acme", 1, 0, nil, 5},
+		{"empty", 0, 10, nil, 0},
+		{"nobody", 0, 10, nil, 0},
+	}
+	for _, tc := range tests {
+		what := fmt.Sprintf("users of %q at %d, limit %d", tc.partner, tc.offset, tc.limit)
+		got, total, err := s.ListUsersAt(ctx, tc.partner, tc.offset, tc.limit)
+		if err != nil {
+			t.Errorf("list %s: %v", what, err)
+			continue
+		}
+		if total != tc.total {
+			t.Errorf("%s: total %d, want %d", what, total, tc.total)
+		}
+		var want []store.User
+		for _, id := range tc.want {
+			want = append(want, byID[id])
+		}
+		checkList(t, what, got, want, normUser)
+	}
+	if got, total, err := s.ListUsersAt(ctx, "other", 0, 10); err != nil || total != 1 {
+		t.Errorf("list users of %q: total %d, %v", "other", total, err)
+	} else {
+		checkList(t, "users of other", got, []store.User{other}, normUser)
+	}
+	for _, bad := range [][2]int{{-1, 1}, {0, -1}} {
+		if _, _, err := s.ListUsersAt(ctx, "acme", bad[0], bad[1]); err == nil {
+			t.Errorf("list users at %d, limit %d: no error", bad[0], bad[1])
+		}
+	}
+	// A deleted user leaves the count and its place at once.
+	if err := s.DeleteUser(ctx, "acme", "u10"); err != nil {
+		t.Fatalf("delete user: %v", err)
+	}
+	got, total, err := s.ListUsersAt(ctx, "acme", 1, 2)
+	if err != nil || total != 4 {
+		t.Fatalf("list users after a delete: total %d, %v", total, err)
+	}
+	checkList(t, "users at 1 after a delete", got, []store.User{byID["u2"], byID["u3"]}, normUser)
 }
 
 func testUserUpdate(t *testing.T, s store.Store) {
