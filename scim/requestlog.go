@@ -35,6 +35,8 @@ type statusRecorder struct {
 	http.ResponseWriter
 	status int
 	err    *schema.Error
+	// audited is set when the handler recorded an event of its own.
+	audited bool
 }
 
 func (rw *statusRecorder) WriteHeader(status int) {
@@ -72,13 +74,20 @@ func noteError(r *http.Request, se *schema.Error) {
 	}
 }
 
+// markAudited tells the request's recorder that the handler wrote the
+// request's own audit event.
+func markAudited(r *http.Request) {
+	if rw, ok := r.Context().Value(recorderKey{}).(*statusRecorder); ok {
+		rw.audited = true
+	}
+}
+
 // serveLogged serves an authenticated request and then logs it: in the
-// partner's request log always, and in the audit log as "scim.request"
-// unless it is a write that succeeded. Such a write already recorded its
-// own event (scim.user.create, scim.group.patch…), and a second one would
-// only repeat it; a write that succeeded without changing anything
-// records none, and its entry in the request log is what shows it. Reads
-// and failed writes have no event of their own, so this is theirs.
+// partner's request log always, and in the audit log once. A write that
+// changed something recorded its own event (scim.user.create,
+// scim.group.patch…); every other request — reads, failed writes, and
+// writes that changed nothing — gets "scim.request", so each request is
+// in the trail exactly once.
 func (h *Handler) serveLogged(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	at := h.now()
@@ -102,7 +111,7 @@ func (h *Handler) serveLogged(w http.ResponseWriter, r *http.Request) {
 	if err := h.store.AppendRequest(ctx, partnerOf(r), rec, RequestsKept); err != nil {
 		h.log.Error("scim request not logged", zap.String("partner", partnerOf(r)), zap.Error(err))
 	}
-	if isWrite(r) && status < http.StatusBadRequest {
+	if rw.audited {
 		return
 	}
 	e := audit.Event{
@@ -117,18 +126,6 @@ func (h *Handler) serveLogged(w http.ResponseWriter, r *http.Request) {
 	if _, err := h.audit.Record(ctx, e); err != nil {
 		h.log.Error("audit event not recorded", zap.String("partner", partnerOf(r)), zap.Error(err))
 	}
-}
-
-// isWrite reports whether r asks for a change: searches are POSTs that
-// only read.
-func isWrite(r *http.Request) bool {
-	switch r.Method {
-	case http.MethodGet, http.MethodHead:
-		return false
-	case http.MethodPost:
-		return !strings.HasSuffix(r.URL.Path, "/.search")
-	}
-	return true
 }
 
 // loggedPath is the path with, of the query, only the filter: it says

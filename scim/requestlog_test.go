@@ -159,3 +159,23 @@ func TestRequestLogSkipsUnauthenticated(t *testing.T) {
 		}
 	})
 }
+
+// A write that changes nothing records no event of its own, so it gets
+// the per-request one: every request is in the trail exactly once.
+func TestNoOpWriteIsAudited(t *testing.T) {
+	t.Parallel()
+	onEachStore(t, func(t *testing.T, e *env) {
+		acme := e.tokens["acme"]
+		_, created := e.call(acme, "POST", "/scim/v2/acme/Users", danaJSON)
+		id := created["id"].(string)
+		rec, _ := e.call(acme, "PATCH", "/scim/v2/acme/Users/"+id, `{"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+			"Operations": [{"op": "replace", "path": "active", "value": true}]}`)
+		if rec.Code != http.StatusOK {
+			t.Fatalf("no-op PATCH: %d %s", rec.Code, rec.Body)
+		}
+		events := e.requestAudit("acme")
+		if len(events) != 1 || events[0].Outcome != audit.Success {
+			t.Errorf("scim.request events after a create and a no-op PATCH: %+v", events)
+		}
+	})
+}

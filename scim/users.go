@@ -420,4 +420,5 @@ func (h *Handler) record(r *http.Request, action, targetType, id string, changes
 	if _, err := h.audit.Record(ctx, e); err != nil {
 		h.log.Error("audit event not recorded", zapErr(err))
 	}
+	markAudited(r)
 }
