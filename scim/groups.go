@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"go.uber.org/zap"
@@ -63,7 +62,7 @@ func toStoredGroup(res Resource) (storedGroup, error) {
 		return sg, invalidValue("displayName is required")
 	case utf8.RuneCountInString(name) > maxNameRunes:
 		return sg, schema.ErrInvalidValue.Errorf("displayName must be at most %d characters", maxNameRunes)
-	case strings.ContainsFunc(name, unicode.IsControl):
+	case strings.ContainsFunc(name, isUnsafeRune):
 		return sg, invalidValue("displayName must not contain control characters")
 	}
 	sg.Name = name
@@ -193,6 +192,9 @@ func (h *Handler) createGroup(w http.ResponseWriter, r *http.Request) error {
 		if err := h.store.DeleteGroup(context.WithoutCancel(ctx), g.PartnerID, g.ID); err != nil {
 			h.log.Error("delete group after failed create", zap.String("group", g.ID), zapErr(err))
 		}
+		// Members of the batches written may have been cached with the
+		// group in the meantime.
+		h.announce(r, g.PartnerID, true, nil)
 		return err
 	}
 	h.announce(r, g.PartnerID, false, add)
@@ -427,6 +429,10 @@ func (h *Handler) updateGroup(r *http.Request, cur store.Group, sg storedGroup, 
 		return g, false, groupError(err)
 	}
 	if err := h.changeMembers(ctx, g, add, remove); err != nil {
+		// The batches written before the failure, and the group record,
+		// changed access: which users they named is not worth tracking,
+		// so every node drops the partner's cached identities.
+		h.announce(r, g.PartnerID, true, nil)
 		return g, false, err
 	}
 	h.announce(r, g.PartnerID, g.Name != cur.Name, slices.Concat(add, remove))

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/partnergate/partnergate/scim/schema"
 	"github.com/partnergate/partnergate/store"
@@ -72,6 +74,9 @@ func toStored(res Resource) (storedUser, error) {
 	default:
 		return su, invalidValue("a user needs an email: send emails, or a userName that is an email address")
 	}
+	if msg := checkUserFields(su); msg != "" {
+		return su, invalidValue(msg)
+	}
 	if v, ok := lookup(res, "password").(string); ok {
 		su.Password = v
 	}
@@ -99,7 +104,7 @@ func checkSchemas(res Resource, rt *schema.ResourceType) error {
 	if v, ok := lookup(res, "schemas").([]any); ok {
 		for _, s := range v {
 			urn, isString := s.(string)
-			if !isString || (!strings.EqualFold(urn, rt.Schema.ID) && rt.Extension(urn) == nil) {
+			if !isString || (!strings.EqualFold(urn, rt.Schema.ID) && rt.Extension(urn) == nil && !isMarkerSchema(rt, urn)) {
 				return schema.ErrInvalidSyntax.Errorf("schemas names %v, which is no schema of a %s; a %s has %s", s, rt.Name, rt.Name, schemaList(rt))
 			}
 		}
@@ -112,6 +117,20 @@ func checkSchemas(res Resource, rt *schema.ResourceType) error {
 		}
 	}
 	return nil
+}
+
+// markerSchemas are schema URNs a client names in a resource's schemas
+// though no attribute of the resource belongs to them, by resource type
+// name. Entra's "Create Group" names Microsoft's own Group schema beside
+// the core one; a Group keeps nothing but displayName, externalId and
+// members, so naming it leaves nothing unread.
+var markerSchemas = map[string][]string{
+	"Group": {"http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"},
+}
+
+// isMarkerSchema reports whether urn is one of rt's markerSchemas.
+func isMarkerSchema(rt *schema.ResourceType, urn string) bool {
+	return slices.ContainsFunc(markerSchemas[rt.Name], func(m string) bool { return strings.EqualFold(m, urn) })
 }
 
 // schemaList names rt's schemas for an error's detail.
@@ -287,6 +306,46 @@ func lookup(m map[string]any, name string) any {
 func isEmail(s string) bool {
 	a, err := mail.ParseAddress(s)
 	return err == nil && a.Address == s
+}
+
+// maxEmailBytes bounds an address as the admin API does.
+const maxEmailBytes = 254
+
+// checkUserFields holds what the gateway sends upstream (X-Auth-Name,
+// X-Auth-Email) and the portal shows to the admin API's rules, which a
+// directory must not get around: a bounded name free of control, line
+// separator and bidi characters, and every email one bare address. It
+// returns "" when they hold, else a message safe to show.
+func checkUserFields(su storedUser) string {
+	if strings.ContainsFunc(su.UserName, isUnsafeRune) {
+		return "userName must not contain control characters"
+	}
+	switch {
+	case utf8.RuneCountInString(su.Name) > maxNameRunes:
+		return fmt.Sprintf("displayName must be at most %d characters", maxNameRunes)
+	case strings.ContainsFunc(su.Name, isUnsafeRune):
+		return "displayName and name must not contain control characters"
+	}
+	for _, e := range append([]string{su.Email}, su.AltEmails...) {
+		if len(e) > maxEmailBytes || !isEmail(e) || strings.ContainsFunc(e, isUnsafeRune) {
+			return "every emails value must be a single address such as name@example.com, without a display name"
+		}
+	}
+	return ""
+}
+
+// isUnsafeRune covers control characters plus the invisible formatting
+// runes that reorder or break displayed text, as the admin API does.
+func isUnsafeRune(r rune) bool {
+	switch {
+	case unicode.IsControl(r):
+		return true
+	case r == '\u2028' || r == '\u2029':
+		return true
+	case '\u202a' <= r && r <= '\u202e', '\u2066' <= r && r <= '\u2069':
+		return true
+	}
+	return false
 }
 
 func invalidValue(detail string) error {
