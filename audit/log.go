@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -60,7 +61,7 @@ type Config struct {
 // maxRecordAttempts bounds how often Record rereads the head after another
 // node appended first. Within a node appends to a stream take turns, so
 // only other nodes race; losing this many races in a row means a storm.
-const maxRecordAttempts = 20
+const maxRecordAttempts = 50
 
 // Defaults of Log's read sizes.
 const (
@@ -137,7 +138,12 @@ func (l *Log) record(ctx context.Context, stream string, e Event) (Event, error)
 		return Event{}, err
 	}
 	defer release()
-	for range maxRecordAttempts {
+	for attempt := range maxRecordAttempts {
+		if attempt > 0 {
+			if err := backoff(ctx, attempt); err != nil {
+				return Event{}, err
+			}
+		}
 		head, err := l.store.AuditHead(ctx, stream)
 		if err != nil {
 			return Event{}, err
@@ -156,6 +162,21 @@ func (l *Log) record(ctx context.Context, stream string, e Event) (Event, error)
 		return eventOf(rec)
 	}
 	return Event{}, fmt.Errorf("another writer won %d times in a row: %w", maxRecordAttempts, store.ErrConflict)
+}
+
+// backoff waits a random time that grows with the attempt, so two nodes
+// appending to one stream stop retrying in lockstep: without it the node
+// that just appended wins again and again while the other starves.
+func backoff(ctx context.Context, attempt int) error {
+	ceiling := min(time.Millisecond<<min(attempt, 6), 50*time.Millisecond)
+	t := time.NewTimer(rand.N(ceiling) + time.Millisecond/10)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("wait to retry: %w", ctx.Err())
+	}
 }
 
 // take waits for stream's turn, or for ctx to end, and returns what gives
