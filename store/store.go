@@ -121,8 +121,8 @@ type Partners interface {
 	// while it runs.
 	UpdatePartner(ctx context.Context, id string, fn func(Partner) (Partner, error)) (Partner, error)
 	// DeletePartner removes the partner and everything of it: hostnames,
-	// users, sessions, groups, role mappings, tokens, tickets, counters,
-	// its audit stream and its request log.
+	// users, sessions, groups, role mappings, SSO connections, tokens,
+	// tickets, counters, its audit stream and its request log.
 	DeletePartner(ctx context.Context, id string) error
 }
 
@@ -235,6 +235,7 @@ type Store interface {
 	Counters
 	Groups
 	RoleMappings
+	SSOConnections
 	Tokens
 	Tickets
 	AuditLog

@@ -45,6 +45,8 @@ var (
 	bucketGroupMembers     = []byte("group_members")      // partner id / group id / user id -> empty
 	bucketGroupRoles       = []byte("group_roles")        // partner id / group id / role -> mapping id
 	bucketRoleMappings     = []byte("role_mappings")      // partner id / mapping id -> RoleMapping
+	bucketSSOConnections   = []byte("sso_connections")    // partner id / connection id -> SSOConnection
+	bucketSSODomains       = []byte("sso_domains")        // partner id / lowercased domain -> connection id
 	bucketTokens           = []byte("tokens")             // partner id / token id -> Token
 	bucketTickets          = []byte("tickets")            // partner id / ticket id -> ticket
 	bucketSCIMRequests     = []byte("scim_requests")      // partner id / big-endian seq -> RequestRecord
@@ -57,7 +59,8 @@ var (
 		bucketUsers, bucketEmails, bucketUserNames, bucketExternalIDs, bucketAltEmails,
 		bucketSessions, bucketUserSessions, bucketCounters,
 		bucketGroups, bucketGroupNames, bucketGroupExternalIDs, bucketGroupMembers, bucketGroupRoles,
-		bucketRoleMappings, bucketTokens, bucketTickets, bucketSCIMRequests,
+		bucketRoleMappings, bucketSSOConnections, bucketSSODomains,
+		bucketTokens, bucketTickets, bucketSCIMRequests,
 		bucketAudit, bucketPlatformAudit,
 	}
 	// partnerScoped are the root buckets DeletePartner empties.
@@ -65,7 +68,8 @@ var (
 		bucketUsers, bucketEmails, bucketUserNames, bucketExternalIDs, bucketAltEmails,
 		bucketSessions, bucketUserSessions, bucketCounters,
 		bucketGroups, bucketGroupNames, bucketGroupExternalIDs, bucketGroupMembers, bucketGroupRoles,
-		bucketRoleMappings, bucketTokens, bucketTickets, bucketSCIMRequests,
+		bucketRoleMappings, bucketSSOConnections, bucketSSODomains,
+		bucketTokens, bucketTickets, bucketSCIMRequests,
 		bucketAudit,
 	}
 )

@@ -29,6 +29,9 @@
 //	pg:{<partner>}:grouproles:<gid>      hash role -> id of the mapping granting it
 //	pg:{<partner>}:rolemapping:<id>      a RoleMapping, JSON
 //	pg:{<partner>}:rolemappings          sorted set of role mapping ids (score 0)
+//	pg:{<partner>}:ssoconnection:<id>    an SSOConnection, JSON
+//	pg:{<partner>}:ssoconnections        sorted set of SSO connection ids (score 0)
+//	pg:{<partner>}:ssodomain:<lower>     id of the SSO connection routing that email domain
 //	pg:{<partner>}:token:<id>            a Token, JSON
 //	pg:{<partner>}:tokens:<kind>         sorted set of the ids of tokens of a kind (score 0)
 //	pg:{<partner>}:ticket:<id>           a ticket's payload, expiring with it

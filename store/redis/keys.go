@@ -59,6 +59,12 @@ func (k scope) token(id string) string             { return k.prefix + "token:" 
 func (k scope) tokens(kind store.TokenKind) string { return k.prefix + "tokens:" + string(kind) }
 func (k scope) ticket(id string) string            { return k.prefix + "ticket:" + id }
 
+func (k scope) ssoConnection(id string) string { return k.prefix + "ssoconnection:" + id }
+func (k scope) ssoConnections() string         { return k.prefix + "ssoconnections" }
+func (k scope) ssoDomain(domain string) string {
+	return k.prefix + "ssodomain:" + strings.ToLower(domain)
+}
+
 func (k scope) audit() string     { return k.prefix + "audit" }
 func (k scope) auditHead() string { return k.prefix + "audithead" }
 

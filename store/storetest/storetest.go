@@ -39,6 +39,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Bus", busTests},
 		{"Groups", groupTests},
 		{"RoleMappings", roleMappingTests},
+		{"SSOConnections", ssoConnectionTests},
 		{"Tokens", tokenTests},
 		{"Tickets", ticketTests},
 		{"Audit", auditTests},
