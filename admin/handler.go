@@ -210,6 +210,7 @@ func (h *Handler) routes() {
 	)
 	h.table = []route{
 		{"GET", "/api/v1/me", self, "", h.getMe},
+		{"GET", "/api/v1/sso-presets", self, "", h.listSSOPresets},
 		{"GET", partners, platform, "", h.listPartners},
 		{"POST", partners, platform, "partner.create", h.createPartner},
 		{"GET", partner, partnerRead, "", h.getPartner},
@@ -252,6 +253,7 @@ func (h *Handler) routes() {
 		{"GET", scimToken, partnerRead, "", h.getToken(scimTokenKind)},
 		{"DELETE", scimToken, partnerWrite, "scim_token.revoke", h.revokeToken(scimTokenKind)},
 		{"GET", partner + "/scim-requests", partnerRead, "", h.listSCIMRequests},
+		{"GET", partner + "/sso-presets/{preset}", partnerRead, "", h.getSSOPreset},
 		{"GET", partner + "/audit", partnerRead, "", h.queryAudit},
 		{"GET", partner + "/audit/export", partnerRead, "", h.exportAudit},
 		{"GET", partner + "/audit/verify", partnerRead, "", h.verifyAudit},

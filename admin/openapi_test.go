@@ -406,6 +406,9 @@ func TestOpenAPITour(t *testing.T) {
 	}
 	run(step{"GET", p + "/scim-requests?limit=5", "", 200, nil})
 	run(step{"GET", p + "/scim-requests?limit=0", "", 422, nil})
+	run(step{"GET", "/api/v1/sso-presets", "", 200, nil})
+	run(step{"GET", p + "/sso-presets/entra", "", 200, nil})
+	run(step{"GET", p + "/sso-presets/nope", "", 404, nil})
 	run(step{"DELETE", m, "", 412, http.Header{"If-Match": {`"stale"`}}})
 	run(step{"DELETE", m, "", 204, nil})
 	run(step{"DELETE", g, "", 204, nil})

@@ -107,6 +107,7 @@ func (w world) fill(pattern string) string {
 		"{tokenId}", token,
 		"{sessionId}", w.session,
 		"{domain}", "acme.example",
+		"{preset}", "okta",
 	).Replace(pattern)
 }
 
