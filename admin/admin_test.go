@@ -82,6 +82,9 @@ func openBackend(t testing.TB, backend string) store.Store {
 
 var testSecret = bytes.Repeat([]byte("k"), 32)
 
+// testSecretsKey seals SSO connection secrets in tests.
+var testSecretsKey = bytes.Repeat([]byte("s"), 32)
+
 func newEnvOn(t testing.TB, backend string, opts ...func(*Config)) *env {
 	t.Helper()
 	raw := openBackend(t, backend)
@@ -112,6 +115,7 @@ func newEnvOn(t testing.TB, backend string, opts ...func(*Config)) *env {
 		Sessions:     gateway.SessionResolver{Directory: e.dir, Sessions: e.sessions},
 		Audit:        e.audit,
 		SecretKey:    testSecret,
+		SecretsKey:   testSecretsKey,
 		Logger:       zap.New(core),
 		Now:          e.clock.Now,
 	}

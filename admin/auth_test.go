@@ -83,6 +83,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 			Revoker:      &recordingRevoker{},
 			Audit:        &audit.Log{},
 			SecretKey:    testSecret,
+			SecretsKey:   testSecretsKey,
 		}
 	}
 	tests := map[string]struct {

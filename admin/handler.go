@@ -16,6 +16,7 @@ import (
 	"github.com/partnergate/partnergate/audit"
 	"github.com/partnergate/partnergate/mail"
 	"github.com/partnergate/partnergate/password"
+	"github.com/partnergate/partnergate/secretbox"
 	"github.com/partnergate/partnergate/session"
 	"github.com/partnergate/partnergate/store"
 )
@@ -41,7 +42,7 @@ type SessionAuth interface {
 }
 
 // Config is what New needs. Store, OperatorKeys, BaseDomain, Revoker,
-// Audit and SecretKey are required; Sessions, Mailer and ClientIP are
+// Audit, SecretKey and SecretsKey are required; Sessions, Mailer and ClientIP are
 // optional (without Sessions no cookie signs anyone in; without Mailer
 // invitations are refused); Logger and Now default to a no-op logger and
 // time.Now.
@@ -59,6 +60,9 @@ type Config struct {
 	Mailer     mail.Sender
 	// SecretKey derives the CSRF tokens of cookie sessions; 32 bytes.
 	SecretKey []byte
+	// SecretsKey encrypts SSO connections' client secrets at rest; 32
+	// bytes, derived for keys.ConnectionSecrets.
+	SecretsKey []byte
 	// ClientIP returns the client address, trusting forwarded headers only
 	// from configured proxies; nil or "" means the peer address.
 	ClientIP func(*http.Request) string
@@ -88,6 +92,7 @@ type Handler struct {
 	audit      *audit.Log
 	mailer     mail.Sender
 	csrfKey    []byte
+	secrets    *secretbox.Box
 	clientIP   func(*http.Request) string
 	inviteTTL  time.Duration
 	linkScheme string
@@ -119,6 +124,10 @@ func New(cfg Config) (*Handler, error) {
 	if len(cfg.SecretKey) < 32 {
 		errs = append(errs, errors.New("secret key of 32 bytes is required"))
 	}
+	secrets, err := secretbox.New(cfg.SecretsKey)
+	if err != nil {
+		errs = append(errs, errors.New("secrets key of 32 bytes is required"))
+	}
 	keys, err := digestKeys(cfg.OperatorKeys)
 	if err != nil {
 		errs = append(errs, err)
@@ -139,6 +148,7 @@ func New(cfg Config) (*Handler, error) {
 		audit:          cfg.Audit,
 		mailer:         cfg.Mailer,
 		csrfKey:        cfg.SecretKey,
+		secrets:        secrets,
 		clientIP:       cfg.ClientIP,
 		inviteTTL:      cfg.InviteTTL,
 		linkScheme:     cfg.LinkScheme,
@@ -203,6 +213,8 @@ func (h *Handler) routes() {
 		group    = groups + "/{groupId}"
 	)
 	var (
+		ssoConns    = partner + "/sso-connections"
+		ssoConn     = ssoConns + "/{connectionId}"
 		adminTokens = partner + "/" + adminTokenKind.collection
 		adminToken  = adminTokens + "/{tokenId}"
 		scimTokens  = partner + "/" + scimTokenKind.collection
@@ -254,6 +266,11 @@ func (h *Handler) routes() {
 		{"DELETE", scimToken, partnerWrite, "scim_token.revoke", h.revokeToken(scimTokenKind)},
 		{"GET", partner + "/scim-requests", partnerRead, "", h.listSCIMRequests},
 		{"GET", partner + "/sso-presets/{preset}", partnerRead, "", h.getSSOPreset},
+		{"GET", ssoConns, partnerRead, "", h.listSSOConnections},
+		{"POST", ssoConns, partnerWrite, "sso_connection.create", h.createSSOConnection},
+		{"GET", ssoConn, partnerRead, "", h.getSSOConnection},
+		{"PATCH", ssoConn, partnerWrite, "sso_connection.update", h.updateSSOConnection},
+		{"DELETE", ssoConn, partnerWrite, "sso_connection.delete", h.deleteSSOConnection},
 		{"GET", partner + "/audit", partnerRead, "", h.queryAudit},
 		{"GET", partner + "/audit/export", partnerRead, "", h.exportAudit},
 		{"GET", partner + "/audit/verify", partnerRead, "", h.verifyAudit},

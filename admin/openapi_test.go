@@ -395,6 +395,16 @@ func TestOpenAPITour(t *testing.T) {
 	scim := decodeAs[struct{ ID, Token string }](t, run(step{"POST", p + "/scim-tokens", `{"name": "okta", "expires_at": "` + expires + `"}`, 201, nil}).Body.Bytes())
 	run(step{"GET", p + "/scim-tokens", "", 200, nil})
 	run(step{"GET", p + "/scim-tokens/" + scim.ID, "", 200, nil})
+	sso := p + "/sso-connections"
+	run(step{"POST", sso, `{"name": "x", "preset": "nope", "oidc": {"issuer": "http://idp.example"}}`, 422, nil})
+	conn := id(run(step{"POST", sso, validSSOConnection, 201, nil}))
+	run(step{"POST", sso, `{"name": "Other", "preset": "generic-saml", "domains": ["ACME.com"], "saml": {"metadata_url": "https://idp.example/md"}}`, 409, nil})
+	run(step{"GET", sso, "", 200, nil})
+	run(step{"GET", sso + "/" + conn, "", 200, nil})
+	run(step{"PATCH", sso + "/" + conn, `{"enabled": true, "oidc": {"scopes": null}}`, 200, nil})
+	run(step{"PATCH", sso + "/" + conn, `{"enabled": false}`, 412, http.Header{"If-Match": {`"stale"`}}})
+	run(step{"DELETE", sso + "/" + conn, "", 204, nil})
+	run(step{"GET", sso + "/" + conn, "", 404, nil})
 	if rec := e.do(request{method: "GET", path: p + "/scim-tokens", auth: bearer(scim.Token)}); rec.Code != 401 {
 		t.Errorf("a SCIM token as an admin credential = %d", rec.Code)
 	}

@@ -14,7 +14,7 @@ import (
 type world struct {
 	acmeUser, acmeAdmin            string
 	group, mapping, token, session string
-	scimToken                      string
+	scimToken, connection          string
 	acmeToken, readOnly, expired   string
 	revoked, globexToken, acmeSCIM string
 	plainCookie, adminCookie       string
@@ -80,6 +80,9 @@ func (e *env) buildWorld() world {
 	e.mustCall("DELETE", "/api/v1/partners/acme/admin-tokens/"+revokedID, "", http.StatusNoContent)
 	_, w.globexToken = e.newToken("globex", `{"name": "globex automation"}`)
 	w.scimToken, w.acmeSCIM = e.newSCIMToken("acme", `{"name": "provisioning"}`)
+	var conn struct{ ID string }
+	e.mustJSON("POST", "/api/v1/partners/acme/sso-connections", validSSOConnection, http.StatusCreated, &conn)
+	w.connection = conn.ID
 	if err := e.dir.Reload(e.t.Context()); err != nil {
 		e.t.Fatal(err)
 	}
@@ -92,6 +95,10 @@ func (e *env) buildWorld() world {
 	w.session = sessions[0].ID
 	return w
 }
+
+// validSSOConnection is an OIDC connection a partner admin may create.
+const validSSOConnection = `{"name": "Okta", "preset": "okta", "domains": ["acme.com"], "jit": true,
+	"oidc": {"issuer": "https://acme.okta.com", "client_id": "0oa1", "client_secret": "okta-client-secret-value"}}`
 
 // fill turns a route pattern into a path at acme's objects.
 func (w world) fill(pattern string) string {
@@ -108,6 +115,7 @@ func (w world) fill(pattern string) string {
 		"{sessionId}", w.session,
 		"{domain}", "acme.example",
 		"{preset}", "okta",
+		"{connectionId}", w.connection,
 	).Replace(pattern)
 }
 
@@ -139,6 +147,10 @@ func (w world) validBody(rt route) string {
 		return `{"group": "` + w.group + `", "role": "viewer"}`
 	case "POST /api/v1/partners/{id}/admin-tokens", "POST /api/v1/partners/{id}/scim-tokens":
 		return `{"name": "another"}`
+	case "POST /api/v1/partners/{id}/sso-connections":
+		return `{"name": "SAML", "preset": "generic-saml", "saml": {"metadata_url": "https://idp.example.com/metadata"}}`
+	case "PATCH /api/v1/partners/{id}/sso-connections/{connectionId}":
+		return `{"enabled": true}`
 	}
 	return ""
 }

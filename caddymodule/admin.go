@@ -42,6 +42,7 @@ func (h *PartnerAdmin) Provision(ctx caddy.Context) error {
 		Audit:        app.audit,
 		Mailer:       app.mailer,
 		SecretKey:    app.adminKey,
+		SecretsKey:   app.secretsKey,
 		ClientIP:     clientIP,
 		LinkScheme:   app.LinkScheme,
 		Logger:       ctx.Logger(),

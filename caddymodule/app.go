@@ -60,10 +60,12 @@ type App struct {
 	templates *templates.Set
 	csrfKey   []byte
 	adminKey  []byte
-	operators []admin.OperatorKey
-	audit     *audit.Log
-	mailer    mail.Sender
-	logger    *zap.Logger
+	// secretsKey encrypts SSO connection secrets at rest.
+	secretsKey []byte
+	operators  []admin.OperatorKey
+	audit      *audit.Log
+	mailer     mail.Sender
+	logger     *zap.Logger
 
 	stop    context.CancelFunc
 	stopped chan struct{}
@@ -135,6 +137,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("secret_key: %w", err)
 	}
 	if a.adminKey, err = keys.Derive(secret, keys.AdminCSRF); err != nil {
+		return fmt.Errorf("secret_key: %w", err)
+	}
+	if a.secretsKey, err = keys.Derive(secret, keys.ConnectionSecrets); err != nil {
 		return fmt.Errorf("secret_key: %w", err)
 	}
 	if a.Mail != nil {

@@ -20,6 +20,9 @@ const (
 	SessionCookie = "partnergate session cookie v1"
 	CSRF          = "partnergate csrf v1"
 	AdminCSRF     = "partnergate admin csrf v1"
+	// ConnectionSecrets encrypts the client secrets of SSO connections
+	// at rest (package secretbox).
+	ConnectionSecrets = "partnergate sso connection secrets v1"
 )
 
 // Derive returns a 32-byte key for purpose, derived from secret with HKDF-SHA256.

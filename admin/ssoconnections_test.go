@@ -1,0 +1,78 @@
+package admin
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/partnergate/partnergate/secretbox"
+)
+
+// TestSSOConnectionSecretAtRest checks the client secret is stored only
+// sealed, never answered, kept by a PATCH without it, and opens only with
+// the right key.
+func TestSSOConnectionSecretAtRest(t *testing.T) {
+	t.Parallel()
+	onEachStore(t, func(t *testing.T, backend string) {
+		e := newEnvOn(t, backend)
+		e.createPartner("acme")
+		sso := "/api/v1/partners/acme/sso-connections"
+		var c struct{ ID string }
+		e.mustJSON("POST", sso, validSSOConnection, http.StatusCreated, &c)
+		const secret = "okta-client-secret-value"
+		for _, body := range [][]byte{
+			e.mustCall("GET", sso, "", http.StatusOK),
+			e.mustCall("PATCH", sso+"/"+c.ID, `{"name": "Okta prod"}`, http.StatusOK),
+			e.mustCall("GET", sso+"/"+c.ID, "", http.StatusOK),
+		} {
+			if bytes.Contains(body, []byte(secret)) || !bytes.Contains(body, []byte(`"client_secret_set":true`)) {
+				t.Errorf("response shows the secret or not that it is set: %s", body)
+			}
+		}
+		stored, err := e.store.GetSSOConnection(t.Context(), "acme", c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if raw, _ := json.Marshal(stored); strings.Contains(string(raw), secret) {
+			t.Fatalf("the store holds the plaintext secret: %s", raw)
+		}
+		var cfg ssoConfig
+		if err := json.Unmarshal(stored.Config, &cfg); err != nil || cfg.OIDC == nil {
+			t.Fatalf("stored config %s: %v", stored.Config, err)
+		}
+		right, _ := secretbox.New(testSecretsKey)
+		if got, err := right.Open(cfg.OIDC.SealedSecret, secretBinding("acme", c.ID)); err != nil || string(got) != secret {
+			t.Errorf("open with the right key = %q, %v", got, err)
+		}
+		wrong, _ := secretbox.New(bytes.Repeat([]byte("w"), 32))
+		if _, err := wrong.Open(cfg.OIDC.SealedSecret, secretBinding("acme", c.ID)); err == nil {
+			t.Error("a wrong key opened the secret")
+		}
+	})
+}
+
+// TestSSOConnectionValidation checks one answer lists every bad field.
+func TestSSOConnectionValidation(t *testing.T) {
+	t.Parallel()
+	onEachStore(t, func(t *testing.T, backend string) {
+		e := newEnvOn(t, backend)
+		e.createPartner("acme")
+		rec := e.call("POST", "/api/v1/partners/acme/sso-connections", `{"name": "", "preset": "okta",
+			"domains": ["bad domain", "10.0.0.1"], "oidc": {"issuer": "http://idp.example.com", "scopes": ["email"]},
+			"attribute_mapping": {"email": [""], "nickname": ["x"]}}`)
+		if rec.Code != http.StatusUnprocessableEntity {
+			t.Fatalf("create = %d %s", rec.Code, rec.Body)
+		}
+		for _, f := range []string{"name", "domains[0]", "domains[1]", "oidc.issuer", "oidc.client_id", "oidc.client_secret",
+			"oidc.scopes", "attribute_mapping.email[0]", "attribute_mapping.nickname"} {
+			if !strings.Contains(rec.Body.String(), `"field":"`+f+`"`) {
+				t.Errorf("no problem for %s: %s", f, rec.Body)
+			}
+		}
+		if !strings.Contains(rec.Body.String(), "localhost") {
+			t.Errorf("the issuer problem does not say http is allowed for localhost: %s", rec.Body)
+		}
+	})
+}
