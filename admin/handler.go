@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"path"
-	"runtime"
 	"strings"
 	"time"
 
@@ -68,6 +67,9 @@ type Config struct {
 	ClientIP func(*http.Request) string
 	// InviteTTL is how long an invitation or reset link works (default 72h).
 	InviteTTL time.Duration
+	// Hashing bounds argon2 work, shared with every other handler of the
+	// process that hashes; nil gives this handler a default of its own.
+	Hashing *password.Limiter
 	// LinkScheme is the scheme of links mailed to users: "https" (the
 	// default) or "http" for a local setup.
 	LinkScheme string
@@ -100,11 +102,10 @@ type Handler struct {
 	now        func() time.Time
 	mux        *http.ServeMux
 	table      []route
-	// hashSlots bounds the argon2id hashes in flight (see hashPassword);
-	// hashFn and hashWait are fields so tests can hold a slot.
-	hashSlots chan struct{}
-	hashFn    func(string) (string, error)
-	hashWait  time.Duration
+	// hashing bounds the argon2id hashes in flight (see hashPassword);
+	// hashFn is a field so tests can hold a slot.
+	hashing *password.Limiter
+	hashFn  func(string) (string, error)
 	// userScanBudget bounds the users one search reads (see listUsers).
 	userScanBudget int
 }
@@ -155,13 +156,15 @@ func New(cfg Config) (*Handler, error) {
 		log:            cfg.Logger,
 		now:            cfg.Now,
 		mux:            http.NewServeMux(),
-		hashSlots:      make(chan struct{}, 2*runtime.NumCPU()),
+		hashing:        cfg.Hashing,
 		hashFn:         password.Hash,
-		hashWait:       hashWait,
 		userScanBudget: userScanBudget,
 	}
 	if h.log == nil {
 		h.log = zap.NewNop()
+	}
+	if h.hashing == nil {
+		h.hashing = password.NewLimiter(0, 0)
 	}
 	if h.now == nil {
 		h.now = time.Now

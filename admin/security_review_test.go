@@ -80,8 +80,7 @@ func TestReviewPasswordHashingIsBounded(t *testing.T) {
 	}
 	release := make(chan struct{})
 	var inFlight, peak atomic.Int32
-	e.h.hashSlots = make(chan struct{}, 1)
-	e.h.hashWait = 50 * time.Millisecond
+	e.h.hashing = password.NewLimiter(1, 50*time.Millisecond)
 	e.h.hashFn = func(string) (string, error) {
 		n := inFlight.Add(1)
 		for {

@@ -118,9 +118,6 @@ func (h *Handler) readUser(w http.ResponseWriter, r *http.Request, create bool) 
 	return in, hash, nil
 }
 
-// hashWait bounds how long a request waits for a hashing slot.
-const hashWait = 3 * time.Second
-
 var errHashBusy = &apiError{status: http.StatusServiceUnavailable, code: "unavailable", message: "too many passwords are being set right now; retry shortly"}
 
 // hashPassword hashes in one of a bounded number of slots. Each argon2id
@@ -129,14 +126,11 @@ var errHashBusy = &apiError{status: http.StatusServiceUnavailable, code: "unavai
 // memory of a node all partners share. A request that gets no slot in
 // time answers 503 with Retry-After.
 func (h *Handler) hashPassword(ctx context.Context, plain string) (string, error) {
-	wait, cancel := context.WithTimeout(ctx, h.hashWait)
-	defer cancel()
-	select {
-	case h.hashSlots <- struct{}{}:
-	case <-wait.Done():
+	release, err := h.hashing.Acquire(ctx)
+	if err != nil {
 		return "", errHashBusy
 	}
-	defer func() { <-h.hashSlots }()
+	defer release()
 	hash, err := h.hashFn(plain)
 	if err != nil {
 		return "", fmt.Errorf("hash password: %w", err)

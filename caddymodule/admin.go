@@ -40,6 +40,7 @@ func (h *PartnerAdmin) Provision(ctx caddy.Context) error {
 		Revoker:      app.sessions,
 		Sessions:     gateway.SessionResolver{Directory: app.directory, Sessions: app.sessions},
 		Audit:        app.audit,
+		Hashing:      app.hashing,
 		Mailer:       app.mailer,
 		SecretKey:    app.adminKey,
 		SecretsKey:   app.secretsKey,

@@ -17,6 +17,7 @@ import (
 	"github.com/partnergate/partnergate/gateway"
 	"github.com/partnergate/partnergate/keys"
 	"github.com/partnergate/partnergate/mail"
+	"github.com/partnergate/partnergate/password"
 	"github.com/partnergate/partnergate/session"
 	"github.com/partnergate/partnergate/store"
 	"github.com/partnergate/partnergate/store/bolt"
@@ -64,8 +65,10 @@ type App struct {
 	secretsKey []byte
 	operators  []admin.OperatorKey
 	audit      *audit.Log
-	mailer     mail.Sender
-	logger     *zap.Logger
+	// hashing bounds argon2 work across every handler of this config.
+	hashing *password.Limiter
+	mailer  mail.Sender
+	logger  *zap.Logger
 
 	stop    context.CancelFunc
 	stopped chan struct{}
@@ -164,6 +167,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return err
 	}
 	a.directory = gateway.NewDirectory(a.BaseDomain, a.store.listPartners)
+	a.hashing = password.NewLimiter(0, 0)
 	a.audit, err = audit.New(audit.Config{
 		Store:     a.store,
 		Retention: a.Audit.retention(),

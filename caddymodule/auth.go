@@ -44,6 +44,7 @@ func (h *PartnerAuth) Provision(ctx caddy.Context) error {
 		Store:     app.store,
 		Templates: app.templates,
 		Audit:     app.audit,
+		Hashing:   app.hashing,
 		CSRFKey:   app.csrfKey,
 		Prefix:    h.Prefix,
 		ClientIP:  clientIP,

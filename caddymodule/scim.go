@@ -37,6 +37,7 @@ func (h *PartnerSCIM) Provision(ctx caddy.Context) error {
 		Store:   app.store,
 		Revoker: app.sessions,
 		Audit:   app.audit,
+		Hashing: app.hashing,
 		Logger:  ctx.Logger(),
 	})
 	return err

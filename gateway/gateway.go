@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"runtime"
 	"strings"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 
 	"github.com/partnergate/partnergate/audit"
 	"github.com/partnergate/partnergate/invite"
+	"github.com/partnergate/partnergate/password"
 	"github.com/partnergate/partnergate/session"
 	"github.com/partnergate/partnergate/store"
 	"github.com/partnergate/partnergate/templates"
@@ -40,9 +40,6 @@ type Limits struct {
 	// so a script cannot refill its budget with an account it owns.
 	IPAttempts int
 	Window     time.Duration
-	// ConcurrentHashes caps password checks and hashes in flight in this
-	// process; each holds tens of MiB. Default: twice the number of CPUs.
-	ConcurrentHashes int
 }
 
 // DefaultLimits are generous to people and hard on scripts.
@@ -61,6 +58,9 @@ type Config struct {
 	Prefix  string
 	Headers HeaderNames
 	Limits  Limits
+	// Hashing bounds argon2 work; the process shares one across every
+	// handler that hashes. Nil gives this gateway a default of its own.
+	Hashing *password.Limiter
 	// ClientIP returns the client address, trusting forwarded headers only
 	// from configured proxies. When it is nil or answers "", the
 	// connection's peer address counts.
@@ -74,10 +74,9 @@ type Config struct {
 
 // Gateway serves one protected site. It is safe for concurrent use.
 type Gateway struct {
-	cfg       Config
-	headers   headerSet
-	assets    http.Handler
-	hashSlots chan struct{}
+	cfg     Config
+	headers headerSet
+	assets  http.Handler
 }
 
 // New checks cfg and fills in defaults.
@@ -118,8 +117,8 @@ func New(cfg Config) (*Gateway, error) {
 		cfg.Limits.IPAttempts = DefaultLimits.IPAttempts
 		cfg.Limits.Window = DefaultLimits.Window
 	}
-	if cfg.Limits.ConcurrentHashes <= 0 {
-		cfg.Limits.ConcurrentHashes = 2 * runtime.GOMAXPROCS(0)
+	if cfg.Hashing == nil {
+		cfg.Hashing = password.NewLimiter(0, 0)
 	}
 	if cfg.StoreTimeout <= 0 {
 		cfg.StoreTimeout = 2 * time.Second
@@ -131,10 +130,9 @@ func New(cfg Config) (*Gateway, error) {
 		cfg.Logger = zap.NewNop()
 	}
 	return &Gateway{
-		cfg:       cfg,
-		headers:   newHeaderSet(cfg.Headers),
-		assets:    http.StripPrefix(cfg.Prefix+"assets/", http.FileServerFS(templates.Assets())),
-		hashSlots: make(chan struct{}, cfg.Limits.ConcurrentHashes),
+		cfg:     cfg,
+		headers: newHeaderSet(cfg.Headers),
+		assets:  http.StripPrefix(cfg.Prefix+"assets/", http.FileServerFS(templates.Assets())),
 	}, nil
 }
 

@@ -9,13 +9,11 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"math"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"go.uber.org/zap"
 
@@ -27,8 +25,6 @@ import (
 
 const (
 	maxFormBytes = 16 << 10
-	// hashWait bounds the wait for a password hashing slot under load.
-	hashWait = 3 * time.Second
 )
 
 // The one message for every failed sign-in, so it tells nobody which part
@@ -200,23 +196,10 @@ func emailCounter(email string) string {
 	return "login:acct:" + hex.EncodeToString(sum[:])
 }
 
-// hashSlot waits for one of a bounded number of slots for argon2 work,
-// since each check or hash holds tens of MiB. Call release when done.
-func (g *Gateway) hashSlot(ctx context.Context) (release func(), err error) {
-	ctx, cancel := context.WithTimeout(ctx, hashWait)
-	defer cancel()
-	select {
-	case g.hashSlots <- struct{}{}:
-		return func() { <-g.hashSlots }, nil
-	case <-ctx.Done():
-		return nil, fmt.Errorf("wait for a password hashing slot: %w", ctx.Err())
-	}
-}
-
 // checkPassword verifies the password, or burns the same time for an
 // unknown, inactive or password-less user.
 func (g *Gateway) checkPassword(ctx context.Context, user store.User, known bool, plain string) (bool, error) {
-	release, err := g.hashSlot(ctx)
+	release, err := g.cfg.Hashing.Acquire(ctx)
 	if err != nil {
 		return false, err
 	}

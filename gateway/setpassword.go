@@ -155,10 +155,10 @@ func (g *Gateway) linkRefused(w http.ResponseWriter, p *Partner, err error) {
 	})
 }
 
-// hashPassword hashes in one of the bounded argon2 slots checkPassword
+// hashPassword hashes in one of the shared argon2 slots checkPassword
 // uses, so setting passwords cannot exhaust memory either.
 func (g *Gateway) hashPassword(ctx context.Context, plain string) (string, error) {
-	release, err := g.hashSlot(ctx)
+	release, err := g.cfg.Hashing.Acquire(ctx)
 	if err != nil {
 		return "", err
 	}

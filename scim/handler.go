@@ -17,6 +17,7 @@ import (
 
 	"github.com/partnergate/partnergate/apitoken"
 	"github.com/partnergate/partnergate/audit"
+	"github.com/partnergate/partnergate/password"
 	"github.com/partnergate/partnergate/scim/schema"
 	"github.com/partnergate/partnergate/store"
 )
@@ -40,6 +41,10 @@ type Config struct {
 	Store   store.Store
 	Revoker Revoker
 	Audit   *audit.Log
+	// Hashing bounds argon2 work for passwords clients send, shared with
+	// every other handler of the process that hashes; nil gives this
+	// handler a default of its own.
+	Hashing *password.Limiter
 	Logger  *zap.Logger
 	Now     func() time.Time
 }
@@ -49,6 +54,7 @@ type Handler struct {
 	store   store.Store
 	revoker Revoker
 	audit   *audit.Log
+	hashing *password.Limiter
 	log     *zap.Logger
 	now     func() time.Time
 	mux     *http.ServeMux
@@ -69,7 +75,10 @@ func New(cfg Config) (*Handler, error) {
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("scim: missing %s", strings.Join(missing, ", "))
 	}
-	h := &Handler{store: cfg.Store, revoker: cfg.Revoker, audit: cfg.Audit, log: cfg.Logger, now: cfg.Now, mux: http.NewServeMux()}
+	h := &Handler{store: cfg.Store, revoker: cfg.Revoker, audit: cfg.Audit, hashing: cfg.Hashing, log: cfg.Logger, now: cfg.Now, mux: http.NewServeMux()}
+	if h.hashing == nil {
+		h.hashing = password.NewLimiter(0, 0)
+	}
 	if h.log == nil {
 		h.log = zap.NewNop()
 	}
@@ -194,11 +203,13 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.As(err, &se):
 	case errors.Is(err, store.ErrUnavailable):
-		w.Header().Set("Retry-After", "5")
 		se = &schema.Error{Status: http.StatusServiceUnavailable, Detail: "storage is unavailable; retry shortly"}
 	default:
 		h.log.Error("scim request failed", zap.String("method", r.Method), zap.String("route", r.Pattern), zap.Error(err))
 		se = &schema.Error{Status: http.StatusInternalServerError, Detail: "internal error"}
+	}
+	if se.Status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "5")
 	}
 	noteError(r, se)
 	writeJSON(w, se.Status, se)

@@ -8,7 +8,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/partnergate/partnergate/password"
 	"github.com/partnergate/partnergate/store"
 )
 
@@ -145,6 +147,29 @@ func TestSecurityOtherPartnersObjects(t *testing.T) {
 			if rec, _ := e.call(globex, "GET", path, ""); rec.Code == http.StatusOK {
 				t.Errorf("GET %s with globex's token: %d %s", path, rec.Code, rec.Body)
 			}
+		}
+	})
+}
+
+// Passwords a directory sends are hashed in the process's bounded slots:
+// with every slot taken, a create carrying a password is told to retry
+// and nothing is written, rather than queue argon2 work without bound.
+func TestSecurityPasswordHashingBounded(t *testing.T) {
+	t.Parallel()
+	onEachStore(t, func(t *testing.T, e *env) {
+		e.h.hashing = password.NewLimiter(1, 20*time.Millisecond)
+		release, err := e.h.hashing.Acquire(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer release()
+		body := strings.Replace(danaJSON, `"active": true`, `"active": true, "password": "a long enough passphrase"`, 1)
+		rec, _ := e.call(e.tokens["acme"], "POST", "/scim/v2/acme/Users", body)
+		if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" {
+			t.Fatalf("create with every hashing slot taken: %d %s", rec.Code, rec.Body)
+		}
+		if _, err := e.store.GetUserByUserName(t.Context(), "acme", "dana@acme.example"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("the refused create left a user behind: %v", err)
 		}
 	})
 }

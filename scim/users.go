@@ -14,6 +14,8 @@ import (
 	"github.com/partnergate/partnergate/store"
 )
 
+var errHashBusy = &schema.Error{Status: http.StatusServiceUnavailable, Detail: "too many passwords are being set right now; retry shortly"}
+
 var errUserNotFound = &schema.Error{Status: http.StatusNotFound, Detail: "user not found"}
 
 func (h *Handler) getUser(w http.ResponseWriter, r *http.Request) error {
@@ -58,7 +60,7 @@ func (h *Handler) createUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	hash, err := hashPassword(su.Password)
+	hash, err := h.hashPassword(r.Context(), su.Password)
 	if err != nil {
 		return err
 	}
@@ -102,7 +104,7 @@ func (h *Handler) replaceUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	hash, err := hashPassword(su.Password)
+	hash, err := h.hashPassword(r.Context(), su.Password)
 	if err != nil {
 		return err
 	}
@@ -169,7 +171,7 @@ func (h *Handler) patchUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	hash, err := hashPassword(su.Password)
+	hash, err := h.hashPassword(r.Context(), su.Password)
 	if err != nil {
 		return err
 	}
@@ -380,13 +382,22 @@ func (h *Handler) matchingUsers(r *http.Request, f *filter.Filter) ([]Resource, 
 	return out, err
 }
 
-func hashPassword(plain string) (string, error) {
+// hashPassword hashes a password a client sent in one of the process's
+// bounded argon2 slots: each hash holds tens of MiB, and a directory
+// pushing many users at once must not exhaust a node's memory. With no
+// slot free in time the client is told to retry.
+func (h *Handler) hashPassword(ctx context.Context, plain string) (string, error) {
 	if plain == "" {
 		return "", nil
 	}
 	if err := password.Validate(plain); err != nil {
 		return "", schema.ErrInvalidValue.Errorf("password: %v", err)
 	}
+	release, err := h.hashing.Acquire(ctx)
+	if err != nil {
+		return "", errHashBusy
+	}
+	defer release()
 	hash, err := password.Hash(plain)
 	if err != nil {
 		return "", fmt.Errorf("hash password: %w", err)
