@@ -365,3 +365,34 @@ func TestSCIMTokenAudit(t *testing.T) {
 		e.noLeak(tok.Token, tok.Token[strings.LastIndexByte(tok.Token, '.')+1:])
 	})
 }
+
+// A SCIM token is the partner's directory integration: it is not bound to
+// the admin who made it, so SCIM keeps working when that person leaves;
+// created_by still names them.
+func TestSCIMTokenNotBoundToCreator(t *testing.T) {
+	t.Parallel()
+	onEachStore(t, func(t *testing.T, backend string) {
+		e := newEnvOn(t, backend)
+		e.clock.now = time.Now() // sessions expire in real time in the store
+		w := e.buildWorld()
+		host := "http://acme." + testBase
+		cookie := http.Header{"Cookie": {"pg_session=" + w.adminCookie}}
+		me := e.do(request{method: "GET", path: host + "/api/v1/me", auth: []string{}, header: cookie})
+		csrf := decodeAs[struct {
+			CSRF string `json:"csrf_token"`
+		}](t, me.Body.Bytes()).CSRF
+		rec := e.do(request{method: "POST", path: host + "/api/v1/partners/acme/scim-tokens", auth: []string{}, body: `{"name": "okta"}`,
+			header: http.Header{"Cookie": cookie["Cookie"], "X-Csrf-Token": {csrf}}})
+		if rec.Code != http.StatusCreated {
+			t.Fatalf("create with an admin's session: %d %s", rec.Code, rec.Body)
+		}
+		id := decodeAs[struct{ ID string }](t, rec.Body.Bytes()).ID
+		stored, err := e.store.GetToken(t.Context(), "acme", id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if stored.OwnerID != "" || stored.CreatedBy != "user:"+w.acmeAdmin {
+			t.Errorf("stored SCIM token: owner %q, created by %q", stored.OwnerID, stored.CreatedBy)
+		}
+	})
+}

@@ -30,8 +30,13 @@ type tokenKind struct {
 	limit int
 	// readOnly says whether the kind has a read-only mode.
 	readOnly bool
-	fields   fieldSet
-	notFound *apiError
+	// ownerBound says whether a token of the kind carries its creator's
+	// admin rights and stops with them. A SCIM token is the partner's
+	// directory integration and outlives whoever connected it; its
+	// created_by still names them.
+	ownerBound bool
+	fields     fieldSet
+	notFound   *apiError
 }
 
 var adminTokenKind = &tokenKind{
@@ -42,6 +47,7 @@ var adminTokenKind = &tokenKind{
 	collection: "admin-tokens",
 	limit:      50,
 	readOnly:   true,
+	ownerBound: true,
 	fields: fieldSet{
 		writable: []string{"name", "read_only", "expires_at"},
 		readOnly: []string{"id", "created_at", "created_by", "token", "expired"},
@@ -173,8 +179,10 @@ func (h *Handler) createToken(k *tokenKind) handlerFunc {
 			Name:      name.val,
 			ReadOnly:  readOnly.val,
 			CreatedBy: string(c.actor.Type) + ":" + c.actor.ID,
-			OwnerID:   c.ownerID,
 			CreatedAt: now,
+		}
+		if k.ownerBound {
+			t.OwnerID = c.ownerID
 		}
 		if at, ok := expires.value(); ok {
 			t.ExpiresAt = at.UTC().Truncate(time.Millisecond)
