@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -73,6 +74,43 @@ func TestSSOConnectionValidation(t *testing.T) {
 		}
 		if !strings.Contains(rec.Body.String(), "localhost") {
 			t.Errorf("the issuer problem does not say http is allowed for localhost: %s", rec.Body)
+		}
+	})
+}
+
+// An email domain routes to one connection only: neither a create nor a
+// PATCH may take a domain another connection of the partner holds, and a
+// refused write names the domain and changes nothing.
+func TestSSOConnectionDomainsAreExclusive(t *testing.T) {
+	t.Parallel()
+	onEachStore(t, func(t *testing.T, backend string) {
+		e := newEnvOn(t, backend)
+		e.createPartner("acme")
+		sso := "/api/v1/partners/acme/sso-connections"
+		e.mustCall("POST", sso, validSSOConnection, http.StatusCreated)
+		second := strings.NewReplacer(`"Okta"`, `"Okta EU"`, `"acme.com"`, `"acme.eu"`).Replace(validSSOConnection)
+		var c struct{ ID string }
+		e.mustJSON("POST", sso, second, http.StatusCreated, &c)
+		taking := strings.Replace(second, `"acme.eu"`, `"ACME.com"`, 1)
+		e.unchanged(func() {
+			rec := e.call("POST", sso, strings.Replace(taking, `"Okta EU"`, `"Okta 3"`, 1))
+			assertError(t, rec, http.StatusConflict, "conflict", "domains")
+			if !strings.Contains(rec.Body.String(), "acme.com") {
+				t.Errorf("create conflict does not name the domain: %s", rec.Body)
+			}
+		})
+		before, err := e.store.GetSSOConnection(t.Context(), "acme", c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := e.call("PATCH", sso+"/"+c.ID, `{"domains": ["acme.eu", "acme.com"]}`)
+		assertError(t, rec, http.StatusConflict, "conflict", "domains")
+		after, err := e.store.GetSSOConnection(t.Context(), "acme", c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(after.Domains, before.Domains) || !after.UpdatedAt.Equal(before.UpdatedAt) {
+			t.Errorf("a refused PATCH changed the connection: %v → %v", before.Domains, after.Domains)
 		}
 	})
 }
