@@ -129,7 +129,7 @@ func (h *Handler) createGroup(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	now := h.timestamp()
-	g := store.Group{ID: newID("g_"), PartnerID: p.ID, Name: name.val, CreatedAt: now, UpdatedAt: now}
+	g := store.Group{ID: store.NewID("g_"), PartnerID: p.ID, Name: name.val, CreatedAt: now, UpdatedAt: now}
 	if err := h.store.CreateGroup(r.Context(), g); err != nil {
 		if errors.Is(err, store.ErrAlreadyExists) {
 			return conflict("name", "another group of this partner has this name", err)
@@ -461,7 +461,7 @@ func (h *Handler) createRoleMapping(w http.ResponseWriter, r *http.Request) erro
 	if len(existing) >= maxRoleMappings {
 		return conflict("", fmt.Sprintf("a partner has at most %d role mappings", maxRoleMappings), nil)
 	}
-	rm := store.RoleMapping{ID: newID("rm_"), PartnerID: p.ID, GroupID: groupID.val, Role: role.val, CreatedAt: h.timestamp()}
+	rm := store.RoleMapping{ID: store.NewID("rm_"), PartnerID: p.ID, GroupID: groupID.val, Role: role.val, CreatedAt: h.timestamp()}
 	noteTarget(r, "role_mapping", rm.ID, change{Field: "group", To: rm.GroupID}, change{Field: "role", To: rm.Role})
 	if err := h.store.CreateRoleMapping(r.Context(), rm); err != nil {
 		switch {

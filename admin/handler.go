@@ -274,6 +274,9 @@ func (h *Handler) routes() {
 		{"GET", ssoConn, partnerRead, "", h.getSSOConnection},
 		{"PATCH", ssoConn, partnerWrite, "sso_connection.update", h.updateSSOConnection},
 		{"DELETE", ssoConn, partnerWrite, "sso_connection.delete", h.deleteSSOConnection},
+		{"POST", ssoConn + "/test", partnerWrite, "sso_connection.test", h.startSSOTest},
+		{"GET", ssoConn + "/tests/{testId}", partnerRead, "", h.getSSOTest},
+		{"GET", ssoConn + "/failures", partnerRead, "", h.listSSOFailures},
 		{"GET", partner + "/audit", partnerRead, "", h.queryAudit},
 		{"GET", partner + "/audit/export", partnerRead, "", h.exportAudit},
 		{"GET", partner + "/audit/verify", partnerRead, "", h.verifyAudit},
@@ -326,7 +329,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rw := &recorder{ResponseWriter: w}
 	rw.Header().Set("Cache-Control", "no-store")
 	rw.Header().Set("X-Content-Type-Options", "nosniff")
-	reqID := newID("req_")
+	reqID := store.NewID("req_")
 	rw.Header().Set("X-Request-Id", reqID)
 	r = r.WithContext(ctx)
 	ip := h.sourceIP(r)

@@ -61,7 +61,7 @@ func (h *Handler) invite(w http.ResponseWriter, r *http.Request) error {
 		return errNoMailer
 	}
 	now := h.timestamp()
-	u := store.User{ID: newID("u_"), PartnerID: p.ID, Email: in.email.val, Name: in.name.val, Active: true, CreatedAt: now, UpdatedAt: now}
+	u := store.User{ID: store.NewID("u_"), PartnerID: p.ID, Email: in.email.val, Name: in.name.val, Active: true, CreatedAt: now, UpdatedAt: now}
 	status := http.StatusCreated
 	if err := h.store.CreateUser(r.Context(), u); err != nil {
 		if !errors.Is(err, store.ErrAlreadyExists) {

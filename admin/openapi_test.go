@@ -403,6 +403,16 @@ func TestOpenAPITour(t *testing.T) {
 	run(step{"GET", sso + "/" + conn, "", 200, nil})
 	run(step{"PATCH", sso + "/" + conn, `{"enabled": true, "oidc": {"scopes": null}}`, 200, nil})
 	run(step{"PATCH", sso + "/" + conn, `{"enabled": false}`, 412, http.Header{"If-Match": {`"stale"`}}})
+	test := id(run(step{"POST", sso + "/" + conn + "/test", "", 201, nil}))
+	run(step{"GET", sso + "/" + conn + "/tests/" + test, "", 200, nil})
+	run(step{"GET", sso + "/" + conn + "/tests/sst_nope", "", 404, nil})
+	if err := e.store.AppendSSOFailure(t.Context(), "acme", conn, store.SSOFailure{
+		Time: e.clock.Now(), Code: "wrong_audience", Message: "The token was meant for another application.",
+		Facts: []store.FailureFact{{Label: "Expected audience", Value: "0oa1"}}, Email: "ann@acme.com",
+	}, 10); err != nil {
+		t.Fatal(err)
+	}
+	run(step{"GET", sso + "/" + conn + "/failures?limit=5", "", 200, nil})
 	run(step{"DELETE", sso + "/" + conn, "", 204, nil})
 	run(step{"GET", sso + "/" + conn, "", 404, nil})
 	if rec := e.do(request{method: "GET", path: p + "/scim-tokens", auth: bearer(scim.Token)}); rec.Code != 401 {

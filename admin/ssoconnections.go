@@ -2,7 +2,9 @@ package admin
 
 import (
 	"bytes"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -13,7 +15,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/partnergate/partnergate/sso/connection"
 	"github.com/partnergate/partnergate/sso/preset"
+	"github.com/partnergate/partnergate/sso/saml"
 	"github.com/partnergate/partnergate/store"
 )
 
@@ -40,32 +44,10 @@ var (
 		writable: []string{"name", "enabled", "domains", "jit", "oidc", "saml", "attribute_mapping"},
 		readOnly: []string{"id", "preset", "created_at", "updated_at"},
 	}
-	oidcFields      = []string{"issuer", "client_id", "client_secret", "scopes"}
-	samlFields      = []string{"metadata_url", "metadata_xml", "allow_idp_initiated"}
+	oidcFields      = []string{"issuer", "client_id", "client_secret", "scopes", "userinfo"}
+	samlFields      = []string{"metadata_url", "metadata_xml", "entity_id", "sso_url", "certificates", "allow_idp_initiated", "sign_requests"}
 	attributeFields = []string{"email", "name", "given_name", "family_name", "groups"}
 )
-
-// ssoConfig is what store.SSOConnection.Config holds. The client secret
-// is only ever stored sealed (package secretbox), bound to the partner
-// and connection.
-type ssoConfig struct {
-	OIDC    *oidcConfig    `json:"oidc,omitempty"`
-	SAML    *samlConfig    `json:"saml,omitempty"`
-	Mapping preset.Mapping `json:"attribute_mapping"`
-}
-
-type oidcConfig struct {
-	Issuer       string   `json:"issuer"`
-	ClientID     string   `json:"client_id"`
-	SealedSecret []byte   `json:"client_secret_sealed,omitempty"`
-	Scopes       []string `json:"scopes"`
-}
-
-type samlConfig struct {
-	MetadataURL       string `json:"metadata_url,omitempty"`
-	MetadataXML       string `json:"metadata_xml,omitempty"`
-	AllowIdPInitiated bool   `json:"allow_idp_initiated"`
-}
 
 // ssoConnectionJSON is a connection on the wire. The client secret is
 // write-only: a client learns only whether one is set.
@@ -77,7 +59,7 @@ type ssoConnectionJSON struct {
 	Domains   []string       `json:"domains"`
 	JIT       bool           `json:"jit"`
 	OIDC      *oidcJSON      `json:"oidc,omitempty"`
-	SAML      *samlConfig    `json:"saml,omitempty"`
+	SAML      *samlJSON      `json:"saml,omitempty"`
 	Mapping   preset.Mapping `json:"attribute_mapping"`
 	CreatedAt time.Time      `json:"created_at"`
 	UpdatedAt time.Time      `json:"updated_at"`
@@ -88,37 +70,83 @@ type oidcJSON struct {
 	ClientID        string   `json:"client_id"`
 	ClientSecretSet bool     `json:"client_secret_set"`
 	Scopes          []string `json:"scopes"`
+	Userinfo        bool     `json:"userinfo"`
+}
+
+// samlJSON shows the IdP as it was given and never the service
+// provider's private key.
+type samlJSON struct {
+	MetadataURL       string `json:"metadata_url,omitempty"`
+	MetadataXML       string `json:"metadata_xml,omitempty"`
+	EntityID          string `json:"entity_id,omitempty"`
+	SSOURL            string `json:"sso_url,omitempty"`
+	Certificates      string `json:"certificates,omitempty"`
+	AllowIdPInitiated bool   `json:"allow_idp_initiated"`
+	SignRequests      bool   `json:"sign_requests"`
+	// IdPCertificates are the signing certificates of pasted metadata or
+	// certificates, flagged ahead of their expiry.
+	IdPCertificates []certificateJSON `json:"idp_certificates,omitempty"`
+}
+
+type certificateJSON struct {
+	Subject     string    `json:"subject"`
+	NotAfter    time.Time `json:"not_after"`
+	ExpiresSoon bool      `json:"expires_soon"`
+	Expired     bool      `json:"expired"`
+}
+
+// certificateWarning is how far ahead an expiring IdP certificate is
+// flagged: time enough to roll it over at the IdP.
+const certificateWarning = 30 * 24 * time.Hour
+
+// idpCertificates lists the certificates of an IdP given inline; one
+// fetched from a metadata URL is read when it is used.
+func idpCertificates(s *connection.SAML, now time.Time) []certificateJSON {
+	var idp saml.IdP
+	var err error
+	switch {
+	case s.MetadataXML != "":
+		idp, err = saml.ParseMetadata([]byte(s.MetadataXML))
+	case s.Certificates != "":
+		idp, err = saml.ManualIdP(s.EntityID, s.SSOURL, []byte(s.Certificates))
+	default:
+		return nil
+	}
+	if err != nil {
+		return nil
+	}
+	out := make([]certificateJSON, 0, len(idp.Certificates))
+	for _, c := range idp.Certificates {
+		out = append(out, certificateJSON{
+			Subject: c.Subject.String(), NotAfter: c.NotAfter.UTC(),
+			ExpiresSoon: c.NotAfter.Before(now.Add(certificateWarning)), Expired: c.NotAfter.Before(now),
+		})
+	}
+	return out
 }
 
 func ssoConnectionOf(c store.SSOConnection) (ssoConnectionJSON, error) {
-	cfg, err := configOf(c)
+	cfg, err := connection.Decode(c)
 	if err != nil {
 		return ssoConnectionJSON{}, err
 	}
 	out := ssoConnectionJSON{
 		ID: c.ID, Name: c.Name, Preset: c.Preset, Enabled: c.Enabled,
-		Domains: nonNil(c.Domains), JIT: c.JIT, SAML: cfg.SAML, Mapping: cfg.Mapping,
+		Domains: nonNil(c.Domains), JIT: c.JIT, Mapping: cfg.Mapping,
 		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
 	}
 	if o := cfg.OIDC; o != nil {
-		out.OIDC = &oidcJSON{Issuer: o.Issuer, ClientID: o.ClientID, ClientSecretSet: len(o.SealedSecret) > 0, Scopes: nonNil(o.Scopes)}
+		out.OIDC = &oidcJSON{Issuer: o.Issuer, ClientID: o.ClientID, ClientSecretSet: len(o.SealedSecret) > 0, Scopes: nonNil(o.Scopes), Userinfo: o.Userinfo}
+	}
+	if s := cfg.SAML; s != nil {
+		out.SAML = &samlJSON{
+			MetadataURL: s.MetadataURL, MetadataXML: s.MetadataXML,
+			EntityID: s.EntityID, SSOURL: s.SSOURL, Certificates: s.Certificates,
+			AllowIdPInitiated: s.AllowIdPInitiated, SignRequests: s.SignRequests,
+			IdPCertificates: idpCertificates(s, time.Now()),
+		}
 	}
 	return out, nil
-}
-
-func configOf(c store.SSOConnection) (ssoConfig, error) {
-	var cfg ssoConfig
-	if err := json.Unmarshal(c.Config, &cfg); err != nil {
-		return ssoConfig{}, fmt.Errorf("SSO connection %s/%s: stored config: %w", c.PartnerID, c.ID, err)
-	}
-	cfg.Mapping = cloneMapping(cfg.Mapping)
-	return cfg, nil
-}
-
-// secretBinding is the additional data a connection's secret is sealed
-// with, so a sealed secret copied to another connection does not open.
-func secretBinding(partnerID, connectionID string) []byte {
-	return []byte("sso-connection/" + partnerID + "/" + connectionID)
 }
 
 func ssoConnectionPath(partnerID, id string) string {
@@ -174,8 +202,8 @@ func (h *Handler) createSSOConnection(w http.ResponseWriter, r *http.Request) er
 	} else if !ok {
 		ps.add("preset", fmt.Sprintf("unknown preset %q: use one of %s", in.preset.val, strings.Join(preset.IDs(), ", ")))
 	}
-	c := store.SSOConnection{ID: newID("sso_"), PartnerID: p.ID, Preset: pr.ID}
-	var cfg ssoConfig
+	c := store.SSOConnection{ID: store.NewID("sso_"), PartnerID: p.ID, Preset: pr.ID}
+	var cfg connection.Config
 	if ok {
 		c.Protocol = string(in.protocol(pr, &ps))
 		cfg = defaultConfig(pr, preset.Protocol(c.Protocol))
@@ -185,7 +213,19 @@ func (h *Handler) createSSOConnection(w http.ResponseWriter, r *http.Request) er
 		return err
 	}
 	if in.secret.set {
-		cfg.OIDC.SealedSecret = h.secrets.Seal([]byte(in.secret.val), secretBinding(c.PartnerID, c.ID))
+		cfg.OIDC.SealedSecret = connection.SealSecret(h.secrets, c.PartnerID, c.ID, in.secret.val)
+	}
+	if cfg.SAML != nil {
+		// Each SAML connection gets a key pair of its own: a partner's
+		// IdPs never share one, and deleting a connection retires its key.
+		key, cert, err := saml.NewKeyPair(h.partnerHost(p), h.now())
+		if err != nil {
+			return err
+		}
+		cfg.SAML.SPCertificate = cert.Raw
+		if cfg.SAML.SealedSPKey, err = connection.SealSPKey(h.secrets, c.PartnerID, c.ID, key); err != nil {
+			return err
+		}
 	}
 	existing, err := h.store.ListSSOConnections(r.Context(), p.ID)
 	if err != nil {
@@ -197,7 +237,7 @@ func (h *Handler) createSSOConnection(w http.ResponseWriter, r *http.Request) er
 	if err := domainTaken(existing, c); err != nil {
 		return err
 	}
-	if c.Config, err = json.Marshal(cfg); err != nil {
+	if c.Config, err = connection.Encode(cfg); err != nil {
 		return err
 	}
 	c.CreatedAt = h.timestamp()
@@ -234,7 +274,7 @@ func (h *Handler) updateSSOConnection(w http.ResponseWriter, r *http.Request) er
 	in := decodeConnection(m, &ps)
 	pr, _ := preset.Get(cur.Preset)
 	next := cur
-	cfg, err := configOf(cur)
+	cfg, err := connection.Decode(cur)
 	if err != nil {
 		return err
 	}
@@ -249,9 +289,9 @@ func (h *Handler) updateSSOConnection(w http.ResponseWriter, r *http.Request) er
 		return err
 	}
 	if in.secret.set {
-		cfg.OIDC.SealedSecret = h.secrets.Seal([]byte(in.secret.val), secretBinding(cur.PartnerID, cur.ID))
+		cfg.OIDC.SealedSecret = connection.SealSecret(h.secrets, cur.PartnerID, cur.ID, in.secret.val)
 	}
-	if next.Config, err = json.Marshal(cfg); err != nil {
+	if next.Config, err = connection.Encode(cfg); err != nil {
 		return err
 	}
 	pre, err := preconditionOf(r)
@@ -378,8 +418,10 @@ type connectionInput struct {
 	issuer, clientID        opt[string]
 	secret                  opt[string]
 	scopes                  opt[[]string]
+	userinfo                opt[bool]
 	metadataURL, metadataXM opt[string]
-	idpInitiated            opt[bool]
+	entityID, ssoURL, certs opt[string]
+	idpInitiated, signReqs  opt[bool]
 	mapping                 opt[members]
 }
 
@@ -398,12 +440,17 @@ func decodeConnection(m members, ps *problems) connectionInput {
 		in.clientID = field[string](o, "oidc.", "client_id", ps)
 		in.secret = field[string](o, "oidc.", "client_secret", ps)
 		in.scopes = field[[]string](o, "oidc.", "scopes", ps)
+		in.userinfo = field[bool](o, "oidc.", "userinfo", ps)
 	}
 	in.saml = object(m, "saml", samlFields, ps)
 	if s, ok := in.saml.value(); ok {
 		in.metadataURL = field[string](s, "saml.", "metadata_url", ps)
 		in.metadataXM = field[string](s, "saml.", "metadata_xml", ps)
+		in.entityID = field[string](s, "saml.", "entity_id", ps)
+		in.ssoURL = field[string](s, "saml.", "sso_url", ps)
+		in.certs = field[string](s, "saml.", "certificates", ps)
 		in.idpInitiated = field[bool](s, "saml.", "allow_idp_initiated", ps)
+		in.signReqs = field[bool](s, "saml.", "sign_requests", ps)
 	}
 	in.mapping = object(m, "attribute_mapping", attributeFields, ps)
 	return in
@@ -472,18 +519,18 @@ func (in connectionInput) protocol(pr preset.Preset, ps *problems) preset.Protoc
 
 // defaultConfig is an empty connection of the protocol with the preset's
 // scopes and mapping.
-func defaultConfig(pr preset.Preset, p preset.Protocol) ssoConfig {
+func defaultConfig(pr preset.Preset, p preset.Protocol) connection.Config {
 	switch p {
 	case preset.OIDC:
-		return ssoConfig{OIDC: &oidcConfig{Scopes: pr.OIDC.Scopes}, Mapping: pr.OIDC.Mapping}
+		return connection.Config{OIDC: &connection.OIDC{Scopes: pr.OIDC.Scopes}, Mapping: pr.OIDC.Mapping}
 	case preset.SAML:
-		return ssoConfig{SAML: &samlConfig{}, Mapping: pr.SAML.Mapping}
+		return connection.Config{SAML: &connection.SAML{SignRequests: true}, Mapping: pr.SAML.Mapping}
 	}
-	return ssoConfig{}
+	return connection.Config{}
 }
 
 // presetMapping is the preset's mapping for the protocol cfg speaks.
-func presetMapping(pr preset.Preset, cfg ssoConfig) preset.Mapping {
+func presetMapping(pr preset.Preset, cfg connection.Config) preset.Mapping {
 	switch {
 	case cfg.OIDC != nil && pr.OIDC != nil:
 		return pr.OIDC.Mapping
@@ -495,7 +542,7 @@ func presetMapping(pr preset.Preset, cfg ssoConfig) preset.Mapping {
 
 // apply merges the input into c and cfg and checks the result, so a
 // PATCH is held to the same rules as a create.
-func (in connectionInput) apply(pr preset.Preset, c *store.SSOConnection, cfg *ssoConfig, create bool, ps *problems) {
+func (in connectionInput) apply(pr preset.Preset, c *store.SSOConnection, cfg *connection.Config, create bool, ps *problems) {
 	if in.name.set || create {
 		ps.add("name", checkName("name", in.name.val, true))
 		c.Name = in.name.val
@@ -525,15 +572,23 @@ func (in connectionInput) apply(pr preset.Preset, c *store.SSOConnection, cfg *s
 		if in.scopes.null && pr.OIDC != nil {
 			o.Scopes = pr.OIDC.Scopes
 		}
+		if v, ok := in.userinfo.value(); ok {
+			o.Userinfo = v
+		}
 		checkOIDC(o, in, create, ps)
 	}
 	if s := cfg.SAML; s != nil {
-		// The metadata comes from one source: naming one drops the other.
-		if in.metadataURL.set || in.metadataXM.set {
+		// The IdP is described from one source: naming one drops the
+		// others.
+		if in.metadataURL.set || in.metadataXM.set || in.entityID.set || in.ssoURL.set || in.certs.set {
 			s.MetadataURL, s.MetadataXML = in.metadataURL.val, in.metadataXM.val
+			s.EntityID, s.SSOURL, s.Certificates = in.entityID.val, in.ssoURL.val, in.certs.val
 		}
 		if v, ok := in.idpInitiated.value(); ok {
 			s.AllowIdPInitiated = v
+		}
+		if v, ok := in.signReqs.value(); ok {
+			s.SignRequests = v
 		}
 		checkSAML(s, ps)
 	}
@@ -570,7 +625,7 @@ func normalizeDomains(domains []string, ps *problems) []string {
 	return out
 }
 
-func checkOIDC(o *oidcConfig, in connectionInput, create bool, ps *problems) {
+func checkOIDC(o *connection.OIDC, in connectionInput, create bool, ps *problems) {
 	ps.add("oidc.issuer", checkIssuer(o.Issuer))
 	if strings.TrimSpace(o.ClientID) == "" {
 		ps.add("oidc.client_id", "oidc.client_id is required")
@@ -612,19 +667,74 @@ func checkIssuer(issuer string) string {
 	return "oidc.issuer must be an https URL (http is allowed only for localhost and 127.0.0.1)"
 }
 
-func checkSAML(s *samlConfig, ps *problems) {
-	switch {
-	case s.MetadataURL != "" && s.MetadataXML != "":
-		ps.add("saml.metadata_url", "give one of saml.metadata_url and saml.metadata_xml, not both")
-	case s.MetadataURL != "":
-		if u, err := url.Parse(s.MetadataURL); err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil {
-			ps.add("saml.metadata_url", "saml.metadata_url must be an https URL")
+func checkSAML(s *connection.SAML, ps *problems) {
+	manual := s.EntityID != "" || s.SSOURL != "" || s.Certificates != ""
+	sources := 0
+	for _, given := range []bool{s.MetadataURL != "", s.MetadataXML != "", manual} {
+		if given {
+			sources++
 		}
+	}
+	switch {
+	case sources > 1:
+		ps.add("saml.metadata_url", "describe the IdP one way: saml.metadata_url, saml.metadata_xml, or saml.entity_id with saml.sso_url and saml.certificates")
+	case s.MetadataURL != "":
+		ps.add("saml.metadata_url", checkFetchURL("saml.metadata_url", s.MetadataURL))
 	case s.MetadataXML != "":
 		ps.add("saml.metadata_xml", checkMetadataXML(s.MetadataXML))
+	case manual:
+		if strings.TrimSpace(s.EntityID) == "" {
+			ps.add("saml.entity_id", "saml.entity_id is required with saml.sso_url and saml.certificates")
+		}
+		ps.add("saml.sso_url", checkFetchURL("saml.sso_url", s.SSOURL))
+		ps.add("saml.certificates", checkCertificates(s.Certificates))
 	default:
-		ps.add("saml.metadata_url", "one of saml.metadata_url and saml.metadata_xml is required")
+		ps.add("saml.metadata_url", "one of saml.metadata_url, saml.metadata_xml, or saml.entity_id with saml.sso_url and saml.certificates is required")
 	}
+}
+
+// checkFetchURL allows plain http only for this machine, as checkIssuer
+// does.
+func checkFetchURL(name, raw string) string {
+	if raw == "" {
+		return name + " is required"
+	}
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil || u.Host == "" || u.User != nil:
+		return name + " must be an absolute https URL"
+	case u.Scheme == "https":
+		return ""
+	case u.Scheme == "http" && (u.Hostname() == "localhost" || u.Hostname() == "127.0.0.1"):
+		return ""
+	}
+	return name + " must be an https URL (http is allowed only for localhost and 127.0.0.1)"
+}
+
+// checkCertificates wants one or more PEM certificates and nothing else.
+func checkCertificates(certs string) string {
+	if len(certs) > maxMetadataXML {
+		return fmt.Sprintf("saml.certificates must be at most %d bytes", maxMetadataXML)
+	}
+	rest, n := []byte(certs), 0
+	for {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			break
+		}
+		if block.Type != "CERTIFICATE" {
+			return "saml.certificates must hold only PEM CERTIFICATE blocks, found " + block.Type
+		}
+		if _, err := x509.ParseCertificate(block.Bytes); err != nil {
+			return fmt.Sprintf("saml.certificates: certificate %d does not parse: %v", n+1, err)
+		}
+		n++
+	}
+	if strings.TrimSpace(string(rest)) != "" || n == 0 {
+		return "saml.certificates must be one or more PEM certificates (-----BEGIN CERTIFICATE-----)"
+	}
+	return ""
 }
 
 // checkMetadataXML checks that pasted metadata is well-formed XML whose
@@ -692,11 +802,6 @@ func mappingField(m *preset.Mapping, name string) *[]string {
 	return &m.Groups
 }
 
-func cloneMapping(m preset.Mapping) preset.Mapping {
-	c := func(s []string) []string { return nonNil(slices.Clone(s)) }
-	return preset.Mapping{Email: c(m.Email), Name: c(m.Name), GivenName: c(m.GivenName), FamilyName: c(m.FamilyName), Groups: c(m.Groups)}
-}
-
 // diffConnection lists the fields that changed between two views. The
 // secret is never in a view, so its change is named from the request and
 // recorded without values; pasted metadata too, which is too large to
@@ -724,10 +829,11 @@ func diffConnection(from, to ssoConnectionJSON, secretSet bool) []change {
 	add("oidc.issuer", fo.Issuer, too.Issuer)
 	add("oidc.client_id", fo.ClientID, too.ClientID)
 	add("oidc.scopes", fo.Scopes, too.Scopes)
+	add("oidc.userinfo", fo.Userinfo, too.Userinfo)
 	if secretSet {
 		out = append(out, change{Field: "oidc.client_secret", Redacted: true})
 	}
-	var fs, ts samlConfig
+	var fs, ts samlJSON
 	if from.SAML != nil {
 		fs = *from.SAML
 	}
@@ -738,7 +844,13 @@ func diffConnection(from, to ssoConnectionJSON, secretSet bool) []change {
 	if fs.MetadataXML != ts.MetadataXML {
 		out = append(out, change{Field: "saml.metadata_xml", Redacted: true})
 	}
+	add("saml.entity_id", fs.EntityID, ts.EntityID)
+	add("saml.sso_url", fs.SSOURL, ts.SSOURL)
+	if fs.Certificates != ts.Certificates {
+		out = append(out, change{Field: "saml.certificates", Redacted: true})
+	}
 	add("saml.allow_idp_initiated", fs.AllowIdPInitiated, ts.AllowIdPInitiated)
+	add("saml.sign_requests", fs.SignRequests, ts.SignRequests)
 	add("attribute_mapping", from.Mapping, to.Mapping)
 	return out
 }

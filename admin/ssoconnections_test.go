@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/partnergate/partnergate/secretbox"
+	"github.com/partnergate/partnergate/sso/connection"
 )
 
 // TestSSOConnectionSecretAtRest checks the client secret is stored only
@@ -39,17 +40,22 @@ func TestSSOConnectionSecretAtRest(t *testing.T) {
 		if raw, _ := json.Marshal(stored); strings.Contains(string(raw), secret) {
 			t.Fatalf("the store holds the plaintext secret: %s", raw)
 		}
-		var cfg ssoConfig
-		if err := json.Unmarshal(stored.Config, &cfg); err != nil || cfg.OIDC == nil {
+		cfg, err := connection.Decode(stored)
+		if err != nil || cfg.OIDC == nil {
 			t.Fatalf("stored config %s: %v", stored.Config, err)
 		}
 		right, _ := secretbox.New(testSecretsKey)
-		if got, err := right.Open(cfg.OIDC.SealedSecret, secretBinding("acme", c.ID)); err != nil || string(got) != secret {
+		if got, err := connection.ClientSecret(right, stored, cfg.OIDC); err != nil || got != secret {
 			t.Errorf("open with the right key = %q, %v", got, err)
 		}
 		wrong, _ := secretbox.New(bytes.Repeat([]byte("w"), 32))
-		if _, err := wrong.Open(cfg.OIDC.SealedSecret, secretBinding("acme", c.ID)); err == nil {
+		if _, err := connection.ClientSecret(wrong, stored, cfg.OIDC); err == nil {
 			t.Error("a wrong key opened the secret")
+		}
+		moved := stored
+		moved.ID = "sso_other"
+		if _, err := connection.ClientSecret(right, moved, cfg.OIDC); err == nil {
+			t.Error("a secret sealed for one connection opened for another")
 		}
 	})
 }

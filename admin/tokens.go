@@ -173,7 +173,7 @@ func (h *Handler) createToken(k *tokenKind) handlerFunc {
 		}
 		c := callerOf(r)
 		t := store.Token{
-			ID:        newID(apitoken.IDPrefix),
+			ID:        store.NewID(apitoken.IDPrefix),
 			PartnerID: p.ID,
 			Kind:      k.kind,
 			Name:      name.val,

@@ -2,7 +2,6 @@ package admin
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"net/http"
@@ -60,12 +59,6 @@ func userStatus(u store.User) string {
 
 func userPath(partnerID, userID string) string {
 	return partnerPath(partnerID) + "/users/" + userID
-}
-
-// newID returns prefix and 20 base32 characters: 100 random bits, safe
-// in URLs and headers, lowercase so it reads the same in any log.
-func newID(prefix string) string {
-	return prefix + strings.ToLower(rand.Text()[:20])
 }
 
 // userInput holds the writable members a user request sent.
@@ -223,7 +216,7 @@ func (h *Handler) createUser(w http.ResponseWriter, r *http.Request) error {
 	}
 	now := h.timestamp()
 	u := store.User{
-		ID:           newID("u_"),
+		ID:           store.NewID("u_"),
 		PartnerID:    p.ID,
 		Email:        in.email.val,
 		Name:         in.name.val,

@@ -14,7 +14,7 @@ import (
 type world struct {
 	acmeUser, acmeAdmin            string
 	group, mapping, token, session string
-	scimToken, connection          string
+	scimToken, connection, test    string
 	acmeToken, readOnly, expired   string
 	revoked, globexToken, acmeSCIM string
 	plainCookie, adminCookie       string
@@ -83,6 +83,9 @@ func (e *env) buildWorld() world {
 	var conn struct{ ID string }
 	e.mustJSON("POST", "/api/v1/partners/acme/sso-connections", validSSOConnection, http.StatusCreated, &conn)
 	w.connection = conn.ID
+	var test struct{ ID string }
+	e.mustJSON("POST", "/api/v1/partners/acme/sso-connections/"+conn.ID+"/test", "", http.StatusCreated, &test)
+	w.test = test.ID
 	if err := e.dir.Reload(e.t.Context()); err != nil {
 		e.t.Fatal(err)
 	}
@@ -116,6 +119,7 @@ func (w world) fill(pattern string) string {
 		"{domain}", "acme.example",
 		"{preset}", "okta",
 		"{connectionId}", w.connection,
+		"{testId}", w.test,
 	).Replace(pattern)
 }
 

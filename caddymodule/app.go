@@ -18,7 +18,10 @@ import (
 	"github.com/partnergate/partnergate/keys"
 	"github.com/partnergate/partnergate/mail"
 	"github.com/partnergate/partnergate/password"
+	"github.com/partnergate/partnergate/secretbox"
 	"github.com/partnergate/partnergate/session"
+	"github.com/partnergate/partnergate/sso/oidc"
+	"github.com/partnergate/partnergate/sso/saml"
 	"github.com/partnergate/partnergate/store"
 	"github.com/partnergate/partnergate/store/bolt"
 	pgredis "github.com/partnergate/partnergate/store/redis"
@@ -61,10 +64,16 @@ type App struct {
 	templates *templates.Set
 	csrfKey   []byte
 	adminKey  []byte
-	// secretsKey encrypts SSO connection secrets at rest.
+	// secretsKey encrypts SSO connection secrets at rest; secrets opens
+	// them for sign-ins.
 	secretsKey []byte
-	operators  []admin.OperatorKey
-	audit      *audit.Log
+	secrets    *secretbox.Box
+	// oidc and samlMetadata are shared by every partner's sign-ins, so
+	// one discovery document or metadata fetch serves all nodes' sites.
+	oidc         *oidc.Client
+	samlMetadata *saml.MetadataCache
+	operators    []admin.OperatorKey
+	audit        *audit.Log
 	// hashing bounds argon2 work across every handler of this config.
 	hashing *password.Limiter
 	mailer  mail.Sender
@@ -145,6 +154,12 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if a.secretsKey, err = keys.Derive(secret, keys.ConnectionSecrets); err != nil {
 		return fmt.Errorf("secret_key: %w", err)
 	}
+	if a.secrets, err = secretbox.New(a.secretsKey); err != nil {
+		return fmt.Errorf("secret_key: %w", err)
+	}
+	// Both fetch lazily: provisioning never waits on a partner's IdP.
+	a.oidc = oidc.New(oidc.Options{})
+	a.samlMetadata = saml.NewMetadataCache(nil, 5*time.Second, time.Hour, nil)
 	if a.Mail != nil {
 		if a.mailer, err = a.Mail.sender(repl); err != nil {
 			return err

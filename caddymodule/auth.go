@@ -47,6 +47,8 @@ func (h *PartnerAuth) Provision(ctx caddy.Context) error {
 		Hashing:   app.hashing,
 		CSRFKey:   app.csrfKey,
 		Prefix:    h.Prefix,
+		Scheme:    app.LinkScheme,
+		SSO:       &gateway.SSO{Store: app.store, OIDC: app.oidc, SAML: app.samlMetadata, Secrets: app.secrets},
 		ClientIP:  clientIP,
 		Logger:    ctx.Logger(),
 	})

@@ -40,6 +40,8 @@ type signInEvent struct {
 	email  string
 	ok     bool
 	reason string
+	// connection names the SSO connection of an SSO sign-in.
+	connection string
 }
 
 // record writes one end-user event. A failure is logged: the user's
@@ -56,6 +58,9 @@ func (g *Gateway) record(r *http.Request, p *Partner, ev signInEvent) {
 	}
 	if ev.user.ID != "" {
 		e.Target = audit.Target{Type: "user", ID: ev.user.ID}
+	}
+	if ev.connection != "" {
+		e.Changes = []audit.Change{{Field: "sso_connection", To: ev.connection}}
 	}
 	if ev.ok {
 		e.Outcome = audit.Success

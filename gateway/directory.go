@@ -16,6 +16,9 @@ type Partner struct {
 	Name string
 	// Host is the partner's canonical hostname, <id>.<base_domain>.
 	Host string
+	// PrimaryHost is where its users sign in: its first custom hostname,
+	// else Host. SSO URLs registered at IdPs name it.
+	PrimaryHost string
 }
 
 // Directory maps hostnames to partners from an in-memory snapshot, so
@@ -51,6 +54,10 @@ func (d *Directory) Set(partners []store.Partner) {
 	implied := make([]*Partner, len(partners))
 	for i, sp := range partners {
 		p := &Partner{ID: sp.ID, Name: sp.Name, Host: sp.ID + "." + d.baseDomain}
+		p.PrimaryHost = p.Host
+		if len(sp.Hostnames) > 0 {
+			p.PrimaryHost = normalizeHost(sp.Hostnames[0])
+		}
 		implied[i] = p
 		for _, h := range sp.Hostnames {
 			byHost[normalizeHost(h)] = p

@@ -65,6 +65,11 @@ type Config struct {
 	// from configured proxies. When it is nil or answers "", the
 	// connection's peer address counts.
 	ClientIP func(*http.Request) string
+	// SSO turns on single sign-on; nil offers passwords only.
+	SSO *SSO
+	// Scheme is how browsers reach partner hosts: "https" (default), or
+	// "http" for a local setup. SSO URLs registered at IdPs use it.
+	Scheme string
 	// StoreTimeout bounds each store call of the login and set-password
 	// flows (default 2s).
 	StoreTimeout time.Duration
@@ -99,6 +104,12 @@ func New(cfg Config) (*Gateway, error) {
 	}
 	if len(cfg.CSRFKey) < 32 {
 		missing = append(missing, "CSRF key of 32 bytes")
+	}
+	if sso := cfg.SSO; sso != nil && (sso.Store == nil || sso.OIDC == nil || sso.SAML == nil || sso.Secrets == nil) {
+		missing = append(missing, "SSO store, OIDC client, SAML metadata cache and secrets box")
+	}
+	if cfg.Scheme != "" && cfg.Scheme != "https" && cfg.Scheme != "http" {
+		return nil, fmt.Errorf("gateway: scheme %q is neither https nor http", cfg.Scheme)
 	}
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("gateway: missing %s", strings.Join(missing, ", "))

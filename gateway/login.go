@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"go.uber.org/zap"
@@ -34,6 +35,7 @@ const (
 	msgTooMany        = "Too many failed attempts. Wait a few minutes, then try again."
 	msgExpiredForm    = "This form expired. Please try again."
 	msgUnavailable    = "Sign-in is unavailable right now. Please try again shortly."
+	msgPasswordNeeded = "Enter your password, or use your organization’s single sign-on."
 )
 
 func (g *Gateway) serveReserved(w http.ResponseWriter, r *http.Request, p *Partner) {
@@ -45,6 +47,9 @@ func (g *Gateway) serveReserved(w http.ResponseWriter, r *http.Request, p *Partn
 	// posts, which the origin check must refuse.
 	h.Set("Referrer-Policy", "same-origin")
 	route := strings.TrimPrefix(r.URL.Path, g.cfg.Prefix)
+	if g.cfg.SSO != nil && g.serveSSO(w, r, p, route) {
+		return
+	}
 	switch {
 	case route == "login" && (r.Method == http.MethodGet || r.Method == http.MethodHead):
 		g.showLogin(w, r, p, http.StatusOK, "", "", r.URL.Query().Get("return_to"))
@@ -61,7 +66,7 @@ func (g *Gateway) serveReserved(w http.ResponseWriter, r *http.Request, p *Partn
 	case strings.HasPrefix(route, "assets/") && (r.Method == http.MethodGet || r.Method == http.MethodHead):
 		h.Set("Cache-Control", "public, max-age=86400")
 		g.assets.ServeHTTP(w, r)
-	case route == "login" || route == "logout" || route == "password":
+	case route == "login" || route == "logout" || route == "password" || (g.cfg.SSO != nil && slices.Contains(ssoRoutes, route)):
 		h.Set("Allow", "GET, HEAD, POST")
 		http.Error(w, "Method Not Allowed", http.StatusMethodNotAllowed)
 	default:
@@ -70,14 +75,17 @@ func (g *Gateway) serveReserved(w http.ResponseWriter, r *http.Request, p *Partn
 }
 
 func (g *Gateway) showLogin(w http.ResponseWriter, r *http.Request, p *Partner, status int, email, msg, returnTo string) {
-	g.render(w, status, templates.PageLogin, templates.Login{
+	returnTo = safeReturnPath(returnTo, g.cfg.Prefix)
+	page := templates.Login{
 		Page:      g.page(p, "Sign in"),
 		Action:    g.cfg.Prefix + "login",
 		CSRFToken: g.csrfToken(w, r, p, "login"),
-		ReturnTo:  safeReturnPath(returnTo, g.cfg.Prefix),
+		ReturnTo:  returnTo,
 		Email:     email,
 		Error:     msg,
-	})
+	}
+	page.Connections, page.PasswordOptional = g.ssoOptions(r.Context(), p, returnTo)
+	g.render(w, status, templates.PageLogin, page)
 }
 
 func (g *Gateway) login(w http.ResponseWriter, r *http.Request, p *Partner) {
@@ -90,6 +98,13 @@ func (g *Gateway) login(w http.ResponseWriter, r *http.Request, p *Partner) {
 	returnTo := r.PostForm.Get("return_to")
 	if !sameOrigin(r) || !g.checkCSRF(r, p, "login") {
 		g.showLogin(w, r, p, http.StatusForbidden, email, msgExpiredForm, returnTo)
+		return
+	}
+	if g.homeRealm(w, r, p, email, returnTo) {
+		return
+	}
+	if r.PostForm.Get("password") == "" {
+		g.showLogin(w, r, p, http.StatusUnprocessableEntity, email, msgPasswordNeeded, returnTo)
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), g.cfg.StoreTimeout)
@@ -269,10 +284,11 @@ func (g *Gateway) logout(w http.ResponseWriter, r *http.Request, p *Partner) {
 	g.cfg.Logger.Info("signed out", zap.String("partner", p.ID))
 	http.SetCookie(w, g.sessionCookie(r, "", -1))
 	w.Header().Set("Cache-Control", "no-store")
-	g.render(w, http.StatusOK, templates.PageSignedOut, templates.SignedOut{
-		Page:     g.page(p, "Signed out"),
-		LoginURL: g.cfg.Prefix + "login",
-	})
+	g.render(w, http.StatusOK, templates.PageSignedOut, g.signedOutPage(p))
+}
+
+func (g *Gateway) signedOutPage(p *Partner) templates.SignedOut {
+	return templates.SignedOut{Page: g.page(p, "Signed out"), LoginURL: g.cfg.Prefix + "login"}
 }
 
 func (g *Gateway) page(p *Partner, title string) templates.Page {

@@ -176,7 +176,7 @@ func (h *Handler) createGroup(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx := r.Context()
 	now := h.now().UTC().Truncate(time.Millisecond)
-	g := store.Group{ID: newID("g_"), PartnerID: partnerOf(r), Name: sg.Name, ExternalID: sg.ExternalID, CreatedAt: now, UpdatedAt: now}
+	g := store.Group{ID: store.NewID("g_"), PartnerID: partnerOf(r), Name: sg.Name, ExternalID: sg.ExternalID, CreatedAt: now, UpdatedAt: now}
 	// Checked before the group exists, so that an unknown member leaves
 	// nothing behind.
 	add, err := h.toAdd(ctx, g, sg.Members)

@@ -3,7 +3,6 @@ package scim
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -257,11 +256,6 @@ func location(r *http.Request, kind, id string) string {
 		scheme = "http"
 	}
 	return scheme + "://" + r.Host + BasePath + partnerOf(r) + "/" + kind + "/" + id
-}
-
-// newID returns prefix and 20 base32 characters: 100 random bits.
-func newID(prefix string) string {
-	return prefix + strings.ToLower(rand.Text()[:20])
 }
 
 func zapErr(err error) zap.Field { return zap.Error(err) }

@@ -66,7 +66,7 @@ func (h *Handler) createUser(w http.ResponseWriter, r *http.Request) error {
 	}
 	now := h.now().UTC().Truncate(1e6)
 	u := store.User{
-		ID:           newID("u_"),
+		ID:           store.NewID("u_"),
 		PartnerID:    partnerOf(r),
 		Email:        su.Email,
 		Name:         su.Name,

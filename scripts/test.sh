@@ -10,6 +10,12 @@ command -v redis-server >/dev/null || missing+=(redis-server)
 command -v redis-sentinel >/dev/null || missing+=(redis-sentinel)
 command -v chromium >/dev/null || missing+=(chromium)
 command -v wrk >/dev/null || missing+=(wrk)
+# SimpleSAMLphp, a SAML IdP for internal/idptest; php-xml (dom) and
+# php-mbstring are not pulled in by the simplesamlphp package itself.
+if ! command -v php >/dev/null || ! test -d /usr/share/simplesamlphp ||
+	! php -r 'exit(extension_loaded("dom") && extension_loaded("mbstring") ? 0 : 1);'; then
+	missing+=(simplesamlphp php-cli php-xml php-mbstring)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
 	echo "installing: ${missing[*]}"
 	export DEBIAN_FRONTEND=noninteractive

@@ -48,6 +48,8 @@ type SSOConnections interface {
 	// UpdateSSOConnection follows UpdatePartner's rules; routing a domain
 	// another connection holds fails with ErrAlreadyExists.
 	UpdateSSOConnection(ctx context.Context, partnerID, id string, fn func(SSOConnection) (SSOConnection, error)) (SSOConnection, error)
+	// DeleteSSOConnection removes the connection, its domain routes and
+	// its SSO failure log.
 	DeleteSSOConnection(ctx context.Context, partnerID, id string) error
 	// FindSSOConnectionByDomain returns the partner's connection that
 	// routes an email domain, compared case-insensitively: an index

@@ -2,9 +2,11 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -122,7 +124,8 @@ type Partners interface {
 	UpdatePartner(ctx context.Context, id string, fn func(Partner) (Partner, error)) (Partner, error)
 	// DeletePartner removes the partner and everything of it: hostnames,
 	// users, sessions, groups, role mappings, SSO connections, tokens,
-	// tickets, counters, its audit stream and its request log.
+	// tickets, counters, its audit stream, its request log and its
+	// connections' SSO failure logs.
 	DeletePartner(ctx context.Context, id string) error
 }
 
@@ -240,6 +243,14 @@ type Store interface {
 	Tickets
 	AuditLog
 	RequestLog
+	SSOFailures
 	Bus
 	Close() error
+}
+
+// NewID returns prefix and 20 base32 characters: 100 random bits, safe
+// in URLs, headers and key names, lowercase so it reads the same in any
+// log.
+func NewID(prefix string) string {
+	return prefix + strings.ToLower(rand.Text()[:20])
 }

@@ -21,6 +21,10 @@ const (
 	PageSignOut     = "sign_out"
 	PageSignedOut   = "signed_out"
 	PageSetPassword = "set_password"
+	PageSSORedirect = "sso_redirect"
+	PageSSOPost     = "sso_post"
+	PageSSOError    = "sso_error"
+	PageSSOTest     = "sso_test"
 )
 
 // Page is the data every page shares.
@@ -49,6 +53,90 @@ type Login struct {
 	// Error, when set, is shown in an alert region announced to assistive
 	// technology. Keep it generic: it must not tell which field was wrong.
 	Error string
+	// Connections are the partner's SSO connections, offered as buttons.
+	Connections []SSOOption
+	// PasswordOptional lets the form be sent with an email alone, which
+	// routes the email's domain to its SSO connection.
+	PasswordOptional bool
+}
+
+// SSOOption is one SSO connection on the login page.
+type SSOOption struct {
+	// Name is the connection's name, e.g. "Acme Okta".
+	Name string
+	// URL starts a sign-in through it.
+	URL string
+}
+
+// SSORedirect is the data of the "sso_redirect" page: a hand-over to an
+// identity provider after a form post, by a link and a meta refresh, so
+// the browser leaves through a plain navigation.
+type SSORedirect struct {
+	Page
+	// Provider names where the user is going.
+	Provider string
+	// URL is the next step, on this site.
+	URL string
+}
+
+// SSOPost is the data of the "sso_post" page, which sends a SAML message
+// to the identity provider by an HTTP POST: with a script that sends it
+// at once where scripts run, and a button where they do not.
+type SSOPost struct {
+	Page
+	Provider string
+	// Action is the identity provider's URL.
+	Action string
+	// Fields are the hidden fields, in order.
+	Fields []Field
+	// ScriptURL is the script that submits the form.
+	ScriptURL string
+}
+
+// Field is one hidden form field.
+type Field struct {
+	Name  string
+	Value string
+}
+
+// SSOError is the data of the "sso_error" page: an SSO sign-in the user
+// cannot finish. It tells the user what to do, never why in detail: the
+// reason goes to the partner's administrators.
+type SSOError struct {
+	Page
+	// Message is what the user reads.
+	Message string
+	// Reference is the failure's code, for the user to quote to support.
+	Reference string
+	// LoginURL is the target of "Try again".
+	LoginURL string
+}
+
+// SSOTest is the data of the "sso_test" page: the outcome of a test
+// sign-in an administrator started.
+type SSOTest struct {
+	Page
+	Connection string
+	Succeeded  bool
+	// Failure, for a failed test.
+	Code    string
+	Message string
+	Facts   []Fact
+	// What the IdP sent and what it maps to, for a successful one.
+	Subject string
+	Issuer  string
+	Claims  []Fact
+	Profile []Fact
+	// UserNote says whether the user exists or would be created.
+	UserNote string
+	Groups   []string
+	Roles    []string
+}
+
+// Fact is a labelled value.
+type Fact struct {
+	Label string
+	Value string
 }
 
 // SignOut is the data of the "sign_out" page: a one-button form that confirms
@@ -143,6 +231,10 @@ var pageData = map[string]func(any) bool{
 	PageSignOut:     accepts[SignOut],
 	PageSignedOut:   accepts[SignedOut],
 	PageSetPassword: accepts[SetPassword],
+	PageSSORedirect: accepts[SSORedirect],
+	PageSSOPost:     accepts[SSOPost],
+	PageSSOError:    accepts[SSOError],
+	PageSSOTest:     accepts[SSOTest],
 }
 
 // accepts reports whether data is a T or a non-nil *T.

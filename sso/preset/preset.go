@@ -109,6 +109,8 @@ const (
 	CallbackPath = "/.partnergate/callback/oidc"
 	ACSPath      = "/.partnergate/saml/acs"
 	MetadataPath = "/.partnergate/saml/metadata"
+	// TestPath opens an admin's test sign-in link.
+	TestPath = "/.partnergate/sso/test"
 )
 
 // URLsFor returns the URLs of a partner served at host with scheme

@@ -50,6 +50,7 @@ var (
 	bucketTokens           = []byte("tokens")             // partner id / token id -> Token
 	bucketTickets          = []byte("tickets")            // partner id / ticket id -> ticket
 	bucketSCIMRequests     = []byte("scim_requests")      // partner id / big-endian seq -> RequestRecord
+	bucketSSOFailures      = []byte("sso_failures")       // partner id / connection id / big-endian seq -> SSOFailure
 	// Audit streams; see audit.go for a stream bucket's layout.
 	bucketAudit         = []byte("audit")          // partner id / stream
 	bucketPlatformAudit = []byte("platform_audit") // the platform stream
@@ -60,7 +61,7 @@ var (
 		bucketSessions, bucketUserSessions, bucketCounters,
 		bucketGroups, bucketGroupNames, bucketGroupExternalIDs, bucketGroupMembers, bucketGroupRoles,
 		bucketRoleMappings, bucketSSOConnections, bucketSSODomains,
-		bucketTokens, bucketTickets, bucketSCIMRequests,
+		bucketTokens, bucketTickets, bucketSCIMRequests, bucketSSOFailures,
 		bucketAudit, bucketPlatformAudit,
 	}
 	// partnerScoped are the root buckets DeletePartner empties.
@@ -69,7 +70,7 @@ var (
 		bucketSessions, bucketUserSessions, bucketCounters,
 		bucketGroups, bucketGroupNames, bucketGroupExternalIDs, bucketGroupMembers, bucketGroupRoles,
 		bucketRoleMappings, bucketSSOConnections, bucketSSODomains,
-		bucketTokens, bucketTickets, bucketSCIMRequests,
+		bucketTokens, bucketTickets, bucketSCIMRequests, bucketSSOFailures,
 		bucketAudit,
 	}
 )

@@ -42,7 +42,7 @@ func (s *Store) AppendRequest(ctx context.Context, partnerID string, rec store.R
 		if err := b.Put(binary.BigEndian.AppendUint64(nil, seq), data); err != nil {
 			return err
 		}
-		return trimRequests(b, seq, keep)
+		return trimOldest(b, seq, keep)
 	})
 	if err != nil {
 		return fmt.Errorf("append request of partner %q: %w", partnerID, err)
@@ -50,9 +50,10 @@ func (s *Store) AppendRequest(ctx context.Context, partnerID string, rec store.R
 	return nil
 }
 
-// trimRequests drops the records older than the keep newest, the newest
-// being seq. Sequences have no gaps, so the cut follows from seq alone.
-func trimRequests(b *bbolt.Bucket, seq uint64, keep int) error {
+// trimOldest drops the records of a ring bucket (a request log, an SSO
+// failure log) older than the keep newest, the newest being seq.
+// Sequences have no gaps, so the cut follows from seq alone.
+func trimOldest(b *bbolt.Bucket, seq uint64, keep int) error {
 	if seq <= uint64(keep) {
 		return nil
 	}

@@ -147,7 +147,8 @@ func (s *Store) UpdateSSOConnection(ctx context.Context, partnerID, id string, f
 	return next, nil
 }
 
-// DeleteSSOConnection implements store.SSOConnections.
+// DeleteSSOConnection implements store.SSOConnections; the connection's
+// failure log goes in the same transaction.
 func (s *Store) DeleteSSOConnection(ctx context.Context, partnerID, id string) error {
 	err := s.update(ctx, func(tx *bbolt.Tx) error {
 		conns := nested(tx, bucketSSOConnections, partnerID)
@@ -156,6 +157,9 @@ func (s *Store) DeleteSSOConnection(ctx context.Context, partnerID, id string) e
 			return err
 		}
 		if err := reindexSSODomains(tx, partnerID, id, c.Domains, nil); err != nil {
+			return err
+		}
+		if err := dropSSOFailures(tx, partnerID, id); err != nil {
 			return err
 		}
 		return conns.Delete([]byte(id))

@@ -61,6 +61,7 @@ func (k scope) ticket(id string) string            { return k.prefix + "ticket:"
 
 func (k scope) ssoConnection(id string) string { return k.prefix + "ssoconnection:" + id }
 func (k scope) ssoConnections() string         { return k.prefix + "ssoconnections" }
+func (k scope) ssoFailures(id string) string   { return k.prefix + "ssofailures:" + id }
 func (k scope) ssoDomain(domain string) string {
 	return k.prefix + "ssodomain:" + strings.ToLower(domain)
 }

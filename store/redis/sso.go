@@ -163,7 +163,9 @@ func (s *Store) UpdateSSOConnection(ctx context.Context, partnerID, id string, f
 	return next, nil
 }
 
-// DeleteSSOConnection implements store.SSOConnections.
+// DeleteSSOConnection implements store.SSOConnections. The failure log
+// goes in the same MULTI, and AppendSSOFailure watches the connection, so
+// no failure lands in a log after its connection is gone.
 func (s *Store) DeleteSSOConnection(ctx context.Context, partnerID, id string) error {
 	k, err := scopeOf(partnerID)
 	if err != nil {
@@ -177,6 +179,7 @@ func (s *Store) DeleteSSOConnection(ctx context.Context, partnerID, id string) e
 		_, err = tx.TxPipelined(ctx, func(pipe goredis.Pipeliner) error {
 			pipe.Del(ctx, k.ssoConnection(id))
 			pipe.ZRem(ctx, k.ssoConnections(), id)
+			pipe.Del(ctx, k.ssoFailures(id))
 			for _, u := range ssoDomainKeys(k, c.Domains) {
 				pipe.Del(ctx, u.key)
 			}

@@ -44,6 +44,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Tickets", ticketTests},
 		{"Audit", auditTests},
 		{"RequestLog", requestLogTests},
+		{"SSOFailures", ssoFailureTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
