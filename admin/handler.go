@@ -73,8 +73,11 @@ type Config struct {
 	// LinkScheme is the scheme of links mailed to users: "https" (the
 	// default) or "http" for a local setup.
 	LinkScheme string
-	Logger     *zap.Logger
-	Now        func() time.Time
+	// LinkPort is the port of partner sites in those links and in the
+	// SSO URLs shown, "" for the scheme's default.
+	LinkPort string
+	Logger   *zap.Logger
+	Now      func() time.Time
 }
 
 // OperatorKey is a named operator credential. The name appears in audit
@@ -98,6 +101,7 @@ type Handler struct {
 	clientIP   func(*http.Request) string
 	inviteTTL  time.Duration
 	linkScheme string
+	linkPort   string
 	log        *zap.Logger
 	now        func() time.Time
 	mux        *http.ServeMux
@@ -153,6 +157,7 @@ func New(cfg Config) (*Handler, error) {
 		clientIP:       cfg.ClientIP,
 		inviteTTL:      cfg.InviteTTL,
 		linkScheme:     cfg.LinkScheme,
+		linkPort:       cfg.LinkPort,
 		log:            cfg.Logger,
 		now:            cfg.Now,
 		mux:            http.NewServeMux(),

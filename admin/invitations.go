@@ -168,8 +168,12 @@ func (h *Handler) sendLink(r *http.Request, p store.Partner, u store.User, purpo
 // partnerHost is where a partner's users sign in: its first custom
 // hostname if it has one, else <id>.<base>.
 func (h *Handler) partnerHost(p store.Partner) string {
+	host := p.ID + "." + h.base
 	if len(p.Hostnames) > 0 {
-		return p.Hostnames[0]
+		host = p.Hostnames[0]
 	}
-	return p.ID + "." + h.base
+	if h.linkPort != "" {
+		host += ":" + h.linkPort
+	}
+	return host
 }

@@ -46,6 +46,7 @@ func (h *PartnerAdmin) Provision(ctx caddy.Context) error {
 		SecretsKey:   app.secretsKey,
 		ClientIP:     clientIP,
 		LinkScheme:   app.LinkScheme,
+		LinkPort:     app.LinkPort,
 		Logger:       ctx.Logger(),
 	})
 	return err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -56,6 +57,9 @@ type App struct {
 	// LinkScheme is the scheme of links mailed to users: https (default)
 	// or http, for a local setup without TLS.
 	LinkScheme string `json:"link_scheme,omitempty"`
+	// LinkPort is the port of partner sites in links and in the SSO URLs
+	// the admin API shows, when it is not the scheme's default.
+	LinkPort string `json:"link_port,omitempty"`
 
 	store     *sharedStore
 	poolKey   string
@@ -221,6 +225,9 @@ func (a *App) Validate() error {
 	}
 	if err := a.Audit.retention().Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("audit: %w", err))
+	}
+	if p, err := strconv.Atoi(a.LinkPort); a.LinkPort != "" && (err != nil || p < 1 || p > 65535) {
+		errs = append(errs, fmt.Errorf("link_port: %q is not a port number", a.LinkPort))
 	}
 	if a.LinkScheme != "" && a.LinkScheme != "https" && a.LinkScheme != "http" {
 		errs = append(errs, fmt.Errorf("link_scheme: %q is neither https nor http", a.LinkScheme))

@@ -32,6 +32,7 @@ func init() {
 //		session_lifetime <duration>
 //		session_idle_timeout <duration>
 //		link_scheme https|http
+//		link_port <port>            # partner sites' port, when not the scheme's
 //		mail {
 //			host <host>
 //			port <port>
@@ -114,6 +115,10 @@ func parseGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
 			}
 		case "link_scheme":
 			if !d.AllArgs(&app.LinkScheme) {
+				return nil, d.ArgErr()
+			}
+		case "link_port":
+			if !d.AllArgs(&app.LinkPort) {
 				return nil, d.ArgErr()
 			}
 		case "mail":

@@ -187,7 +187,11 @@ func (g *Gateway) toPrimaryHost(w http.ResponseWriter, r *http.Request, p *Partn
 	if normalizeHost(r.Host) == p.PrimaryHost {
 		return false
 	}
-	u := url.URL{Scheme: g.scheme(), Host: p.PrimaryHost, Path: r.URL.Path, RawQuery: r.URL.RawQuery}
+	host := p.PrimaryHost
+	if i := strings.LastIndexByte(r.Host, ':'); i >= 0 && !strings.HasSuffix(r.Host, "]") {
+		host += r.Host[i:]
+	}
+	u := url.URL{Scheme: g.scheme(), Host: host, Path: r.URL.Path, RawQuery: r.URL.RawQuery}
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, u.String(), http.StatusFound)
 	return true
@@ -204,7 +208,7 @@ func (g *Gateway) beginSSO(w http.ResponseWriter, r *http.Request, p *Partner, c
 	var form map[string]string
 	switch {
 	case c.cfg.OIDC != nil:
-		cfg, err := g.oidcConfig(c, p)
+		cfg, err := g.oidcConfig(r, c)
 		if err != nil {
 			g.ssoFailed(w, r, p, c, f, sso.Wrap(sso.Misconfigured, "The connection's client secret cannot be read; enter it again.", err), "")
 			return
@@ -215,7 +219,7 @@ func (g *Gateway) beginSSO(w http.ResponseWriter, r *http.Request, p *Partner, c
 			return
 		}
 	default:
-		cfg, err := g.samlConfig(ctx, c, p)
+		cfg, err := g.samlConfig(ctx, r, c)
 		if err != nil {
 			g.ssoFailed(w, r, p, c, f, err, "")
 			return
@@ -268,7 +272,7 @@ func (g *Gateway) oidcCallback(w http.ResponseWriter, r *http.Request, p *Partne
 	if !ok {
 		return
 	}
-	cfg, err := g.oidcConfig(c, p)
+	cfg, err := g.oidcConfig(r, c)
 	if err != nil {
 		g.ssoFailed(w, r, p, c, f, sso.Wrap(sso.Misconfigured, "The connection's client secret cannot be read; enter it again.", err), "")
 		return
@@ -367,7 +371,7 @@ func (g *Gateway) samlACS(w http.ResponseWriter, r *http.Request, p *Partner) {
 		g.ssoUnavailableOrGone(w, r, p, err)
 		return
 	}
-	cfg, err := g.samlConfig(ctx, c, p)
+	cfg, err := g.samlConfig(ctx, r, c)
 	if err != nil {
 		g.ssoFailed(w, r, p, c, f, err, "")
 		return
@@ -406,7 +410,7 @@ func (g *Gateway) idpInitiated(ctx context.Context, w http.ResponseWriter, r *ht
 		if err != nil || !c.Enabled || c.cfg.SAML == nil {
 			continue
 		}
-		cfg, err := g.samlConfig(ctx, c, p)
+		cfg, err := g.samlConfig(ctx, r, c)
 		if err == nil {
 			var claims sso.Claims
 			if claims, err = saml.ParseResponse(ctx, cfg, response, nil, g.replayCache(p)); err == nil {
@@ -640,16 +644,18 @@ func (g *Gateway) decodeConnection(sc store.SSOConnection) (conn, error) {
 	return conn{SSOConnection: sc, cfg: cfg}, nil
 }
 
-// urls are the partner's SSO URLs, on its primary host.
-func (g *Gateway) urls(p *Partner) preset.PartnerURLs {
-	return preset.URLsFor(g.scheme(), p.PrimaryHost)
+// urls are the partner's SSO URLs on the host the browser reached, which
+// is its primary host for every step of a sign-in (see toPrimaryHost);
+// the host keeps its port, for sites not on the scheme's default one.
+func (g *Gateway) urls(r *http.Request) preset.PartnerURLs {
+	return preset.URLsFor(g.scheme(), strings.ToLower(r.Host))
 }
 
 // sloURL is where a connection's IdP sends logout requests: the
 // connection is in the URL because one SP entity serves every SAML
 // connection of the partner.
-func (g *Gateway) sloURL(p *Partner, connectionID string) string {
-	u := url.URL{Scheme: g.scheme(), Host: p.PrimaryHost, Path: g.cfg.Prefix + "saml/slo", RawQuery: "connection=" + url.QueryEscape(connectionID)}
+func (g *Gateway) sloURL(r *http.Request, connectionID string) string {
+	u := url.URL{Scheme: g.scheme(), Host: strings.ToLower(r.Host), Path: g.cfg.Prefix + "saml/slo", RawQuery: "connection=" + url.QueryEscape(connectionID)}
 	return u.String()
 }
 
@@ -660,7 +666,7 @@ func (g *Gateway) scheme() string {
 	return "https"
 }
 
-func (g *Gateway) oidcConfig(c conn, p *Partner) (oidc.Config, error) {
+func (g *Gateway) oidcConfig(r *http.Request, c conn) (oidc.Config, error) {
 	o := c.cfg.OIDC
 	secret, err := connection.ClientSecret(g.cfg.SSO.Secrets, c.SSOConnection, o)
 	if err != nil {
@@ -668,11 +674,11 @@ func (g *Gateway) oidcConfig(c conn, p *Partner) (oidc.Config, error) {
 	}
 	return oidc.Config{
 		Issuer: o.Issuer, ClientID: o.ClientID, ClientSecret: secret, Scopes: o.Scopes,
-		RedirectURL: g.urls(p).RedirectURI, Userinfo: o.Userinfo,
+		RedirectURL: g.urls(r).RedirectURI, Userinfo: o.Userinfo,
 	}, nil
 }
 
-func (g *Gateway) samlConfig(ctx context.Context, c conn, p *Partner) (saml.Config, error) {
+func (g *Gateway) samlConfig(ctx context.Context, r *http.Request, c conn) (saml.Config, error) {
 	s := c.cfg.SAML
 	key, cert, err := connection.SPKeyPair(g.cfg.SSO.Secrets, c.SSOConnection, s)
 	if err != nil {
@@ -690,9 +696,9 @@ func (g *Gateway) samlConfig(ctx context.Context, c conn, p *Partner) (saml.Conf
 	if err != nil {
 		return saml.Config{}, err
 	}
-	u := g.urls(p)
+	u := g.urls(r)
 	return saml.Config{
-		EntityID: u.SPEntityID, ACSURL: u.ACSURL, SLOURL: g.sloURL(p, c.ID),
+		EntityID: u.SPEntityID, ACSURL: u.ACSURL, SLOURL: g.sloURL(r, c.ID),
 		Key: key, Certificate: cert, IdP: idp,
 		SignRequests: s.SignRequests, AllowIdPInitiated: s.AllowIdPInitiated, Now: g.cfg.Now,
 	}, nil
@@ -733,9 +739,9 @@ func (g *Gateway) samlMetadata(w http.ResponseWriter, r *http.Request, p *Partne
 		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
 		return
 	}
-	u := g.urls(p)
+	u := g.urls(r)
 	doc, err := saml.Metadata(saml.Config{
-		EntityID: u.SPEntityID, ACSURL: u.ACSURL, SLOURL: g.sloURL(p, c.ID),
+		EntityID: u.SPEntityID, ACSURL: u.ACSURL, SLOURL: g.sloURL(r, c.ID),
 		Key: key, Certificate: cert, SignRequests: c.cfg.SAML.SignRequests,
 	})
 	if err != nil {

@@ -118,7 +118,7 @@ func (g *Gateway) oidcBackchannelLogout(w http.ResponseWriter, r *http.Request, 
 		writeLogoutError(w, http.StatusBadRequest, "invalid_request", "unknown connection")
 		return
 	}
-	cfg, err := g.oidcConfig(c, p)
+	cfg, err := g.oidcConfig(r, c)
 	if err != nil {
 		g.cfg.Logger.Error("back-channel logout: connection settings", zap.String("partner", p.ID), zap.Error(err))
 		writeLogoutError(w, http.StatusInternalServerError, "server_error", "")
@@ -160,7 +160,7 @@ func (g *Gateway) samlLogout(w http.ResponseWriter, r *http.Request, p *Partner)
 		g.renderSSOError(w, p, http.StatusNotFound, "This sign-out link is not valid here.", "")
 		return
 	}
-	cfg, err := g.samlConfig(ctx, c, p)
+	cfg, err := g.samlConfig(ctx, r, c)
 	if err != nil {
 		g.cfg.Logger.Warn("SAML logout: connection settings", zap.String("partner", p.ID), zap.Error(err))
 		g.renderSSOError(w, p, http.StatusBadGateway, msgSSOUnavailable, string(sso.AsFailure(err).Code))
