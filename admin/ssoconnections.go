@@ -125,7 +125,7 @@ func idpCertificates(s *connection.SAML, now time.Time) []certificateJSON {
 	return out
 }
 
-func ssoConnectionOf(c store.SSOConnection) (ssoConnectionJSON, error) {
+func (h *Handler) ssoConnectionOf(c store.SSOConnection) (ssoConnectionJSON, error) {
 	cfg, err := connection.Decode(c)
 	if err != nil {
 		return ssoConnectionJSON{}, err
@@ -143,7 +143,7 @@ func ssoConnectionOf(c store.SSOConnection) (ssoConnectionJSON, error) {
 			MetadataURL: s.MetadataURL, MetadataXML: s.MetadataXML,
 			EntityID: s.EntityID, SSOURL: s.SSOURL, Certificates: s.Certificates,
 			AllowIdPInitiated: s.AllowIdPInitiated, SignRequests: s.SignRequests,
-			IdPCertificates: idpCertificates(s, time.Now()),
+			IdPCertificates: idpCertificates(s, h.now()),
 		}
 	}
 	return out, nil
@@ -164,7 +164,7 @@ func (h *Handler) listSSOConnections(w http.ResponseWriter, r *http.Request) err
 	}
 	out := listJSON[ssoConnectionJSON]{Data: make([]ssoConnectionJSON, 0, len(conns))}
 	for _, c := range conns {
-		j, err := ssoConnectionOf(c)
+		j, err := h.ssoConnectionOf(c)
 		if err != nil {
 			return err
 		}
@@ -178,7 +178,7 @@ func (h *Handler) getSSOConnection(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	out, err := ssoConnectionOf(c)
+	out, err := h.ssoConnectionOf(c)
 	if err != nil {
 		return err
 	}
@@ -242,7 +242,7 @@ func (h *Handler) createSSOConnection(w http.ResponseWriter, r *http.Request) er
 	}
 	c.CreatedAt = h.timestamp()
 	c.UpdatedAt = c.CreatedAt
-	out, err := ssoConnectionOf(c)
+	out, err := h.ssoConnectionOf(c)
 	if err != nil {
 		return err
 	}
@@ -307,7 +307,7 @@ func (h *Handler) updateSSOConnection(w http.ResponseWriter, r *http.Request) er
 			return err
 		}
 	}
-	before, err := ssoConnectionOf(cur)
+	before, err := h.ssoConnectionOf(cur)
 	if err != nil {
 		return err
 	}
@@ -321,7 +321,7 @@ func (h *Handler) updateSSOConnection(w http.ResponseWriter, r *http.Request) er
 			}
 			return c, errConcurrentUpdate
 		}
-		shown, err := ssoConnectionOf(c)
+		shown, err := h.ssoConnectionOf(c)
 		if err != nil {
 			return c, err
 		}
@@ -337,7 +337,7 @@ func (h *Handler) updateSSOConnection(w http.ResponseWriter, r *http.Request) er
 		}
 		return ssoConnectionError(err)
 	}
-	out, err := ssoConnectionOf(updated)
+	out, err := h.ssoConnectionOf(updated)
 	if err != nil {
 		return err
 	}
@@ -355,7 +355,7 @@ func (h *Handler) deleteSSOConnection(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return err
 	}
-	shown, err := ssoConnectionOf(c)
+	shown, err := h.ssoConnectionOf(c)
 	if err != nil {
 		return err
 	}

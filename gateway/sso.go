@@ -576,7 +576,7 @@ func (g *Gateway) saveTest(w http.ResponseWriter, r *http.Request, p *Partner, c
 	if err == nil {
 		res.ID, res.ConnectionID, res.CreatedAt, res.ExpiresAt = stored.ID, stored.ConnectionID, stored.CreatedAt, stored.ExpiresAt
 		res.CompletedAt = g.cfg.Now().UTC().Truncate(time.Millisecond)
-		err = diagnostics.Save(ctx, g.cfg.SSO.Store, p.ID, res)
+		err = diagnostics.Save(ctx, g.cfg.SSO.Store, p.ID, res, g.cfg.Now())
 	}
 	if err != nil {
 		g.cfg.Logger.Warn("test sign-in result not kept", zap.String("partner", p.ID), zap.String("connection", c.ID), zap.Error(err))

@@ -60,6 +60,11 @@ func everyPage() []struct {
 		{"set_password invalid", templates.PageSetPassword, sampleSetPassword(templates.SetPasswordInvalid, "")},
 		{"set_password done", templates.PageSetPassword, sampleSetPassword(templates.SetPasswordDone, "invite")},
 		{"set_password reset done", templates.PageSetPassword, sampleSetPassword(templates.SetPasswordDone, "reset")},
+		{"login with SSO", templates.PageLogin, sampleSSOLogin()},
+		{"sso_redirect", templates.PageSSORedirect, sampleSSORedirect()},
+		{"sso_error", templates.PageSSOError, sampleSSOError()},
+		{"sso_test succeeded", templates.PageSSOTest, sampleSSOTest(true)},
+		{"sso_test failed", templates.PageSSOTest, sampleSSOTest(false)},
 	}
 }
 

@@ -2,65 +2,31 @@ package account
 
 import (
 	"errors"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
-	"github.com/partnergate/partnergate/internal/redistest"
+	"github.com/partnergate/partnergate/internal/teststore"
 	"github.com/partnergate/partnergate/sso"
 	"github.com/partnergate/partnergate/sso/preset"
 	"github.com/partnergate/partnergate/store"
-	"github.com/partnergate/partnergate/store/bolt"
-	pgredis "github.com/partnergate/partnergate/store/redis"
 )
 
 // t0 is the clock of every sign-in.
 var t0 = time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)
 
-// backends are the stores every test runs on.
-var backends = []string{"bolt", "redis"}
-
 // onEachStore runs test once per backend, in parallel, each on a fresh
-// store holding partners "pa" and "pb". A missing redis-server fails the
-// test (redistest's convention): it never skips.
+// store holding partners "pa" and "pb".
 func onEachStore(t *testing.T, test func(t *testing.T, st store.Store)) {
 	t.Helper()
-	for _, backend := range backends {
-		t.Run(backend, func(t *testing.T) {
-			t.Parallel()
-			st := openStore(t, backend)
-			for _, id := range []string{"pa", "pb"} {
-				if err := st.CreatePartner(t.Context(), store.Partner{ID: id, Name: id, CreatedAt: t0, UpdatedAt: t0}); err != nil {
-					t.Fatalf("create partner %s: %v", id, err)
-				}
+	teststore.Each(t, func(t *testing.T, st store.Store) {
+		for _, id := range []string{"pa", "pb"} {
+			if err := st.CreatePartner(t.Context(), store.Partner{ID: id, Name: id, CreatedAt: t0, UpdatedAt: t0}); err != nil {
+				t.Fatalf("create partner %s: %v", id, err)
 			}
-			test(t, st)
-		})
-	}
-}
-
-func openStore(t *testing.T, backend string) store.Store {
-	t.Helper()
-	switch backend {
-	case "bolt":
-		db, err := bolt.Open(filepath.Join(t.TempDir(), "partnergate.db"))
-		if err != nil {
-			t.Fatalf("open bolt: %v", err)
 		}
-		t.Cleanup(func() { _ = db.Close() })
-		return db
-	case "redis":
-		srv := redistest.Start(t)
-		s, err := pgredis.Open(t.Context(), srv.URL())
-		if err != nil {
-			t.Fatalf("open redis store: %v", err)
-		}
-		t.Cleanup(func() { _ = s.Close() })
-		return s
-	}
-	t.Fatalf("unknown backend %q", backend)
-	return nil
+		test(t, st)
+	})
 }
 
 // conn is a connection of partner pa serving acme.com.
@@ -644,3 +610,47 @@ func TestSCIMTokenOfOtherPartnerIgnored(t *testing.T) {
 }
 
 var _ Store = store.Store(nil)
+
+// TestAlternateAddressDoesNotCrossDomains: a user of another domain with
+// an alternate address at acme.com is not handed to acme.com's IdP.
+func TestAlternateAddressDoesNotCrossDomains(t *testing.T) {
+	t.Parallel()
+	onEachStore(t, func(t *testing.T, st store.Store) {
+		boss := addUser(t, st, store.User{Email: "boss@other.org", Name: "Boss", Active: true, AltEmails: []string{"boss@acme.com"}})
+		cl, p := signIn(t, "sub-boss", "boss@acme.com", "Not The Boss")
+		_, err := Resolve(t.Context(), st, conn(false), cl, p, false, t0)
+		wantRefused(t, err, sso.UserNotProvisioned)
+		if got := getUser(t, st, "pa", boss.ID); got.Name != "Boss" {
+			t.Errorf("the other domain's user was changed: %+v", got)
+		}
+	})
+}
+
+// TestConcurrentFirstSignIns: two tabs finishing a new user's first
+// sign-in at once both get in, as one user.
+func TestConcurrentFirstSignIns(t *testing.T) {
+	t.Parallel()
+	onEachStore(t, func(t *testing.T, st store.Store) {
+		cl, p := signIn(t, "sub-new", "new@acme.com", "New")
+		const tabs = 8
+		ids := make(chan string, tabs)
+		errs := make(chan error, tabs)
+		for range tabs {
+			go func() {
+				out, err := Resolve(t.Context(), st, conn(true), cl, p, false, t0)
+				errs <- err
+				ids <- out.User.ID
+			}()
+		}
+		seen := map[string]bool{}
+		for range tabs {
+			if err := <-errs; err != nil {
+				t.Errorf("a concurrent first sign-in failed: %v", err)
+			}
+			seen[<-ids] = true
+		}
+		if all := users(t, st, "pa"); len(all) != 1 || len(seen) != 1 || !seen[all[0].ID] {
+			t.Errorf("users %v, resolved ids %v: want one user for every tab", all, seen)
+		}
+	})
+}

@@ -64,10 +64,10 @@ func Begin(ctx context.Context, t store.Tickets, partnerID, connectionID string,
 		ID: store.NewID("sst_"), ConnectionID: connectionID, Status: Pending,
 		CreatedAt: now.UTC().Truncate(time.Millisecond), ExpiresAt: now.Add(TTL).UTC().Truncate(time.Millisecond),
 	}
-	if err := put(ctx, t, partnerID, resultKey(r.ID), r); err != nil {
+	if err := put(ctx, t, partnerID, resultKey(r.ID), r, now); err != nil {
 		return "", Result{}, err
 	}
-	if err := put(ctx, t, partnerID, linkKey(secret), r); err != nil {
+	if err := put(ctx, t, partnerID, linkKey(secret), r, now); err != nil {
 		return "", Result{}, err
 	}
 	return secret, r, nil
@@ -85,16 +85,16 @@ func Redeem(ctx context.Context, t store.Tickets, partnerID, secret string) (Res
 	return decode(b)
 }
 
-// Save replaces a test's result with its outcome.
-func Save(ctx context.Context, t store.Tickets, partnerID string, r Result) error {
-	ttl := time.Until(r.ExpiresAt)
-	if ttl <= 0 {
+// Save replaces a test's result with its outcome; it is kept until the
+// test's end, as of now.
+func Save(ctx context.Context, t store.Tickets, partnerID string, r Result, now time.Time) error {
+	if !r.ExpiresAt.After(now) {
 		return ErrNotFound
 	}
 	if _, err := t.TakeTicket(ctx, partnerID, resultKey(r.ID)); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("replace test sign-in result: %w", err)
 	}
-	return put(ctx, t, partnerID, resultKey(r.ID), r)
+	return put(ctx, t, partnerID, resultKey(r.ID), r, now)
 }
 
 // Load reads a test's result.
@@ -109,12 +109,12 @@ func Load(ctx context.Context, t store.Tickets, partnerID, id string) (Result, e
 	return decode(b)
 }
 
-func put(ctx context.Context, t store.Tickets, partnerID, key string, r Result) error {
+func put(ctx context.Context, t store.Tickets, partnerID, key string, r Result, now time.Time) error {
 	b, err := json.Marshal(r)
 	if err != nil {
 		return fmt.Errorf("encode test sign-in: %w", err)
 	}
-	ttl := time.Until(r.ExpiresAt)
+	ttl := r.ExpiresAt.Sub(now)
 	if ttl <= 0 {
 		return ErrNotFound
 	}

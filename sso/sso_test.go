@@ -1,0 +1,84 @@
+package sso_test
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/partnergate/partnergate/sso"
+	"github.com/partnergate/partnergate/sso/preset"
+)
+
+var entra = preset.Mapping{
+	Email:      []string{"email", "preferred_username", "upn"},
+	Name:       []string{"name"},
+	GivenName:  []string{"given_name"},
+	FamilyName: []string{"family_name"},
+	Groups:     []string{"groups", "roles"},
+}
+
+func TestMapProfileFirstPresentClaimWins(t *testing.T) {
+	t.Parallel()
+	c := sso.Claims{Attributes: map[string][]string{
+		"email":              {"  "},
+		"preferred_username": {"Ann.Lee@Acme.COM"},
+		"upn":                {"ann@corp.acme.com"},
+		"given_name":         {"Ann"},
+		"family_name":        {"Lee"},
+		"groups":             {"eng", "ops", "eng"},
+		"roles":              {"ops", "admins"},
+	}}
+	p, err := sso.MapProfile(c, entra)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Email != "ann.lee@acme.com" {
+		t.Errorf("email %q: a blank claim must not win, and the address is lowercased", p.Email)
+	}
+	if p.Name != "Ann Lee" {
+		t.Errorf("name %q: without a name claim it is built from the parts", p.Name)
+	}
+	if want := []string{"eng", "ops", "admins"}; !slices.Equal(p.Groups, want) {
+		t.Errorf("groups %v, want %v: every groups claim, each value once", p.Groups, want)
+	}
+}
+
+func TestMapProfileWithoutEmailNamesTheClaims(t *testing.T) {
+	t.Parallel()
+	_, err := sso.MapProfile(sso.Claims{Attributes: map[string][]string{"sub": {"1"}, "name": {"Ann"}}}, entra)
+	f, ok := errors.AsType[*sso.Failure](err)
+	if !ok || f.Code != sso.MissingAttribute {
+		t.Fatalf("err %v, want a missing_attribute failure", err)
+	}
+	if !slices.Contains(f.Facts, sso.Fact{Label: "Claims looked for", Value: "email, preferred_username, upn"}) ||
+		!slices.Contains(f.Facts, sso.Fact{Label: "Claims received", Value: "name, sub"}) {
+		t.Errorf("facts %v do not say what was looked for and what came", f.Facts)
+	}
+}
+
+func TestMapProfileRefusesANonAddress(t *testing.T) {
+	t.Parallel()
+	for _, v := range []string{"ann", "ann@", "@acme.com", "ann lee@acme.com", "<ann@acme.com>"} {
+		_, err := sso.MapProfile(sso.Claims{Attributes: map[string][]string{"email": {v}}}, entra)
+		if f, ok := errors.AsType[*sso.Failure](err); !ok || f.Code != sso.MissingAttribute {
+			t.Errorf("email claim %q: err %v, want missing_attribute", v, err)
+		}
+	}
+}
+
+func TestAsFailureKeepsTypedFailuresAndHidesTheRest(t *testing.T) {
+	t.Parallel()
+	typed := sso.Fail(sso.WrongAudience, "meant for another app", sso.Fact{Label: "Expected audience", Value: "a"})
+	if got := sso.AsFailure(fmt.Errorf("sign-in: %w", typed)); got != typed {
+		t.Errorf("a wrapped failure came back as %v", got)
+	}
+	cause := errors.New("dial tcp 10.0.0.1:6379: connection refused")
+	got := sso.AsFailure(cause)
+	if got.Code != sso.Internal || !errors.Is(got, cause) {
+		t.Fatalf("AsFailure(%v) = %v", cause, got)
+	}
+	if got.Message == "" || len(got.Facts) != 0 {
+		t.Errorf("an internal failure must say something generic and show no facts: %+v", got)
+	}
+}
