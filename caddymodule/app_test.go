@@ -25,3 +25,16 @@ func TestRedactURL(t *testing.T) {
 		}
 	}
 }
+
+// TestValidateLinkPort: a link_port that is no port fails the config
+// load, so no admin ever copies a broken URL into an IdP.
+func TestValidateLinkPort(t *testing.T) {
+	t.Parallel()
+	for port, ok := range map[string]bool{"": true, "8443": true, "65535": true, "0": false, "65536": false, "https": false, "-1": false} {
+		a := App{BaseDomain: "apps.example", LinkPort: port}
+		err := a.Validate()
+		if got := err == nil || !strings.Contains(err.Error(), "link_port"); got != ok {
+			t.Errorf("link_port %q: Validate() = %v", port, err)
+		}
+	}
+}
