@@ -17,6 +17,7 @@ import (
 	"github.com/partnergate/partnergate/password"
 	"github.com/partnergate/partnergate/secretbox"
 	"github.com/partnergate/partnergate/session"
+	"github.com/partnergate/partnergate/sso/saml"
 	"github.com/partnergate/partnergate/store"
 )
 
@@ -73,6 +74,10 @@ type Config struct {
 	// LinkScheme is the scheme of links mailed to users: "https" (the
 	// default) or "http" for a local setup.
 	LinkScheme string
+	// SAMLMetadata reads IdP metadata URLs, to show their certificates'
+	// expiry; the sign-ins share it. Nil shows them for pasted metadata
+	// only.
+	SAMLMetadata *saml.MetadataCache
 	// LinkPort is the port of partner sites in those links and in the
 	// SSO URLs shown, "" for the scheme's default.
 	LinkPort string
@@ -102,10 +107,12 @@ type Handler struct {
 	inviteTTL  time.Duration
 	linkScheme string
 	linkPort   string
-	log        *zap.Logger
-	now        func() time.Time
-	mux        *http.ServeMux
-	table      []route
+	// samlMetadata is shared with the sign-ins.
+	samlMetadata *saml.MetadataCache
+	log          *zap.Logger
+	now          func() time.Time
+	mux          *http.ServeMux
+	table        []route
 	// hashing bounds the argon2id hashes in flight (see hashPassword);
 	// hashFn is a field so tests can hold a slot.
 	hashing *password.Limiter
@@ -158,6 +165,7 @@ func New(cfg Config) (*Handler, error) {
 		inviteTTL:      cfg.InviteTTL,
 		linkScheme:     cfg.LinkScheme,
 		linkPort:       cfg.LinkPort,
+		samlMetadata:   cfg.SAMLMetadata,
 		log:            cfg.Logger,
 		now:            cfg.Now,
 		mux:            http.NewServeMux(),

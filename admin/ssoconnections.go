@@ -2,6 +2,7 @@ package admin
 
 import (
 	"bytes"
+	"context"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
@@ -83,8 +84,10 @@ type samlJSON struct {
 	Certificates      string `json:"certificates,omitempty"`
 	AllowIdPInitiated bool   `json:"allow_idp_initiated"`
 	SignRequests      bool   `json:"sign_requests"`
-	// IdPCertificates are the signing certificates of pasted metadata or
-	// certificates, flagged ahead of their expiry.
+	// IdPCertificates are the IdP's signing certificates, flagged ahead
+	// of their expiry. They are read from the IdP's metadata, which may
+	// change without the connection changing, so the ETag leaves them
+	// out.
 	IdPCertificates []certificateJSON `json:"idp_certificates,omitempty"`
 }
 
@@ -99,9 +102,14 @@ type certificateJSON struct {
 // flagged: time enough to roll it over at the IdP.
 const certificateWarning = 30 * 24 * time.Hour
 
-// idpCertificates lists the certificates of an IdP given inline; one
-// fetched from a metadata URL is read when it is used.
-func idpCertificates(s *connection.SAML, now time.Time) []certificateJSON {
+// certificateFetch bounds reading a metadata URL for an answer: a slow
+// IdP leaves the list out, and the fetch goes on for the next read.
+const certificateFetch = 2 * time.Second
+
+// idpCertificates lists the IdP's signing certificates: from pasted
+// metadata or certificates, or from the metadata URL through the cache
+// the sign-ins share.
+func (h *Handler) idpCertificates(r *http.Request, s *samlJSON) []certificateJSON {
 	var idp saml.IdP
 	var err error
 	switch {
@@ -109,12 +117,17 @@ func idpCertificates(s *connection.SAML, now time.Time) []certificateJSON {
 		idp, err = saml.ParseMetadata([]byte(s.MetadataXML))
 	case s.Certificates != "":
 		idp, err = saml.ManualIdP(s.EntityID, s.SSOURL, []byte(s.Certificates))
+	case s.MetadataURL != "" && h.samlMetadata != nil:
+		ctx, cancel := context.WithTimeout(r.Context(), certificateFetch)
+		defer cancel()
+		idp, err = h.samlMetadata.Get(ctx, s.MetadataURL)
 	default:
 		return nil
 	}
 	if err != nil {
 		return nil
 	}
+	now := h.now()
 	out := make([]certificateJSON, 0, len(idp.Certificates))
 	for _, c := range idp.Certificates {
 		out = append(out, certificateJSON{
@@ -123,6 +136,16 @@ func idpCertificates(s *connection.SAML, now time.Time) []certificateJSON {
 		})
 	}
 	return out
+}
+
+// writeConnection answers one connection with its ETag, then its IdP
+// certificates.
+func (h *Handler) writeConnection(w http.ResponseWriter, r *http.Request, status int, out ssoConnectionJSON) error {
+	w.Header().Set("ETag", etagOf(out))
+	if out.SAML != nil {
+		out.SAML.IdPCertificates = h.idpCertificates(r, out.SAML)
+	}
+	return writeJSON(w, status, out)
 }
 
 func (h *Handler) ssoConnectionOf(c store.SSOConnection) (ssoConnectionJSON, error) {
@@ -143,7 +166,6 @@ func (h *Handler) ssoConnectionOf(c store.SSOConnection) (ssoConnectionJSON, err
 			MetadataURL: s.MetadataURL, MetadataXML: s.MetadataXML,
 			EntityID: s.EntityID, SSOURL: s.SSOURL, Certificates: s.Certificates,
 			AllowIdPInitiated: s.AllowIdPInitiated, SignRequests: s.SignRequests,
-			IdPCertificates: idpCertificates(s, h.now()),
 		}
 	}
 	return out, nil
@@ -168,6 +190,9 @@ func (h *Handler) listSSOConnections(w http.ResponseWriter, r *http.Request) err
 		if err != nil {
 			return err
 		}
+		if j.SAML != nil {
+			j.SAML.IdPCertificates = h.idpCertificates(r, j.SAML)
+		}
 		out.Data = append(out.Data, j)
 	}
 	return writeJSON(w, http.StatusOK, out)
@@ -182,7 +207,7 @@ func (h *Handler) getSSOConnection(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	return writeResource(w, http.StatusOK, out)
+	return h.writeConnection(w, r, http.StatusOK, out)
 }
 
 func (h *Handler) createSSOConnection(w http.ResponseWriter, r *http.Request) error {
@@ -258,7 +283,7 @@ func (h *Handler) createSSOConnection(w http.ResponseWriter, r *http.Request) er
 	}
 	h.publish(r, store.Event{Kind: store.PartnersChanged, PartnerID: p.ID})
 	w.Header().Set("Location", ssoConnectionPath(p.ID, c.ID))
-	return writeResource(w, http.StatusCreated, out)
+	return h.writeConnection(w, r, http.StatusCreated, out)
 }
 
 func (h *Handler) updateSSOConnection(w http.ResponseWriter, r *http.Request) error {
@@ -343,7 +368,7 @@ func (h *Handler) updateSSOConnection(w http.ResponseWriter, r *http.Request) er
 	}
 	noteTarget(r, "sso_connection", cur.ID, diffConnection(before, out, in.secret.set)...)
 	h.publish(r, store.Event{Kind: store.PartnersChanged, PartnerID: cur.PartnerID})
-	return writeResource(w, http.StatusOK, out)
+	return h.writeConnection(w, r, http.StatusOK, out)
 }
 
 // errConcurrentUpdate answers a PATCH without If-Match that raced another

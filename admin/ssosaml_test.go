@@ -8,8 +8,10 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"io"
 	"math/big"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -19,6 +21,7 @@ import (
 	"github.com/partnergate/partnergate/sso"
 	"github.com/partnergate/partnergate/sso/connection"
 	"github.com/partnergate/partnergate/sso/diagnostics"
+	"github.com/partnergate/partnergate/sso/saml"
 	"github.com/partnergate/partnergate/store"
 )
 
@@ -253,5 +256,37 @@ func TestSSOFailuresList(t *testing.T) {
 			t.Errorf("another connection shows %+v", got.Data)
 		}
 		assertError(t, e.call("GET", conns+"/sso_nope/failures", ""), http.StatusNotFound, "not_found", "")
+	})
+}
+
+// TestSAMLMetadataURLCertificates: certificates behind a metadata URL are
+// flagged too, and, since the IdP may change them at any time, they do not
+// enter the ETag: a PATCH with the ETag of a GET succeeds.
+func TestSAMLMetadataURLCertificates(t *testing.T) {
+	t.Parallel()
+	soon := idpCert(t, "rolling.idp.example", t0.Add(20*24*time.Hour))
+	md := idpMetadata("https://idp.example.com", soon)
+	idp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/samlmetadata+xml")
+		io.WriteString(w, md)
+	}))
+	t.Cleanup(idp.Close)
+	onEachStore(t, func(t *testing.T, backend string) {
+		var e *env
+		e = newEnvOn(t, backend, func(c *Config) {
+			c.SAMLMetadata = saml.NewMetadataCache(idp.Client(), time.Second, time.Hour, func() time.Time { return e.clock.Now() })
+		})
+		e.createPartner("acme")
+		sso := "/api/v1/partners/acme/sso-connections"
+		var c struct{ ID string }
+		e.mustJSON("POST", sso, `{"name": "Ping", "preset": "generic-saml", "saml": {"metadata_url": "`+strings.Replace(idp.URL, "127.0.0.1", "localhost", 1)+`/md"}}`, http.StatusCreated, &c)
+		rec := e.call("GET", sso+"/"+c.ID, "")
+		if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), "rolling.idp.example") || !strings.Contains(rec.Body.String(), `"expires_soon":true`) {
+			t.Fatalf("GET = %d %s", rec.Code, rec.Body)
+		}
+		etag := rec.Header().Get("ETag")
+		if rec := e.do(request{method: "PATCH", path: sso + "/" + c.ID, body: `{"name": "Ping prod"}`, header: http.Header{"If-Match": {etag}}}); rec.Code != http.StatusOK {
+			t.Errorf("PATCH with the GET's ETag = %d %s", rec.Code, rec.Body)
+		}
 	})
 }

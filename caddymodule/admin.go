@@ -47,6 +47,7 @@ func (h *PartnerAdmin) Provision(ctx caddy.Context) error {
 		ClientIP:     clientIP,
 		LinkScheme:   app.LinkScheme,
 		LinkPort:     app.LinkPort,
+		SAMLMetadata: app.samlMetadata,
 		Logger:       ctx.Logger(),
 	})
 	return err
