@@ -272,6 +272,12 @@ func (g *Gateway) oidcCallback(w http.ResponseWriter, r *http.Request, p *Partne
 	if !ok {
 		return
 	}
+	if c.cfg.OIDC == nil {
+		// The state of a SAML flow (its RelayState, seen in the URL to
+		// the IdP) brought here.
+		g.ssoFailed(w, r, p, c, f, sso.Fail(sso.InvalidState, "The sign-in came back to the OpenID Connect callback, but it was started as a SAML sign-in."), "")
+		return
+	}
 	cfg, err := g.oidcConfig(r, c)
 	if err != nil {
 		g.ssoFailed(w, r, p, c, f, sso.Wrap(sso.Misconfigured, "The connection's client secret cannot be read; enter it again.", err), "")
@@ -371,6 +377,12 @@ func (g *Gateway) samlACS(w http.ResponseWriter, r *http.Request, p *Partner) {
 		g.ssoUnavailableOrGone(w, r, p, err)
 		return
 	}
+	if c.cfg.SAML == nil {
+		// The state of an OIDC flow (seen in the URL to the IdP) posted
+		// as a RelayState.
+		g.ssoFailed(w, r, p, c, f, sso.Fail(sso.InvalidState, "A SAML response came back for a sign-in that was started with OpenID Connect."), "")
+		return
+	}
 	cfg, err := g.samlConfig(ctx, r, c)
 	if err != nil {
 		g.ssoFailed(w, r, p, c, f, err, "")
@@ -468,6 +480,12 @@ func (g *Gateway) completeHandoff(w http.ResponseWriter, r *http.Request, p *Par
 func (g *Gateway) completeSSO(w http.ResponseWriter, r *http.Request, p *Partner, c conn, f flow, claims sso.Claims) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*g.cfg.StoreTimeout)
 	defer cancel()
+	// c was read again when the IdP answered: a connection switched off
+	// since the sign-in started signs no one in. Only a test may use one.
+	if f.Test == "" && !c.Enabled {
+		g.ssoFailed(w, r, p, c, f, sso.Fail(sso.Disabled, "The connection was switched off while the user was signing in."), "")
+		return
+	}
 	profile, err := sso.MapProfile(claims, c.cfg.Mapping)
 	if err != nil {
 		g.ssoFailed(w, r, p, c, f, err, "")
@@ -507,7 +525,6 @@ func (g *Gateway) completeSSO(w http.ResponseWriter, r *http.Request, p *Partner
 	}
 	g.cfg.Logger.Info("signed in through SSO", zap.String("partner", p.ID), zap.String("user", out.User.ID), zap.String("connection", c.ID))
 	http.SetCookie(w, g.sessionCookie(r, cookie, int(math.Ceil(id.ExpiresAt.Sub(g.cfg.Now()).Seconds()))))
-	http.SetCookie(w, g.ssoCookie(r, "", -1))
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, safeReturnPath(f.ReturnTo, g.cfg.Prefix), http.StatusSeeOther)
 }
@@ -581,7 +598,6 @@ func (g *Gateway) saveTest(w http.ResponseWriter, r *http.Request, p *Partner, c
 	if err != nil {
 		g.cfg.Logger.Warn("test sign-in result not kept", zap.String("partner", p.ID), zap.String("connection", c.ID), zap.Error(err))
 	}
-	http.SetCookie(w, g.ssoCookie(r, "", -1))
 	page := templates.SSOTest{Page: g.page(p, "Test sign-in"), Connection: c.Name, Succeeded: res.Status == diagnostics.Succeeded}
 	if fail := res.Failure; fail != nil {
 		page.Code, page.Message = string(fail.Code), fail.Message
@@ -790,7 +806,8 @@ func (g *Gateway) browserBinding(w http.ResponseWriter, r *http.Request) string 
 	return value
 }
 
-// ssoCookie is host-only and Lax: the IdP's redirect back is a top-level
+// ssoCookie is host-only and Lax, and outlives a finished sign-in so a
+// second tab's sign-in still finds it: the IdP's redirect back is a top-level
 // navigation, which carries it; a cross-site POST does not, which is why
 // the SAML ACS hands over to a same-site page before checking it.
 func (g *Gateway) ssoCookie(r *http.Request, value string, maxAge int) *http.Cookie {

@@ -40,7 +40,8 @@ type SAMLServiceProvider struct {
 	// ACSURL receives the Response (HTTP-POST binding).
 	ACSURL string
 	// SLOURL, if set, is the SP's SingleLogoutService (HTTP-Redirect and
-	// HTTP-POST bindings).
+	// HTTP-POST bindings); the IdP signs the logout messages it sends
+	// there (sign.logout).
 	SLOURL string
 	// CertificatePEM is the SP's signing certificate. When set, the IdP
 	// requires signed AuthnRequests (validate.authnrequest) and refuses
@@ -279,6 +280,9 @@ $metadata[%s] = [
 	if sp.SLOURL != "" {
 		fmt.Fprintf(&spRemote, "    'SingleLogoutService' => [\n        ['Binding' => %s, 'Location' => %s],\n        ['Binding' => %s, 'Location' => %s],\n    ],\n",
 			phpString(bindingRedirect), phpString(sp.SLOURL), phpString(bindingPOST), phpString(sp.SLOURL))
+		// An SP acts on a LogoutRequest only when it is signed, as an
+		// unsigned one would let anyone end a user's sessions.
+		spRemote.WriteString("    'sign.logout' => true,\n")
 	}
 	if len(sp.CertificatePEM) > 0 {
 		block, _ := pem.Decode(sp.CertificatePEM)
