@@ -585,6 +585,7 @@ func (in connectionInput) apply(pr preset.Preset, c *store.SSOConnection, cfg *c
 		ps.add("oidc", "oidc and saml cannot be removed; delete the connection instead")
 	}
 	if o := cfg.OIDC; o != nil {
+		before := *o
 		if in.issuer.set {
 			o.Issuer = in.issuer.val
 		}
@@ -601,6 +602,12 @@ func (in connectionInput) apply(pr preset.Preset, c *store.SSOConnection, cfg *c
 			o.Userinfo = v
 		}
 		checkOIDC(o, in, create, ps)
+		// The stored secret belongs to the provider and client it was
+		// made for: repointed without a new one, the next sign-in would
+		// hand it to whoever runs the new issuer.
+		if !create && !in.secret.set && (o.Issuer != before.Issuer || o.ClientID != before.ClientID) {
+			ps.add("oidc.client_secret", "changing oidc.issuer or oidc.client_id needs the new client's oidc.client_secret in the same request")
+		}
 	}
 	if s := cfg.SAML; s != nil {
 		// The IdP is described from one source: naming one drops the

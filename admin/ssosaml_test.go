@@ -290,3 +290,31 @@ func TestSAMLMetadataURLCertificates(t *testing.T) {
 		}
 	})
 }
+
+// TestRepointingOIDCNeedsANewSecret: a PATCH moving the connection to
+// another issuer or client must bring that client's secret, or the
+// stored one would be sent to whoever runs the new issuer; nothing
+// changes on refusal.
+func TestRepointingOIDCNeedsANewSecret(t *testing.T) {
+	t.Parallel()
+	onEachStore(t, func(t *testing.T, backend string) {
+		e := newEnvOn(t, backend)
+		e.createPartner("acme")
+		conns := "/api/v1/partners/acme/sso-connections"
+		var c struct{ ID string }
+		e.mustJSON("POST", conns, validSSOConnection, http.StatusCreated, &c)
+		for _, patch := range []string{
+			`{"oidc": {"issuer": "https://attacker.example"}}`,
+			`{"oidc": {"client_id": "0oa-other"}}`,
+		} {
+			e.unchanged(func() {
+				rec := e.call("PATCH", conns+"/"+c.ID, patch)
+				if rec.Code != http.StatusUnprocessableEntity || !strings.Contains(rec.Body.String(), `"field":"oidc.client_secret"`) {
+					t.Errorf("%s: %d %s", patch, rec.Code, rec.Body)
+				}
+			})
+		}
+		e.mustCall("PATCH", conns+"/"+c.ID, `{"oidc": {"issuer": "https://acme.okta.com/oauth2/default", "client_secret": "new-secret-value"}}`, http.StatusOK)
+		e.mustCall("PATCH", conns+"/"+c.ID, `{"oidc": {"scopes": ["openid", "email"]}}`, http.StatusOK)
+	})
+}

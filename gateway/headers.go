@@ -221,7 +221,7 @@ func hideOwnCookies(h http.Header) {
 	values := h["Cookie"]
 	own := false
 	for _, v := range values {
-		if strings.Contains(v, sessionCookieBase) || strings.Contains(v, csrfCookieBase) {
+		if strings.Contains(v, sessionCookieBase) || strings.Contains(v, csrfCookieBase) || strings.Contains(v, ssoCookieBase) {
 			own = true
 			break
 		}
@@ -237,7 +237,7 @@ func hideOwnCookies(h http.Header) {
 			part = textproto.TrimString(part)
 			name, _, _ := strings.Cut(part, "=")
 			switch strings.TrimPrefix(name, hostPrefix) {
-			case "", sessionCookieBase, csrfCookieBase:
+			case "", sessionCookieBase, csrfCookieBase, ssoCookieBase:
 				continue
 			}
 			if b.Len() > 0 {

@@ -100,6 +100,7 @@ func TestHideOwnCookies(t *testing.T) {
 		{in: []string{"theme=dark; pg_session=abc; lang=en"}, want: []string{"theme=dark; lang=en"}},
 		{in: []string{"__Host-pg_session=abc", "__Host-pg_csrf=x; app_pg_session=keep"}, want: []string{"app_pg_session=keep"}},
 		{in: []string{"pg_session=a; pg_csrf=b"}, want: nil},
+		{in: []string{"__Host-pg_sso=binding; theme=dark", "pg_sso=x"}, want: []string{"theme=dark"}},
 		{in: []string{"theme=dark"}, want: []string{"theme=dark"}},
 	} {
 		h := http.Header{"Cookie": tc.in}

@@ -251,7 +251,9 @@ func (g *Gateway) beginSSO(w http.ResponseWriter, r *http.Request, p *Partner, c
 // one form post to the IdP and nowhere else.
 func (g *Gateway) renderSAMLPost(w http.ResponseWriter, p *Partner, provider, target string, form map[string]string) {
 	u, err := url.Parse(target)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") {
+	// The origin goes into a header: a host with anything but host
+	// characters (";" would add a directive) is refused.
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || strings.Trim(u.Host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]") != "" {
 		g.renderSSOError(w, p, http.StatusBadGateway, msgSSOFailed, string(sso.Misconfigured))
 		return
 	}
@@ -388,6 +390,10 @@ func (g *Gateway) samlACS(w http.ResponseWriter, r *http.Request, p *Partner) {
 		g.ssoFailed(w, r, p, c, f, err, "")
 		return
 	}
+	// A sign-in we started must answer our request, even on a connection
+	// that also accepts IdP-initiated ones: an unsolicited response posted
+	// with a victim's RelayState must not complete the victim's flow.
+	cfg.AllowIdPInitiated = false
 	claims, err := saml.ParseResponse(ctx, cfg, response, []string{f.RequestID}, g.replayCache(p))
 	if err != nil {
 		g.ssoFailed(w, r, p, c, f, err, "")
@@ -407,38 +413,58 @@ func (g *Gateway) samlACS(w http.ResponseWriter, r *http.Request, p *Partner) {
 }
 
 // idpInitiated accepts a response no request of ours asked for, through
-// the partner's connections that opted in. It has no browser to check:
-// that is the risk the opt-in accepts.
+// the one connection that opted in and trusts the IdP the response names.
+// It has no browser to check: that is the risk the opt-in accepts. The
+// named issuer only picks the connection; that connection's keys decide.
 func (g *Gateway) idpInitiated(ctx context.Context, w http.ResponseWriter, r *http.Request, p *Partner, response, returnTo string) {
 	conns, err := g.cfg.SSO.Store.ListSSOConnections(ctx, p.ID)
 	if err != nil {
 		g.ssoUnavailableOrGone(w, r, p, err)
 		return
 	}
-	var first error
-	var firstConn conn
+	issuer := saml.ResponseIssuer(response)
+	type candidate struct {
+		c   conn
+		cfg saml.Config
+	}
+	var trusting, optedIn []candidate
 	for _, sc := range conns {
 		c, err := g.decodeConnection(sc)
-		if err != nil || !c.Enabled || c.cfg.SAML == nil {
+		if err != nil || !c.Enabled || c.cfg.SAML == nil || issuer == "" {
 			continue
 		}
 		cfg, err := g.samlConfig(ctx, r, c)
-		if err == nil {
-			var claims sso.Claims
-			if claims, err = saml.ParseResponse(ctx, cfg, response, nil, g.replayCache(p)); err == nil {
-				g.completeSSO(w, r, p, c, flow{Connection: c.ID, ReturnTo: returnTo}, claims)
-				return
-			}
+		if err != nil || cfg.IdP.EntityID != issuer {
+			continue
 		}
-		if first == nil {
-			first, firstConn = err, c
+		trusting = append(trusting, candidate{c, cfg})
+		if c.cfg.SAML.AllowIdPInitiated {
+			optedIn = append(optedIn, candidate{c, cfg})
 		}
 	}
-	if first == nil {
+	switch {
+	case len(optedIn) == 1:
+		one := optedIn[0]
+		f := flow{Connection: one.c.ID, ReturnTo: returnTo}
+		claims, err := saml.ParseResponse(ctx, one.cfg, response, nil, g.replayCache(p))
+		if err != nil {
+			g.ssoFailed(w, r, p, one.c, f, err, "")
+			return
+		}
+		g.completeSSO(w, r, p, one.c, f, claims)
+	case len(optedIn) > 1:
+		g.ssoFailed(w, r, p, optedIn[0].c, flow{Connection: optedIn[0].c.ID}, sso.Fail(sso.Misconfigured,
+			"Several connections accept sign-ins started at this identity provider, so one it starts cannot be told apart. Allow IdP-initiated sign-in on one of them only.",
+			sso.Fact{Label: "IdP entity ID", Value: issuer}), "")
+	case len(trusting) > 0:
+		g.ssoFailed(w, r, p, trusting[0].c, flow{Connection: trusting[0].c.ID}, sso.Fail(sso.Unsolicited,
+			"The identity provider started this sign-in itself, which the connection does not accept. Start from the app's sign-in page, or allow IdP-initiated sign-in on the connection.",
+			sso.Fact{Label: "IdP entity ID", Value: issuer}), "")
+	default:
+		// Nothing of the partner's trusts it: no connection's log is
+		// the place for it.
 		g.renderSSOError(w, p, http.StatusBadRequest, msgSSOFailed, string(sso.Unsolicited))
-		return
 	}
-	g.ssoFailed(w, r, p, firstConn, flow{Connection: firstConn.ID}, first, "")
 }
 
 func (g *Gateway) completeHandoff(w http.ResponseWriter, r *http.Request, p *Partner) {
@@ -533,6 +559,12 @@ func (g *Gateway) completeSSO(w http.ResponseWriter, r *http.Request, p *Partner
 // tells the browser: the typed reason in full for a test, a reference for
 // a user.
 func (g *Gateway) ssoFailed(w http.ResponseWriter, r *http.Request, p *Partner, c conn, f flow, err error, email string) {
+	// A store that did not answer decided nothing about the sign-in: the
+	// user may try again shortly, as everywhere else.
+	if _, typed := errors.AsType[*sso.Failure](err); !typed && (errors.Is(err, store.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded)) {
+		g.ssoUnavailableOrGone(w, r, p, err)
+		return
+	}
 	fail := sso.AsFailure(err)
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), g.cfg.StoreTimeout)
 	defer cancel()
@@ -796,17 +828,19 @@ func (g *Gateway) onlySAMLConnection(ctx context.Context, p *Partner) (conn, err
 // browserBinding returns this browser's SSO cookie, setting one if it has
 // none. Concurrent sign-ins in two tabs share it.
 func (g *Gateway) browserBinding(w http.ResponseWriter, r *http.Request) string {
-	if value, n := findCookie(r.Header, ssoCookieName(r)); n == 1 && len(value) == 43 {
-		return value
+	value, n := findCookie(r.Header, ssoCookieName(r))
+	if n != 1 || len(value) != 43 {
+		var b [32]byte
+		rand.Read(b[:])
+		value = base64.RawURLEncoding.EncodeToString(b[:])
 	}
-	var b [32]byte
-	rand.Read(b[:])
-	value := base64.RawURLEncoding.EncodeToString(b[:])
+	// Set again either way, so it lives as long as the flow just begun.
 	http.SetCookie(w, g.ssoCookie(r, value, int(flowTTL.Seconds())))
 	return value
 }
 
-// ssoCookie is host-only and Lax, and outlives a finished sign-in so a
+// ssoCookie is host-only (Path=/ as __Host- demands; the app never sees
+// it, hideOwnCookies strips it), Lax, and outlives a finished sign-in so a
 // second tab's sign-in still finds it: the IdP's redirect back is a top-level
 // navigation, which carries it; a cross-site POST does not, which is why
 // the SAML ACS hands over to a same-site page before checking it.

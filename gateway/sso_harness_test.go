@@ -12,7 +12,6 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -23,7 +22,7 @@ import (
 	"github.com/partnergate/partnergate/audit"
 	"github.com/partnergate/partnergate/gateway"
 	"github.com/partnergate/partnergate/internal/idptest"
-	"github.com/partnergate/partnergate/internal/redistest"
+	"github.com/partnergate/partnergate/internal/teststore"
 	"github.com/partnergate/partnergate/secretbox"
 	"github.com/partnergate/partnergate/session"
 	"github.com/partnergate/partnergate/sso/connection"
@@ -31,15 +30,13 @@ import (
 	"github.com/partnergate/partnergate/sso/preset"
 	"github.com/partnergate/partnergate/sso/saml"
 	"github.com/partnergate/partnergate/store"
-	"github.com/partnergate/partnergate/store/bolt"
-	pgredis "github.com/partnergate/partnergate/store/redis"
 	"github.com/partnergate/partnergate/templates"
 )
 
 // ssoBackends are the stores every SSO test runs on: flows, handoffs,
 // replay marks and test results are tickets, whose take-once semantics
 // each backend implements on its own.
-var ssoBackends = []string{"bolt", "redis"}
+var ssoBackends = teststore.Backends
 
 // onEachBackend runs test once per store backend, in parallel.
 func onEachBackend(t *testing.T, test func(t *testing.T, backend string)) {
@@ -50,29 +47,6 @@ func onEachBackend(t *testing.T, test func(t *testing.T, backend string)) {
 			test(t, backend)
 		})
 	}
-}
-
-func openSSOBackend(t *testing.T, backend string) store.Store {
-	t.Helper()
-	switch backend {
-	case "bolt":
-		db, err := bolt.Open(filepath.Join(t.TempDir(), "partnergate.db"))
-		if err != nil {
-			t.Fatalf("open bolt: %v", err)
-		}
-		t.Cleanup(func() { db.Close() })
-		return db
-	case "redis":
-		srv := redistest.Start(t)
-		s, err := pgredis.Open(t.Context(), srv.URL())
-		if err != nil {
-			t.Fatalf("open redis store: %v", err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	}
-	t.Fatalf("unknown backend %q", backend)
-	return nil
 }
 
 // ssoEnv is a gateway with SSO turned on, served over real HTTP with an
@@ -89,8 +63,18 @@ type ssoEnv struct {
 // newSSOEnv creates partners (each reachable at ID.apps.localhost:PORT).
 func newSSOEnv(t *testing.T, backend string, partners ...string) *ssoEnv {
 	t.Helper()
+	return newSSOEnvWrapped(t, backend, nil, partners...)
+}
+
+// newSSOEnvWrapped is newSSOEnv with the SSO store seen through wrap.
+func newSSOEnvWrapped(t *testing.T, backend string, wrap func(store.Store) gateway.SSOStore, partners ...string) *ssoEnv {
+	t.Helper()
 	ctx := context.Background()
-	st := openSSOBackend(t, backend)
+	st := teststore.Open(t, backend)
+	var ssoStore gateway.SSOStore = st
+	if wrap != nil {
+		ssoStore = wrap(st)
+	}
 	for _, id := range partners {
 		if err := st.CreatePartner(ctx, store.Partner{ID: id, Name: strings.ToUpper(id[:1]) + id[1:] + " Corp"}); err != nil {
 			t.Fatal(err)
@@ -121,7 +105,7 @@ func newSSOEnv(t *testing.T, backend string, partners ...string) *ssoEnv {
 		Directory: dir, Sessions: sessions, Store: st, Templates: tpl, Audit: trail,
 		CSRFKey: []byte(strings.Repeat("c", 32)), Scheme: "http",
 		SSO: &gateway.SSO{
-			Store: st, OIDC: oidc.New(oidc.Options{}),
+			Store: ssoStore, OIDC: oidc.New(oidc.Options{}),
 			SAML:    saml.NewMetadataCache(nil, 5*time.Second, time.Hour, nil),
 			Secrets: box,
 		},

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/net/html"
 
 	"github.com/partnergate/partnergate/audit"
+	"github.com/partnergate/partnergate/gateway"
 	"github.com/partnergate/partnergate/sso/connection"
 	"github.com/partnergate/partnergate/sso/diagnostics"
 	"github.com/partnergate/partnergate/sso/preset"
@@ -738,6 +739,82 @@ func TestSSOTestSignInOIDC(t *testing.T) {
 		}
 		if _, status := b.whoami(t, e, "acme"); status != http.StatusUnauthorized {
 			t.Errorf("signed in after a test: %d", status)
+		}
+	})
+}
+
+// TestSSOSAMLUnsolicitedInVictimsFlow: on a connection that accepts
+// IdP-initiated sign-ins, an attacker's unsolicited response posted with
+// the RelayState of a flow the victim started must not complete it: a
+// flow we started only takes the answer to our own request.
+func TestSSOSAMLUnsolicitedInVictimsFlow(t *testing.T) {
+	t.Parallel()
+	onEachBackend(t, func(t *testing.T, backend string) {
+		e := newSSOEnv(t, backend, "acme")
+		idp, c := e.samlConn(t, "acme", "ssp", samlOpts{idpInitiated: true})
+		victim := e.browser(t)
+		_, started := victim.samlLogin(t, idp, e.url("acme", startPath+c.ID), "alice")
+		relay := started.fields.Get("RelayState")
+		if relay == "" {
+			t.Fatal("the victim's flow has no RelayState")
+		}
+		attacker := e.browser(t)
+		unsolicited := idp.BaseURL + "/saml2/idp/SSOService.php?spentityid=" + url.QueryEscape(e.url("acme", preset.MetadataPath))
+		at, forged := attacker.samlLogin(t, idp, unsolicited, "bob")
+		forged.fields.Set("RelayState", relay)
+		got := victim.submitForm(t, at, forged)
+		wantRefused(t, victim, got, http.StatusUnauthorized, "unsolicited_response")
+		if victim.sessionsIssued() != 0 {
+			t.Error("the victim was signed in as the attacker")
+		}
+	})
+}
+
+// TestSSOIdPInitiatedNeedsOneTrustingConnection: an unsolicited response
+// goes to the one opted-in connection trusting its issuer; two such
+// connections cannot be told apart, and a response no connection trusts
+// leaves no connection's failure log longer.
+func TestSSOIdPInitiatedNeedsOneTrustingConnection(t *testing.T) {
+	t.Parallel()
+	onEachBackend(t, func(t *testing.T, backend string) {
+		e := newSSOEnv(t, backend, "acme")
+		idp, first := e.samlConn(t, "acme", "ssp", samlOpts{idpInitiated: true})
+		_, second := e.samlConn(t, "acme", "ssp2", samlOpts{idpInitiated: true, trust: idp})
+		b := e.browser(t)
+		unsolicited := idp.BaseURL + "/saml2/idp/SSOService.php?spentityid=" + url.QueryEscape(e.url("acme", preset.MetadataPath))
+		at, resp := b.samlLogin(t, idp, unsolicited, "alice")
+		wantRefused(t, b, b.submitForm(t, at, resp), http.StatusUnauthorized, "misconfigured")
+		if len(e.failures(t, "acme", first.ID))+len(e.failures(t, "acme", second.ID)) != 1 {
+			t.Error("the ambiguous response was not recorded once")
+		}
+
+		// A response naming an issuer nobody trusts: 400, no record.
+		resp.fields.Set("SAMLResponse", base64.StdEncoding.EncodeToString([]byte(
+			`<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion"><saml:Issuer>https://evil.example</saml:Issuer></samlp:Response>`)))
+		stranger := e.browser(t)
+		wantRefused(t, stranger, stranger.submitForm(t, at, resp), http.StatusBadRequest, "unsolicited_response")
+		if len(e.failures(t, "acme", first.ID))+len(e.failures(t, "acme", second.ID)) != 1 {
+			t.Error("a response nobody trusts was recorded against a connection")
+		}
+	})
+}
+
+// TestSSOStoreOutage: a store that does not answer while a verified
+// sign-in is mapped to its user is a 503 with Retry-After, as every
+// outage is, and no session.
+func TestSSOStoreOutage(t *testing.T) {
+	t.Parallel()
+	onEachBackend(t, func(t *testing.T, backend string) {
+		e := newSSOEnvWrapped(t, backend, func(st store.Store) gateway.SSOStore { return gateway.UnavailableUsers(st) }, "acme")
+		idp, c := e.samlConn(t, "acme", "ssp", samlOpts{})
+		b := e.browser(t)
+		at, resp := b.samlLogin(t, idp, e.url("acme", startPath+c.ID), "alice")
+		got := b.submitForm(t, at, resp)
+		if got.status != http.StatusServiceUnavailable || got.header.Get("Retry-After") == "" || b.sessionsIssued() != 0 {
+			t.Errorf("store outage: status %d, Retry-After %q, %d sessions", got.status, got.header.Get("Retry-After"), b.sessionsIssued())
+		}
+		if n := len(e.failures(t, "acme", c.ID)); n != 0 {
+			t.Errorf("an outage was recorded as %d failed sign-ins", n)
 		}
 	})
 }

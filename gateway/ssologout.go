@@ -64,6 +64,10 @@ func (g *Gateway) rememberIdPSession(ctx context.Context, p *Partner, c conn, cl
 	}
 }
 
+// samlLogoutReplayWindow outlasts the time crewjam accepts a
+// LogoutRequest after it was issued, with room for clock skew.
+const samlLogoutReplayWindow = 10 * time.Minute
+
 // subjectTTL keeps the subject's user past one session, as later
 // sessions of the same user each renew it.
 func (g *Gateway) subjectTTL() time.Duration { return 24 * time.Hour }
@@ -124,14 +128,27 @@ func (g *Gateway) oidcBackchannelLogout(w http.ResponseWriter, r *http.Request, 
 		writeLogoutError(w, http.StatusInternalServerError, "server_error", "")
 		return
 	}
-	subject, sid, err := g.cfg.SSO.OIDC.VerifyLogoutToken(ctx, cfg, r.PostForm.Get("logout_token"))
+	tok, err := g.cfg.SSO.OIDC.VerifyLogoutToken(ctx, cfg, r.PostForm.Get("logout_token"))
 	if err != nil {
 		fail := sso.AsFailure(err)
 		g.cfg.Logger.Info("back-channel logout refused", zap.String("partner", p.ID), zap.String("connection", c.ID), zap.String("code", string(fail.Code)))
 		writeLogoutError(w, http.StatusBadRequest, "invalid_request", fail.Message)
 		return
 	}
-	n, err := g.endIdPSession(ctx, p, c, subject, sid)
+	// A logout token works once: replayed, one holding only a subject
+	// would end every later session of its user.
+	err = g.cfg.SSO.Store.PutTicket(ctx, p.ID, "sso-logout:"+c.ID+":"+hashHex(tok.ID), []byte{1}, max(tok.Expires.Sub(g.cfg.Now())+sso.Skew, time.Second))
+	if errors.Is(err, store.ErrAlreadyExists) {
+		g.cfg.Logger.Info("back-channel logout token replayed", zap.String("partner", p.ID), zap.String("connection", c.ID))
+		writeLogoutError(w, http.StatusBadRequest, "invalid_request", "This logout token was already used.")
+		return
+	}
+	if err != nil {
+		g.cfg.Logger.Error("back-channel logout not completed", zap.String("partner", p.ID), zap.Error(err))
+		writeLogoutError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "")
+		return
+	}
+	n, err := g.endIdPSession(ctx, p, c, tok.Subject, tok.SessionID)
 	if err != nil {
 		g.cfg.Logger.Error("back-channel logout not completed", zap.String("partner", p.ID), zap.Error(err))
 		writeLogoutError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "")
@@ -171,6 +188,21 @@ func (g *Gateway) samlLogout(w http.ResponseWriter, r *http.Request, p *Partner)
 		fail := sso.AsFailure(err)
 		g.cfg.Logger.Info("SAML logout refused", zap.String("partner", p.ID), zap.String("connection", c.ID), zap.String("code", string(fail.Code)))
 		g.renderSSOError(w, p, http.StatusBadRequest, "This sign-out request could not be verified.", string(fail.Code))
+		return
+	}
+	// A LogoutRequest works once: crewjam accepts one for about 90
+	// seconds after its IssueInstant, and a replay of one naming only the
+	// subject would end that user's newer sessions.
+	err = g.cfg.SSO.Store.PutTicket(ctx, p.ID, "saml-logout:"+c.ID+":"+hashHex(requestID), []byte{1}, samlLogoutReplayWindow)
+	if errors.Is(err, store.ErrAlreadyExists) {
+		g.cfg.Logger.Info("SAML logout request replayed", zap.String("partner", p.ID), zap.String("connection", c.ID))
+		g.renderSSOError(w, p, http.StatusBadRequest, "This sign-out request was already used.", string(sso.Replay))
+		return
+	}
+	if err != nil {
+		g.cfg.Logger.Error("SAML logout not completed", zap.String("partner", p.ID), zap.Error(err))
+		w.Header().Set("Retry-After", "5")
+		g.renderSSOError(w, p, http.StatusServiceUnavailable, msgUnavailable, "")
 		return
 	}
 	n, err := g.endIdPSession(ctx, p, c, nameID, sessionIndex)

@@ -82,6 +82,14 @@ func TestSSOSAMLSingleLogout(t *testing.T) {
 		}
 
 		returnTo := idp.BaseURL + "/saml2/idp/metadata.php"
+		// Note the IdP's LogoutRequest as it passes, to replay it later.
+		var logoutRequest string
+		leaving.stop = func(u *url.URL) bool {
+			if strings.HasPrefix(u.Path, sloPath[:strings.Index(sloPath, "?")]) && u.Query().Get("SAMLRequest") != "" && logoutRequest == "" {
+				logoutRequest = u.String()
+			}
+			return false
+		}
 		p := leaving.get(t, idp.BaseURL+"/saml2/idp/SingleLogoutService.php?ReturnTo="+url.QueryEscape(returnTo))
 		// Whichever binding the IdP and gateway pick, play the browser.
 		for range 5 {
@@ -102,6 +110,13 @@ func TestSSOSAMLSingleLogout(t *testing.T) {
 		}
 		if !e.sessionAlive(t, "acme", staying.lastSession()) {
 			t.Error("the other IdP session's sign-in was ended too")
+		}
+		if logoutRequest == "" {
+			t.Fatal("the IdP's LogoutRequest did not pass through the browser as a redirect")
+		}
+		again := e.browser(t).get(t, logoutRequest)
+		if again.status != http.StatusBadRequest || errorReference(again.body) != "replay" {
+			t.Errorf("a replayed LogoutRequest: %d ref %q, want 400 replay", again.status, errorReference(again.body))
 		}
 	})
 }
@@ -281,11 +296,20 @@ func TestSSOOIDCBackChannelLogout(t *testing.T) {
 		if got := alive(); got != [3]bool{false, true, true} {
 			t.Errorf("after logout of sid-a sessions alive = %v, want only sid-a's ended", got)
 		}
-		if status := logout(op.sign(t, op.key, op.logoutClaims("user-1", ""))); status != http.StatusOK {
+		bySub := op.sign(t, op.key, op.logoutClaims("user-1", ""))
+		if status := logout(bySub); status != http.StatusOK {
 			t.Fatalf("logout by sub: %d", status)
 		}
 		if got := alive(); got != [3]bool{false, false, true} {
 			t.Errorf("after logout of user-1 sessions alive = %v, want user-2's only", got)
+		}
+		// Replayed, the same token would end the user's next session too.
+		again := signIn("user-1", "sid-d", "dana@example.com")
+		if status := logout(bySub); status != http.StatusBadRequest {
+			t.Errorf("a replayed logout token: %d, want 400", status)
+		}
+		if !e.sessionAlive(t, "acme", again) {
+			t.Error("a replayed logout token ended a later session")
 		}
 	})
 }

@@ -41,21 +41,23 @@ type Profile struct {
 // named claim present wins. A sign-in without an email cannot be matched
 // to a user, so its absence is a failure naming the claims looked for.
 func MapProfile(c Claims, m preset.Mapping) (Profile, error) {
-	first := func(names []string) string {
+	first := func(names []string) (value, name string) {
 		for _, n := range names {
 			for _, v := range c.Attributes[n] {
 				if v = strings.TrimSpace(v); v != "" {
-					return v
+					return v, n
 				}
 			}
 		}
-		return ""
+		return "", ""
 	}
+	value := func(names []string) string { v, _ := first(names); return v }
+	email, emailClaim := first(m.Email)
 	p := Profile{
-		Email:      strings.ToLower(first(m.Email)),
-		Name:       first(m.Name),
-		GivenName:  first(m.GivenName),
-		FamilyName: first(m.FamilyName),
+		Email:      strings.ToLower(email),
+		Name:       value(m.Name),
+		GivenName:  value(m.GivenName),
+		FamilyName: value(m.FamilyName),
 		Groups:     []string{},
 	}
 	for _, n := range m.Groups {
@@ -70,6 +72,13 @@ func MapProfile(c Claims, m preset.Mapping) (Profile, error) {
 			"The identity provider sent no email address, so the user cannot be matched.",
 			Fact{"Claims looked for", strings.Join(m.Email, ", ")},
 			Fact{"Claims received", strings.Join(attributeNames(c), ", ")})
+	}
+	// An IdP that lets users register addresses it never checked says so
+	// in OIDC's email_verified; such an address proves nothing.
+	if emailClaim == "email" && slices.Contains(c.Attributes["email_verified"], "false") {
+		return Profile{}, Fail(EmailUnverified,
+			"The identity provider says the user's email address is not verified, so it cannot identify the user.",
+			Fact{Label: "Email", Value: truncate(p.Email, 100)})
 	}
 	if !validEmail(p.Email) {
 		return Profile{}, Fail(MissingAttribute,
@@ -143,6 +152,8 @@ const (
 	UserinfoMismatch Code = "userinfo_mismatch"
 	// A claim or attribute the mapping needs is missing.
 	MissingAttribute Code = "missing_attribute"
+	// The IdP says the email address is not verified.
+	EmailUnverified Code = "email_unverified"
 	// The IdP's signing certificate has expired.
 	CertificateExpired Code = "certificate_expired"
 	// The connection is switched off.

@@ -82,3 +82,18 @@ func TestAsFailureKeepsTypedFailuresAndHidesTheRest(t *testing.T) {
 		t.Errorf("an internal failure must say something generic and show no facts: %+v", got)
 	}
 }
+
+// TestMapProfileRefusesUnverifiedEmail: an address the IdP itself says it
+// never verified identifies nobody.
+func TestMapProfileRefusesUnverifiedEmail(t *testing.T) {
+	t.Parallel()
+	c := sso.Claims{Attributes: map[string][]string{"email": {"ceo@acme.com"}, "email_verified": {"false"}}}
+	_, err := sso.MapProfile(c, entra)
+	if f, ok := errors.AsType[*sso.Failure](err); !ok || f.Code != sso.EmailUnverified {
+		t.Fatalf("err %v, want email_unverified", err)
+	}
+	c.Attributes["email_verified"] = []string{"true"}
+	if p, err := sso.MapProfile(c, entra); err != nil || p.Email != "ceo@acme.com" {
+		t.Errorf("a verified address: %v, %v", p, err)
+	}
+}

@@ -26,6 +26,7 @@ type Store interface {
 	RemoveGroupMembers(ctx context.Context, partnerID, groupID string, userIDs []string) error
 	ListRoleMappings(ctx context.Context, partnerID string) ([]store.RoleMapping, error)
 	ListTokens(ctx context.Context, partnerID string, kind store.TokenKind) ([]store.Token, error)
+	FindSSOConnectionByDomain(ctx context.Context, partnerID, domain string) (store.SSOConnection, error)
 }
 
 // Outcome is the user a sign-in resolves to.
@@ -56,7 +57,7 @@ func Preview(ctx context.Context, st Store, conn store.SSOConnection, c sso.Clai
 }
 
 func resolve(ctx context.Context, st Store, conn store.SSOConnection, c sso.Claims, p sso.Profile, mapsGroups bool, now time.Time, apply bool) (Outcome, error) {
-	if err := allowedDomain(conn, p.Email); err != nil {
+	if err := allowedDomain(ctx, st, conn, p.Email); err != nil {
 		return Outcome{}, err
 	}
 	scimOn, err := provisionsOverSCIM(ctx, st, conn.PartnerID, now)
@@ -118,19 +119,34 @@ func resolve(ctx context.Context, st Store, conn store.SSOConnection, c sso.Clai
 	return out, nil
 }
 
-// allowedDomain refuses an email outside the connection's domains.
-func allowedDomain(conn store.SSOConnection, email string) error {
-	if len(conn.Domains) == 0 {
-		return nil
+// allowedDomain refuses an email outside the connection's domains and,
+// for a connection without domains, an email of a domain another of the
+// partner's connections routes: a catch-all IdP (contractors, a social
+// login) must not reach the accounts of the domain a corporate IdP owns.
+func allowedDomain(ctx context.Context, st Store, conn store.SSOConnection, email string) error {
+	domain := strings.ToLower(email[strings.LastIndexByte(email, '@')+1:])
+	if len(conn.Domains) > 0 {
+		if slices.Contains(conn.Domains, domain) {
+			return nil
+		}
+		return sso.Fail(sso.DomainNotAllowed,
+			"The identity provider signed in a user whose email domain this connection does not serve.",
+			sso.Fact{Label: "Email domain", Value: domain},
+			sso.Fact{Label: "Domains of the connection", Value: strings.Join(conn.Domains, ", ")})
 	}
-	domain := email[strings.LastIndexByte(email, '@')+1:]
-	if slices.Contains(conn.Domains, strings.ToLower(domain)) {
+	owner, err := st.FindSSOConnectionByDomain(ctx, conn.PartnerID, domain)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil
+	case err != nil:
+		return fmt.Errorf("find the connection of domain %q: %w", domain, err)
+	case owner.ID == conn.ID:
 		return nil
 	}
 	return sso.Fail(sso.DomainNotAllowed,
-		"The identity provider signed in a user whose email domain this connection does not serve.",
+		"The identity provider signed in a user of an email domain that another of this partner's connections serves; those users sign in there.",
 		sso.Fact{Label: "Email domain", Value: domain},
-		sso.Fact{Label: "Domains of the connection", Value: strings.Join(conn.Domains, ", ")})
+		sso.Fact{Label: "Connection serving it", Value: owner.Name})
 }
 
 // provisionsOverSCIM reports whether the partner has a live SCIM token.
@@ -157,7 +173,11 @@ func find(ctx context.Context, st Store, conn store.SSOConnection, subject, emai
 		u, err := st.GetUserByExternalID(ctx, conn.PartnerID, subject)
 		switch {
 		case err == nil:
-			if allowedDomain(conn, strings.ToLower(u.Email)) == nil {
+			ok, err := linkable(ctx, st, conn, u)
+			if err != nil {
+				return store.User{}, false, err
+			}
+			if ok {
 				return u, true, nil
 			}
 		case !errors.Is(err, store.ErrNotFound):
@@ -172,7 +192,17 @@ func find(ctx context.Context, st Store, conn store.SSOConnection, subject, emai
 	// user is only linked when its primary address is of the connection's
 	// domains, so an alternate address cannot hand over an account that
 	// belongs to another IdP's domain.
-	users = slices.DeleteFunc(users, func(u store.User) bool { return allowedDomain(conn, strings.ToLower(u.Email)) != nil })
+	kept := users[:0]
+	for _, u := range users {
+		ok, err := linkable(ctx, st, conn, u)
+		if err != nil {
+			return store.User{}, false, err
+		}
+		if ok {
+			kept = append(kept, u)
+		}
+	}
+	users = kept
 	for _, u := range users {
 		if strings.EqualFold(u.Email, email) {
 			return u, true, nil
@@ -182,6 +212,16 @@ func find(ctx context.Context, st Store, conn store.SSOConnection, subject, emai
 		return users[0], true, nil
 	}
 	return store.User{}, false, nil
+}
+
+// linkable reports whether the connection may sign in as u: u's own
+// address must be of a domain the connection may sign in.
+func linkable(ctx context.Context, st Store, conn store.SSOConnection, u store.User) (bool, error) {
+	err := allowedDomain(ctx, st, conn, u.Email)
+	if _, refused := errors.AsType[*sso.Failure](err); refused {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // refresh takes the IdP's name for a just-in-time user. The email stays:

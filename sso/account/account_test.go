@@ -654,3 +654,44 @@ func TestConcurrentFirstSignIns(t *testing.T) {
 		}
 	})
 }
+
+// TestCatchAllConnectionStaysOutOfRoutedDomains: a connection without
+// domains (contractors, a social login) can neither sign in as nor create
+// a user of a domain the partner's corporate connection routes, by email
+// or by externalId; other domains it serves.
+func TestCatchAllConnectionStaysOutOfRoutedDomains(t *testing.T) {
+	t.Parallel()
+	onEachStore(t, func(t *testing.T, st store.Store) {
+		corporate := conn(true)
+		if err := st.CreateSSOConnection(t.Context(), corporate); err != nil {
+			t.Fatal(err)
+		}
+		catchAll := store.SSOConnection{ID: "c_2", PartnerID: "pa", Name: "Contractors", Protocol: "oidc", Enabled: true, JIT: true}
+		if err := st.CreateSSOConnection(t.Context(), catchAll); err != nil {
+			t.Fatal(err)
+		}
+		ceo := addUser(t, st, store.User{Email: "ceo@acme.com", Name: "CEO", Active: true, ExternalID: "sub-ceo"})
+
+		cl, p := signIn(t, "sub-x", "ceo@acme.com", "Mallory")
+		_, err := Resolve(t.Context(), st, catchAll, cl, p, true, t0)
+		wantRefused(t, err, sso.DomainNotAllowed)
+		cl, p = signIn(t, "sub-y", "cfo@acme.com", "Mallory")
+		_, err = Resolve(t.Context(), st, catchAll, cl, p, true, t0)
+		wantRefused(t, err, sso.DomainNotAllowed)
+		// The victim's externalId as the subject, with an address of the
+		// catch-all's own: a new contractor, never the CEO.
+		cl, p = signIn(t, "sub-ceo", "mallory@gmail.com", "Mallory")
+		out := mustResolve(t, st, catchAll, cl, p, true)
+		if out.User.ID == ceo.ID || !out.Created {
+			t.Errorf("the catch-all connection signed in as %s (created %v)", out.User.Email, out.Created)
+		}
+		if got := getUser(t, st, "pa", ceo.ID); got.Name != "CEO" || len(users(t, st, "pa")) != 2 {
+			t.Errorf("the CEO changed or a user of acme.com was made: %+v", users(t, st, "pa"))
+		}
+		// The corporate connection still signs its own users in.
+		cl, p = signIn(t, "sub-ceo", "ceo@acme.com", "CEO")
+		if out := mustResolve(t, st, corporate, cl, p, false); out.User.ID != ceo.ID {
+			t.Errorf("the corporate connection resolved %s", out.User.Email)
+		}
+	})
+}

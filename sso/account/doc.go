@@ -5,8 +5,10 @@
 //
 // The rules, in the order they apply:
 //   - A connection that routes email domains signs in only users of those
-//     domains, whatever else its IdP asserts: a partner's second IdP
-//     cannot take over the accounts of the first one's domain.
+//     domains, whatever else its IdP asserts, and a connection without
+//     domains signs in no user of a domain another connection routes: a
+//     partner's second IdP cannot take over the accounts of the first
+//     one's domain, by email or by externalId.
 //   - A user is found by externalId equal to the IdP's subject (what Okta
 //     provisions over SCIM), then by email.
 //   - A suspended or deprovisioned user never gets in, whatever the IdP

@@ -592,9 +592,29 @@ func TestVerifyLogoutToken(t *testing.T) {
 		}
 	}
 
-	sub, sid, err := c.VerifyLogoutToken(t.Context(), cfg, op.sign(t, valid()))
-	if err != nil || sub != "user-1" || sid != "session-1" {
-		t.Fatalf("valid token: %q %q %v", sub, sid, err)
+	claims := valid()
+	tok, err := c.VerifyLogoutToken(t.Context(), cfg, op.sign(t, claims))
+	if err != nil || tok.Subject != "user-1" || tok.SessionID != "session-1" || tok.ID != claims["jti"] || tok.Expires.Unix() != claims["exp"] {
+		t.Fatalf("valid token: %+v %v", tok, err)
+	}
+	op.mu.Lock()
+	k := op.key
+	op.mu.Unlock()
+	typed := func(typ string) string {
+		s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.SignatureAlgorithm(k.Algorithm), Key: k}, (&jose.SignerOptions{}).WithType(jose.ContentType(typ)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		payload, _ := json.Marshal(valid())
+		jws, err := s.Sign(payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := jws.CompactSerialize()
+		return raw
+	}
+	if _, err := c.VerifyLogoutToken(t.Context(), cfg, typed("logout+jwt")); err != nil {
+		t.Errorf("an explicitly typed logout token: %v", err)
 	}
 
 	tests := []struct {
@@ -616,11 +636,17 @@ func TestVerifyLogoutToken(t *testing.T) {
 			sso.Expired, "Server time", ""},
 		{"neither sub nor sid", func() string { cl := valid(); delete(cl, "sub"); delete(cl, "sid"); return op.sign(t, cl) },
 			sso.Malformed, "", ""},
+		{"no jti", func() string { cl := valid(); delete(cl, "jti"); return op.sign(t, cl) },
+			sso.Malformed, "", ""},
+		{"no exp", func() string { cl := valid(); delete(cl, "exp"); return op.sign(t, cl) },
+			sso.Malformed, "", ""},
+		{"access token type", func() string { return typed("at+jwt") },
+			sso.Malformed, "Type", "at+jwt"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			_, _, err := c.VerifyLogoutToken(t.Context(), cfg, tt.token())
+			_, err := c.VerifyLogoutToken(t.Context(), cfg, tt.token())
 			wantFailure(t, err, tt.code, tt.label, tt.want)
 		})
 	}

@@ -143,6 +143,8 @@ type respSpec struct {
 	notOnOrAfter    time.Time
 	scdNotOnOrAfter time.Time
 	status          *crewjam.Status
+	// sigMethod signs with another algorithm than RSA-SHA256.
+	sigMethod string
 }
 
 func defaultSpec(t *testing.T) respSpec {
@@ -165,12 +167,21 @@ func defaultSpec(t *testing.T) respSpec {
 
 func sign(t *testing.T, kp keyPair, el *etree.Element) *etree.Element {
 	t.Helper()
+	return signWith(t, kp, el, "")
+}
+
+// signWith signs with method, RSA-SHA256 when "".
+func signWith(t *testing.T, kp keyPair, el *etree.Element, method string) *etree.Element {
+	t.Helper()
+	if method == "" {
+		method = dsig.RSASHA256SignatureMethod
+	}
 	ctx := dsig.NewDefaultSigningContext(dsig.TLSCertKeyStore(tls.Certificate{
 		Certificate: [][]byte{kp.cert.Raw},
 		PrivateKey:  kp.key,
 	}))
 	ctx.Canonicalizer = dsig.MakeC14N10ExclusiveCanonicalizerWithPrefixList("")
-	if err := ctx.SetSignatureMethod(dsig.RSASHA256SignatureMethod); err != nil {
+	if err := ctx.SetSignatureMethod(method); err != nil {
 		t.Fatal(err)
 	}
 	signed, err := ctx.SignEnveloped(el)
@@ -221,7 +232,7 @@ func (s respSpec) assertion(t *testing.T) *etree.Element {
 	}
 	el := a.Element()
 	if s.signAssertion {
-		el = sign(t, s.signer, el)
+		el = signWith(t, s.signer, el, s.sigMethod)
 	}
 	return el
 }

@@ -3,9 +3,12 @@ package saml
 import (
 	"context"
 	"crypto/x509"
+	"errors"
 	"slices"
 	"testing"
 	"time"
+
+	dsig "github.com/russellhaering/goxmldsig"
 
 	"github.com/beevik/etree"
 	crewjam "github.com/crewjam/saml"
@@ -305,4 +308,17 @@ func TestMalformedResponse(t *testing.T) {
 	wantFailure(t, err, sso.Malformed, "", "")
 	_, err = ParseResponse(context.Background(), sp, "PG5vdCB4bWw=", []string{requestID}, &memReplay{})
 	wantFailure(t, err, sso.Malformed, "", "")
+}
+
+// TestSHA1SignatureRefused: an assertion signed with RSA-SHA1, open to
+// collision forgeries, is refused although its key is the IdP's.
+func TestSHA1SignatureRefused(t *testing.T) {
+	sp := testConfig(t)
+	s := defaultSpec(t)
+	s.sigMethod = dsig.RSASHA1SignatureMethod
+	_, err := parse(t, sp, s.response(t, s.assertion(t)), requestID)
+	f, ok := errors.AsType[*sso.Failure](err)
+	if !ok || f.Code != sso.BadSignature {
+		t.Fatalf("err %v, want bad_signature", err)
+	}
 }

@@ -154,6 +154,9 @@ func (c Config) serviceProvider() (*crewjam.ServiceProvider, error) {
 		// read the time from this clock.
 		Clock:          dsig.NewFakeClockAt(c.now()),
 		LogoutBindings: []string{crewjam.HTTPRedirectBinding, crewjam.HTTPPostBinding},
+		// SHA-1 signatures can be forged by collision; no IdP in use
+		// today needs them.
+		RejectSHA1Signatures: true,
 	}
 	// A nil *rsa.PrivateKey in the crypto.Signer field would be a non-nil
 	// interface that crewjam then calls.

@@ -1,6 +1,7 @@
 package saml
 
 import (
+	"encoding/base64"
 	"strings"
 	"time"
 
@@ -147,4 +148,21 @@ func (u *untrusted) timeFacts() []sso.Fact {
 	add("Assertion NotOnOrAfter", u.assertion, "./Conditions", "NotOnOrAfter")
 	add("SubjectConfirmationData NotOnOrAfter", u.assertion, "./Subject/SubjectConfirmation/SubjectConfirmationData", "NotOnOrAfter")
 	return facts
+}
+
+// ResponseIssuer reads the Issuer a posted SAMLResponse claims, before
+// anything is verified. It only picks which connection verifies the
+// response (an unsolicited one names no request of ours): trusting it for
+// anything else would be a mistake. "" when the response does not parse
+// or names none.
+func ResponseIssuer(samlResponse string) string {
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(samlResponse))
+	if err != nil {
+		return ""
+	}
+	u := newUntrusted(raw)
+	if s := u.text(u.response, "./Issuer"); s != "" {
+		return s
+	}
+	return u.text(u.assertion, "./Issuer")
 }
