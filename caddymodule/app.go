@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"github.com/partnergate/partnergate/admin"
 	"github.com/partnergate/partnergate/audit"
 	"github.com/partnergate/partnergate/gateway"
+	"github.com/partnergate/partnergate/internal/netguard"
 	"github.com/partnergate/partnergate/keys"
 	"github.com/partnergate/partnergate/mail"
 	"github.com/partnergate/partnergate/password"
@@ -60,6 +62,11 @@ type App struct {
 	// LinkPort is the port of partner sites in links and in the SSO URLs
 	// the admin API shows, when it is not the scheme's default.
 	LinkPort string `json:"link_port,omitempty"`
+	// AllowPrivateIdPs lets SSO reach identity providers on loopback,
+	// private and link-local addresses, which are refused by default
+	// because partner admins choose the URLs the gateway fetches. Only
+	// for development and tests with IdPs on the same machine or network.
+	AllowPrivateIdPs bool `json:"allow_private_idps,omitempty"`
 
 	store     *sharedStore
 	poolKey   string
@@ -161,9 +168,10 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if a.secrets, err = secretbox.New(a.secretsKey); err != nil {
 		return fmt.Errorf("secret_key: %w", err)
 	}
+	idpClient := a.idpClient()
 	// Both fetch lazily: provisioning never waits on a partner's IdP.
-	a.oidc = oidc.New(oidc.Options{})
-	a.samlMetadata = saml.NewMetadataCache(nil, 5*time.Second, time.Hour, nil)
+	a.oidc = oidc.New(oidc.Options{HTTPClient: idpClient})
+	a.samlMetadata = saml.NewMetadataCache(idpClient, 5*time.Second, time.Hour, nil)
 	if a.Mail != nil {
 		if a.mailer, err = a.Mail.sender(repl); err != nil {
 			return err
@@ -192,6 +200,17 @@ func (a *App) Provision(ctx caddy.Context) error {
 		Retention: a.Audit.retention(),
 	})
 	return err
+}
+
+// idpClient makes the calls to partners' IdPs. Partner admins choose the
+// URLs, and the documents there name further ones, so by default those
+// calls refuse the gateway's own machine and network: Caddy's admin API,
+// cloud metadata, internal hosts. Nil lets each part dial anywhere.
+func (a *App) idpClient() *http.Client {
+	if a.AllowPrivateIdPs {
+		return nil
+	}
+	return netguard.Client(5 * time.Second)
 }
 
 func (m *MailConfig) sender(repl *caddy.Replacer) (mail.Sender, error) {

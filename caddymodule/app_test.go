@@ -1,7 +1,10 @@
 package caddymodule
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -36,5 +39,21 @@ func TestValidateLinkPort(t *testing.T) {
 		if got := err == nil || !strings.Contains(err.Error(), "link_port"); got != ok {
 			t.Errorf("link_port %q: Validate() = %v", port, err)
 		}
+	}
+}
+
+// TestIdPCallsRefuseLocalAddresses: unless allow_private_idps is set, the
+// client that reaches partners' IdPs cannot reach this machine, where
+// Caddy's admin API listens.
+func TestIdPCallsRefuseLocalAddresses(t *testing.T) {
+	t.Parallel()
+	var hits atomic.Int32
+	local := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hits.Add(1) }))
+	t.Cleanup(local.Close)
+	if _, err := (&App{}).idpClient().Post(local.URL+"/stop", "text/plain", nil); err == nil || hits.Load() != 0 {
+		t.Fatalf("the default IdP client reached %s: err %v, %d hits", local.URL, err, hits.Load())
+	}
+	if (&App{AllowPrivateIdPs: true}).idpClient() != nil {
+		t.Error("allow_private_idps still guards the IdP client")
 	}
 }

@@ -33,6 +33,7 @@ func init() {
 //		session_idle_timeout <duration>
 //		link_scheme https|http
 //		link_port <port>            # partner sites' port, when not the scheme's
+//		allow_private_idps          # development only: let SSO reach loopback and private IdPs
 //		mail {
 //			host <host>
 //			port <port>
@@ -121,6 +122,11 @@ func parseGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
 			if !d.AllArgs(&app.LinkPort) {
 				return nil, d.ArgErr()
 			}
+		case "allow_private_idps":
+			if d.NextArg() {
+				return nil, d.ArgErr()
+			}
+			app.AllowPrivateIdPs = true
 		case "mail":
 			m, err := parseMail(d)
 			if err != nil {

@@ -33,10 +33,11 @@ const placeholderIdPMetadata = `<md:EntityDescriptor xmlns:md="urn:oasis:names:t
 
 // startSSONode starts a node whose links (presets, test links) name the
 // partner sites as the browser reaches them: http, on the node's port.
+// Its IdPs run on this machine, which the gateway refuses by default.
 func startSSONode(t *testing.T, cfg nodeConfig) *node {
 	t.Helper()
 	n := newNode(t, cfg)
-	n.config.options = append(slices.Clone(cfg.options), "link_scheme http", "link_port "+n.port)
+	n.config.options = append(slices.Clone(cfg.options), "link_scheme http", "link_port "+n.port, "allow_private_idps")
 	n.writeCaddyfile(t, n.config)
 	n.launch(t)
 	return n

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -140,6 +141,14 @@ func (c *Client) discover(ctx context.Context, issuer string) (*provider, error)
 		return nil, unreachable("The identity provider's discovery document lacks the authorization, token or keys endpoint.",
 			fmt.Errorf("incomplete discovery document"), sso.Fact{Label: "URL", Value: wellKnown})
 	}
+	if err := requireHTTPS(issuer, []endpoint{
+		{"authorization_endpoint", doc.AuthURL},
+		{"token_endpoint", doc.TokenURL},
+		{"jwks_uri", doc.JWKSURL},
+		{"userinfo_endpoint", doc.UserinfoURL},
+	}); err != nil {
+		return nil, err
+	}
 	return &provider{
 		issuer:      issuer,
 		authURL:     doc.AuthURL,
@@ -149,4 +158,28 @@ func (c *Client) discover(ctx context.Context, issuer string) (*provider, error)
 		issParam:    doc.ISSParam,
 		keys:        gooidc.NewRemoteKeySet(gooidc.ClientContext(context.Background(), c.http), doc.JWKSURL),
 	}, nil
+}
+
+// endpoint is a URL a discovery document names, under its field's name.
+type endpoint struct{ name, url string }
+
+// requireHTTPS fails when an https issuer's discovery document names a
+// plain http endpoint: the client secret and codes would cross the
+// network in the clear, and anyone on the path could swap the keys that
+// verify ID tokens, undoing what the https issuer promised. An empty URL
+// is an absent endpoint, not an insecure one.
+func requireHTTPS(issuer string, endpoints []endpoint) error {
+	if u, err := url.Parse(issuer); err != nil || !strings.EqualFold(u.Scheme, "https") {
+		return nil
+	}
+	for _, e := range endpoints {
+		if e.url == "" {
+			continue
+		}
+		if u, err := url.Parse(e.url); err != nil || !strings.EqualFold(u.Scheme, "https") {
+			return sso.Fail(sso.Misconfigured, "The identity provider's discovery document names an endpoint that is not https although the issuer is.",
+				sso.Fact{Label: "Issuer", Value: issuer}, sso.Fact{Label: "Endpoint", Value: e.name}, sso.Fact{Label: "URL", Value: e.url})
+		}
+	}
+	return nil
 }
