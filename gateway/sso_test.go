@@ -15,6 +15,7 @@ import (
 
 	"github.com/partnergate/partnergate/audit"
 	"github.com/partnergate/partnergate/gateway"
+	"github.com/partnergate/partnergate/password"
 	"github.com/partnergate/partnergate/sso/connection"
 	"github.com/partnergate/partnergate/sso/diagnostics"
 	"github.com/partnergate/partnergate/sso/preset"
@@ -815,6 +816,36 @@ func TestSSOStoreOutage(t *testing.T) {
 		}
 		if n := len(e.failures(t, "acme", c.ID)); n != 0 {
 			t.Errorf("an outage was recorded as %d failed sign-ins", n)
+		}
+	})
+}
+
+// TestSSODomainSignsInOnlyThroughSSO: once a connection routes a domain,
+// its users sign in through their IdP only: a right password for a user
+// of that domain leads to the IdP, never to a session.
+func TestSSODomainSignsInOnlyThroughSSO(t *testing.T) {
+	t.Parallel()
+	onEachBackend(t, func(t *testing.T, backend string) {
+		e := newSSOEnv(t, backend, "acme")
+		_, c := e.samlConn(t, "acme", "ssp", samlOpts{domains: []string{"example.com"}})
+		hash, err := password.Hash("a long and right password")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.st.CreateUser(t.Context(), store.User{ID: "u-alice", PartnerID: "acme", Email: "alice@example.com", PasswordHash: hash, Active: true}); err != nil {
+			t.Fatal(err)
+		}
+		b := e.browser(t)
+		login := b.get(t, e.url("acme", "/.partnergate/login"))
+		f, ok := findForm(login.body, "csrf_token")
+		if !ok {
+			t.Fatalf("login page has no form:\n%s", login.body)
+		}
+		f.fields.Set("email", "alice@example.com")
+		f.fields.Set("password", "a long and right password")
+		p := b.submitForm(t, login, f)
+		if p.status != http.StatusOK || !strings.Contains(metaRefresh(p.body), startPath+c.ID) || b.sessionsIssued() != 0 {
+			t.Errorf("password sign-in of a routed domain: %d, refresh %q, %d sessions; want the way to the IdP and no session", p.status, metaRefresh(p.body), b.sessionsIssued())
 		}
 	})
 }
