@@ -20,6 +20,7 @@ import (
 
 	"github.com/partnergate/partnergate/audit"
 	"github.com/partnergate/partnergate/gateway"
+	"github.com/partnergate/partnergate/internal/clocktest"
 	"github.com/partnergate/partnergate/session"
 	"github.com/partnergate/partnergate/store"
 	"github.com/partnergate/partnergate/store/bolt"
@@ -48,7 +49,7 @@ type env struct {
 	dir      *gateway.Directory
 	audit    *audit.Log
 	logs     *observer.ObservedLogs
-	clock    *clock
+	clock    *clocktest.Clock
 
 	mu     sync.Mutex
 	bodies []string // every response body, to search for leaked secrets
@@ -91,7 +92,7 @@ func newEnvOn(t testing.TB, backend string, opts ...func(*Config)) *env {
 	e := &env{
 		t:     t,
 		store: &recordingStore{Store: raw},
-		clock: &clock{now: t0},
+		clock: clocktest.New(t0),
 	}
 	core, logs := observer.New(zap.DebugLevel)
 	e.logs = logs
@@ -295,23 +296,6 @@ func (e *env) noLeak(secrets ...string) {
 			}
 		}
 	}
-}
-
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
 }
 
 // recordingStore records published events and passes everything through.

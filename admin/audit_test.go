@@ -61,7 +61,7 @@ func TestAuditTrail(t *testing.T) {
 		// the body; the trail must show it as w.
 		write := func(req request, status int, w wrote) []byte {
 			t.Helper()
-			e.clock.advance(time.Minute)
+			e.clock.Advance(time.Minute)
 			rec := e.do(req)
 			if rec.Code != status {
 				t.Fatalf("%s %s = %d %s, want %d", req.method, req.path, rec.Code, rec.Body, status)
@@ -388,7 +388,7 @@ func TestPlatformAudit(t *testing.T) {
 		_, token := e.newToken("acme", `{"name": "automation"}`)
 		assertJSON(t, e.mustCall("GET", "/api/v1/audit", "", http.StatusOK), `{"events": [], "next_cursor": null}`)
 
-		e.clock.advance(time.Minute)
+		e.clock.Advance(time.Minute)
 		rec := e.call("DELETE", "/api/v1/partners/initech", "")
 		if rec.Code != http.StatusNoContent {
 			t.Fatalf("delete = %d %s", rec.Code, rec.Body)

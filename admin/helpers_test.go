@@ -21,9 +21,7 @@ import (
 func newLiveEnv(t testing.TB, backend string, opts ...func(*Config)) *env {
 	t.Helper()
 	e := newEnvOn(t, backend, opts...)
-	e.clock.mu.Lock()
-	e.clock.now = time.Now().UTC().Truncate(time.Millisecond)
-	e.clock.mu.Unlock()
+	e.clock.Set(time.Now().UTC().Truncate(time.Millisecond))
 	return e
 }
 

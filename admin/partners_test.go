@@ -37,7 +37,7 @@ func TestPartnerLifecycle(t *testing.T) {
 		"created_at": "` + testTime + `", "updated_at": "` + testTime + `"}`
 	assertJSON(t, e.mustCall("GET", "/api/v1/partners", "", http.StatusOK), `{"data": [`+acme+`, `+beta+`]}`)
 
-	e.clock.advance(time.Minute)
+	e.clock.Advance(time.Minute)
 	later := t0.Add(time.Minute).Format(time.RFC3339Nano)
 	assertJSON(t, e.mustCall("PATCH", "/api/v1/partners/acme", `{"name": "Acme Inc"}`, http.StatusOK),
 		`{"id": "acme", "name": "Acme Inc", "hostnames": ["portal.acme.com", "login.acme.com"],

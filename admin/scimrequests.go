@@ -26,13 +26,8 @@ func (h *Handler) listSCIMRequests(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	q, err := readQuery(r, "limit")
+	limit, err := readLimit(r)
 	if err != nil {
-		return err
-	}
-	var ps problems
-	limit, _ := pageParams(q, &ps)
-	if err := ps.err(); err != nil {
 		return err
 	}
 	recs, err := h.store.ListRequests(r.Context(), p.ID, limit)
@@ -47,4 +42,16 @@ func (h *Handler) listSCIMRequests(w http.ResponseWriter, r *http.Request) error
 		})
 	}
 	return writeJSON(w, http.StatusOK, out)
+}
+
+// readLimit reads a listing's only parameter, limit, held to the rules
+// of every page size.
+func readLimit(r *http.Request) (int, error) {
+	q, err := readQuery(r, "limit")
+	if err != nil {
+		return 0, err
+	}
+	var ps problems
+	limit, _ := pageParams(q, &ps)
+	return limit, ps.err()
 }

@@ -111,7 +111,7 @@ func TestSCIMTokenLifecycle(t *testing.T) {
 		assertJSON(t, e.mustCall("GET", tokens+"/"+second.ID, "", http.StatusOK), wantSecond)
 
 		// Past its expiry the token is listed as expired.
-		e.clock.advance(24 * time.Hour)
+		e.clock.Advance(24 * time.Hour)
 		var got struct{ Expired bool }
 		e.mustJSON("GET", tokens+"/"+id, "", http.StatusOK, &got)
 		if !got.Expired {
@@ -373,7 +373,7 @@ func TestSCIMTokenNotBoundToCreator(t *testing.T) {
 	t.Parallel()
 	onEachStore(t, func(t *testing.T, backend string) {
 		e := newEnvOn(t, backend)
-		e.clock.now = time.Now() // sessions expire in real time in the store
+		e.clock.Set(time.Now()) // sessions expire in real time in the store
 		w := e.buildWorld()
 		host := "http://acme." + testBase
 		cookie := http.Header{"Cookie": {"pg_session=" + w.adminCookie}}

@@ -91,7 +91,7 @@ func TestSAMLConnectionGetsItsOwnKeyPair(t *testing.T) {
 			c.SAML.IdPCertificates[1].ExpiresSoon {
 			t.Errorf("idp_certificates = %+v, want the first flagged as expiring soon and the second not", c.SAML.IdPCertificates)
 		}
-		e.clock.advance(11 * 24 * time.Hour)
+		e.clock.Advance(11 * 24 * time.Hour)
 		got := e.mustCall("GET", sso+"/"+c.ID, "", http.StatusOK)
 		if !strings.Contains(string(got), `"expired":true`) {
 			t.Errorf("after its end the certificate is not flagged expired: %s", got)

@@ -74,13 +74,8 @@ func (h *Handler) listSSOFailures(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	q, err := readQuery(r, "limit")
+	limit, err := readLimit(r)
 	if err != nil {
-		return err
-	}
-	var ps problems
-	limit, _ := pageParams(q, &ps)
-	if err := ps.err(); err != nil {
 		return err
 	}
 	recs, err := h.store.ListSSOFailures(r.Context(), c.PartnerID, c.ID, limit)

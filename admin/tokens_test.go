@@ -167,11 +167,11 @@ func TestTokenExpiry(t *testing.T) {
 		if rec := e.do(read); rec.Code != http.StatusOK {
 			t.Fatalf("before expiry = %d %s", rec.Code, rec.Body)
 		}
-		e.clock.advance(time.Hour - time.Millisecond)
+		e.clock.Advance(time.Hour - time.Millisecond)
 		if rec := e.do(read); rec.Code != http.StatusOK {
 			t.Fatalf("a millisecond before expiry = %d %s", rec.Code, rec.Body)
 		}
-		e.clock.advance(time.Millisecond)
+		e.clock.Advance(time.Millisecond)
 		rec := e.do(read)
 		assertError(t, rec, http.StatusUnauthorized, "token_expired", "")
 		if got := rec.Header().Get("WWW-Authenticate"); got != "Bearer" {
@@ -344,7 +344,7 @@ func TestTokenDiesWithItsOwner(t *testing.T) {
 	t.Parallel()
 	onEachStore(t, func(t *testing.T, backend string) {
 		e := newEnvOn(t, backend)
-		e.clock.now = time.Now() // sessions expire in real time in the store
+		e.clock.Set(time.Now()) // sessions expire in real time in the store
 		w := e.buildWorld()
 		me := e.do(request{method: "GET", path: "http://acme." + testBase + "/api/v1/me", auth: []string{},
 			header: http.Header{"Cookie": {"pg_session=" + w.adminCookie}}})

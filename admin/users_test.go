@@ -71,7 +71,7 @@ func TestUserLifecycle(t *testing.T) {
 		t.Errorf("list = %+v, want both users ordered by id", list.Data)
 	}
 
-	e.clock.advance(time.Hour)
+	e.clock.Advance(time.Hour)
 	later := t0.Add(time.Hour).Format(time.RFC3339Nano)
 	assertJSON(t, e.mustCall("PATCH", "/api/v1/partners/acme/users/"+id,
 		`{"email": "alice@new.example", "name": "Alice D.", "password": "`+newPassword+`"}`, http.StatusOK),

@@ -324,7 +324,7 @@ func TestUserSessions(t *testing.T) {
 
 		start := e.clock.Now()
 		laptop := e.issueSession("acme", id, "198.51.100.7", "Laptop Browser/1.0")
-		e.clock.advance(time.Minute)
+		e.clock.Advance(time.Minute)
 		phone := e.issueSession("acme", id, "2001:db8::1", "Phone Browser/2.0")
 		otherCookie := e.issueSession("acme", other, "198.51.100.9", "Other")
 
@@ -407,7 +407,7 @@ func TestUserETags(t *testing.T) {
 		if again := etag(); again != stale {
 			t.Errorf("ETag changed without a change: %s, %s", stale, again)
 		}
-		e.clock.advance(time.Second)
+		e.clock.Advance(time.Second)
 		e.mustCall("PATCH", path, `{"name": "Second"}`, http.StatusOK)
 		current := etag()
 		if current == stale {

@@ -72,7 +72,7 @@ func (e *env) buildWorld() world {
 	w.mapping = m.ID
 	// Expired: valid for an hour, then the clock moves past it.
 	_, w.expired = e.newToken("acme", `{"name": "short", "expires_at": "`+e.clock.Now().Add(time.Hour).Format(time.RFC3339)+`"}`)
-	e.clock.advance(2 * time.Hour)
+	e.clock.Advance(2 * time.Hour)
 	w.token, w.acmeToken = e.newToken("acme", `{"name": "automation"}`)
 	_, w.readOnly = e.newToken("acme", `{"name": "reporting", "read_only": true}`)
 	var revokedID string
@@ -167,7 +167,7 @@ func TestTenantIsolationWalk(t *testing.T) {
 	onEachStore(t, func(t *testing.T, backend string) {
 		e := newEnvOn(t, backend)
 		// Sessions live in real time in the store, so the clock does too.
-		e.clock.now = time.Now()
+		e.clock.Set(time.Now())
 		w := e.buildWorld()
 		// The secrets were shown once, at creation; from here on no
 		// response may carry them.

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 	bbolt "go.etcd.io/bbolt"
 
 	"github.com/partnergate/partnergate/audit"
+	"github.com/partnergate/partnergate/internal/clocktest"
 	"github.com/partnergate/partnergate/internal/redistest"
 	"github.com/partnergate/partnergate/store"
 	"github.com/partnergate/partnergate/store/bolt"
@@ -285,30 +285,12 @@ func editEvent(t *testing.T, value []byte, edit map[string]any) []byte {
 	return r.encode(t)
 }
 
-// fakeClock is a clock tests move by hand.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *fakeClock {
-	return &fakeClock{now: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
+func newClock() *clocktest.Clock {
+	return clocktest.New(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
 }
 
 // newLog returns a Log on s with the retention given and the clock.
-func newLog(t testing.TB, s store.AuditLog, clock *fakeClock, keep audit.Retention) *audit.Log {
+func newLog(t testing.TB, s store.AuditLog, clock *clocktest.Clock, keep audit.Retention) *audit.Log {
 	t.Helper()
 	l, err := audit.New(audit.Config{Store: s, Retention: keep, Now: clock.Now})
 	if err != nil {
@@ -343,7 +325,7 @@ func event(partnerID string, n int) audit.Event {
 
 // record records events 1 to n of event(partnerID, i), advancing the clock a
 // minute before each, and returns them as stored.
-func record(t *testing.T, l *audit.Log, clock *fakeClock, partnerID string, n int) []audit.Event {
+func record(t *testing.T, l *audit.Log, clock *clocktest.Clock, partnerID string, n int) []audit.Event {
 	t.Helper()
 	out := make([]audit.Event, 0, n)
 	for i := 1; i <= n; i++ {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/partnergate/partnergate/audit"
+	"github.com/partnergate/partnergate/internal/clocktest"
 	"github.com/partnergate/partnergate/store"
 )
 
@@ -175,7 +176,7 @@ func TestQueryLimit(t *testing.T) {
 
 // appendDirect fills a stream with n events through the store, without
 // Record's read of the head before each, to save time.
-func appendDirect(t testing.TB, s store.AuditLog, clock *fakeClock, partnerID string, n int) {
+func appendDirect(t testing.TB, s store.AuditLog, clock *clocktest.Clock, partnerID string, n int) {
 	t.Helper()
 	ctx := context.Background()
 	head, err := s.AuditHead(ctx, partnerID)

@@ -5,36 +5,19 @@ import (
 	"errors"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/partnergate/partnergate/internal/clocktest"
 	"github.com/partnergate/partnergate/store"
 	"github.com/partnergate/partnergate/store/bolt"
 )
-
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
 
 var testKey = []byte(strings.Repeat("k", 32))
 
 type fixture struct {
 	store *bolt.Store
-	clock *clock
+	clock *clocktest.Clock
 	alice store.User
 }
 
@@ -55,7 +38,7 @@ func newFixture(t testing.TB) *fixture {
 	if err := s.CreateUser(ctx, alice); err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{store: s, clock: &clock{now: time.Now()}, alice: alice}
+	return &fixture{store: s, clock: clocktest.New(time.Now()), alice: alice}
 }
 
 // node starts a manager following the store's events, as one gateway node.

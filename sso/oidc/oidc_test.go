@@ -20,6 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/partnergate/partnergate/internal/clocktest"
+
 	jose "github.com/go-jose/go-jose/v4"
 	"golang.org/x/oauth2"
 
@@ -450,29 +452,12 @@ func TestDiscoveryCached(t *testing.T) {
 	}
 }
 
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 func TestDiscoveryFailureRememberedThenRetried(t *testing.T) {
 	t.Parallel()
 	op := newOP(t)
 	op.set(func(op *testOP) { op.discoveryOK = false })
-	clock := &fakeClock{t: time.Now()}
-	c := New(Options{FailureTTL: 30 * time.Second, CacheTTL: time.Hour, Now: clock.now})
+	clock := clocktest.New(time.Now())
+	c := New(Options{FailureTTL: 30 * time.Second, CacheTTL: time.Hour, Now: clock.Now})
 	cfg := op.config()
 
 	for range 3 {
@@ -484,10 +469,10 @@ func TestDiscoveryFailureRememberedThenRetried(t *testing.T) {
 	}
 
 	op.set(func(op *testOP) { op.discoveryOK = true })
-	clock.advance(29 * time.Second)
+	clock.Advance(29 * time.Second)
 	_, err := c.AuthCodeURL(t.Context(), cfg, newStart())
 	wantFailure(t, err, sso.Unreachable, "Issuer", op.srv.URL)
-	clock.advance(2 * time.Second)
+	clock.Advance(2 * time.Second)
 	if _, err := c.AuthCodeURL(t.Context(), cfg, newStart()); err != nil {
 		t.Fatalf("after FailureTTL: %v", err)
 	}
@@ -497,7 +482,7 @@ func TestDiscoveryFailureRememberedThenRetried(t *testing.T) {
 
 	// Past CacheTTL an IdP that fails again keeps the known document.
 	op.set(func(op *testOP) { op.discoveryOK = false })
-	clock.advance(2 * time.Hour)
+	clock.Advance(2 * time.Hour)
 	if _, err := c.AuthCodeURL(t.Context(), cfg, newStart()); err != nil {
 		t.Fatalf("refresh failure lost the cached document: %v", err)
 	}

@@ -11,25 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/partnergate/partnergate/internal/clocktest"
+
 	"github.com/partnergate/partnergate/sso"
 )
-
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // metadataServer serves IdP metadata and counts fetches; status, when
 // set, answers that HTTP status instead.
@@ -59,7 +44,7 @@ func newMetadataServer(t *testing.T, body string) *metadataServer {
 func TestMetadataCacheRefresh(t *testing.T) {
 	a, a2 := idpA(t).cert, idpA2(t).cert
 	srv := newMetadataServer(t, idpMetadata(t, idpEntityID, keyXML("signing", a.Raw)))
-	clock := &fakeClock{now: testNow}
+	clock := clocktest.New(testNow)
 	cache := NewMetadataCache(srv.Client(), time.Second, time.Hour, clock.Now)
 	ctx := context.Background()
 
