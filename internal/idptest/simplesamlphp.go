@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -104,9 +105,30 @@ func StartSimpleSAMLphp(t testing.TB, sp SAMLServiceProvider) *SAMLIdP {
 		missingTool(t, SimpleSAMLphpDir, "simplesamlphp php-cli php-xml php-mbstring")
 	}
 
+	// The port is free when picked but may be taken before php binds
+	// it (other tests start servers too): then start again elsewhere.
+	var lastErr error
+	for range 5 {
+		idp, err := startSimpleSAMLphp(t, php, sp)
+		if err == nil {
+			return idp
+		}
+		if !errors.Is(err, errPortTaken) {
+			t.Fatalf("idptest: %v", err)
+		}
+		lastErr = err
+	}
+	t.Fatalf("idptest: %v", lastErr)
+	return nil
+}
+
+// errPortTaken is a php that could not listen on the port picked for it.
+var errPortTaken = errors.New("the port was taken before php could listen on it")
+
+func startSimpleSAMLphp(t testing.TB, php string, sp SAMLServiceProvider) (*SAMLIdP, error) {
 	port, err := freePort()
 	if err != nil {
-		t.Fatalf("idptest: find a free port: %v", err)
+		return nil, fmt.Errorf("find a free port: %w", err)
 	}
 	base := "http://127.0.0.1:" + strconv.Itoa(port)
 	idp := &SAMLIdP{
@@ -123,13 +145,13 @@ func StartSimpleSAMLphp(t testing.TB, sp SAMLServiceProvider) *SAMLIdP {
 
 	dir := t.TempDir()
 	if err := writeSimpleSAMLphpConfig(t, dir, idp, sp); err != nil {
-		t.Fatalf("idptest: write SimpleSAMLphp config: %v", err)
+		return nil, fmt.Errorf("write SimpleSAMLphp config: %w", err)
 	}
 
 	logPath := filepath.Join(dir, "php.log")
 	logFile, err := os.Create(logPath)
 	if err != nil {
-		t.Fatalf("idptest: %v", err)
+		return nil, err
 	}
 	defer logFile.Close()
 	cmd := exec.Command(php, "-S", "127.0.0.1:"+strconv.Itoa(port), "-t", filepath.Join(SimpleSAMLphpDir, "www"))
@@ -138,11 +160,16 @@ func StartSimpleSAMLphp(t testing.TB, sp SAMLServiceProvider) *SAMLIdP {
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("idptest: start php: %v", err)
+		return nil, fmt.Errorf("start php: %w", err)
 	}
+	exited := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(exited)
+	}()
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
+		<-exited
 		if t.Failed() {
 			if out, err := os.ReadFile(logPath); err == nil && len(out) > 0 {
 				t.Logf("SimpleSAMLphp log:\n%s", tail(out, 8<<10))
@@ -150,13 +177,16 @@ func StartSimpleSAMLphp(t testing.TB, sp SAMLServiceProvider) *SAMLIdP {
 		}
 	})
 
-	md, err := waitForMetadata(idp.MetadataURL, samlStartTimeout)
+	md, err := waitForMetadata(idp.MetadataURL, samlStartTimeout, exited)
 	if err != nil {
 		out, _ := os.ReadFile(logPath)
-		t.Fatalf("idptest: SimpleSAMLphp never served %s: %v\n%s", idp.MetadataURL, err, tail(out, 8<<10))
+		if bytes.Contains(out, []byte("Address already in use")) {
+			return nil, errPortTaken
+		}
+		return nil, fmt.Errorf("SimpleSAMLphp never served %s: %w\n%s", idp.MetadataURL, err, tail(out, 8<<10))
 	}
 	idp.MetadataXML = md
-	return idp
+	return idp, nil
 }
 
 func writeSimpleSAMLphpConfig(t testing.TB, dir string, idp *SAMLIdP, sp SAMLServiceProvider) error {
@@ -316,8 +346,9 @@ $metadata[%s] = [
 }
 
 // waitForMetadata polls until the IdP serves its metadata: the first answer
-// means PHP runs and the whole configuration parses.
-func waitForMetadata(url string, timeout time.Duration) ([]byte, error) {
+// means PHP runs and the whole configuration parses. It gives up at once
+// when php has exited.
+func waitForMetadata(url string, timeout time.Duration, exited <-chan struct{}) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	client := &http.Client{Timeout: 2 * time.Second}
@@ -331,6 +362,8 @@ func waitForMetadata(url string, timeout time.Duration) ([]byte, error) {
 		select {
 		case <-ctx.Done():
 			return nil, lastErr
+		case <-exited:
+			return nil, fmt.Errorf("php exited: %w", lastErr)
 		case <-time.After(25 * time.Millisecond):
 		}
 	}
