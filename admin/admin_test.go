@@ -213,6 +213,9 @@ type state struct {
 	Members  map[string][]string
 	Mappings map[string][]store.RoleMapping
 	Tokens   map[string][]store.Token
+	// Policies holds each partner's stored policy and, under "", the
+	// governance baseline, as JSON text ("" when none).
+	Policies map[string]string
 }
 
 func (e *env) snapshot() state {
@@ -227,13 +230,23 @@ func (e *env) snapshot() state {
 		Partners: ps, Users: map[string][]store.User{}, Sessions: map[string][]store.Session{},
 		Groups: map[string][]store.Group{}, Members: map[string][]string{},
 		Mappings: map[string][]store.RoleMapping{}, Tokens: map[string][]store.Token{},
+		Policies: map[string]string{},
 	}
 	must := func(err error) {
 		if err != nil {
 			e.t.Fatal(err)
 		}
 	}
+	policyText := func(rec store.PolicyRecord, err error) string {
+		if errors.Is(err, store.ErrNotFound) {
+			return ""
+		}
+		must(err)
+		return string(rec.Policy) + " " + rec.UpdatedAt.String()
+	}
+	s.Policies[""] = policyText(e.store.GetGovernance(ctx))
 	for _, p := range ps {
+		s.Policies[p.ID] = policyText(e.store.GetPolicy(ctx, p.ID))
 		us, err := e.store.ListUsers(ctx, p.ID, store.Page{})
 		must(err)
 		s.Users[p.ID] = us

@@ -37,6 +37,10 @@ func (e *apiError) Unwrap() error { return e.cause }
 type problem struct {
 	Field   string `json:"field"`
 	Message string `json:"message"`
+	// Asked and Limit, for a value past a limit, are the value asked for
+	// and the limit, as JSON text.
+	Asked string `json:"asked,omitempty"`
+	Limit string `json:"limit,omitempty"`
 }
 
 var (

@@ -13,8 +13,10 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/partnergate/partnergate/audit"
+	"github.com/partnergate/partnergate/governance"
 	"github.com/partnergate/partnergate/mail"
 	"github.com/partnergate/partnergate/password"
+	"github.com/partnergate/partnergate/policy"
 	"github.com/partnergate/partnergate/secretbox"
 	"github.com/partnergate/partnergate/session"
 	"github.com/partnergate/partnergate/sso/saml"
@@ -74,6 +76,10 @@ type Config struct {
 	// LinkScheme is the scheme of links mailed to users: "https" (the
 	// default) or "http" for a local setup.
 	LinkScheme string
+	// Policies serves the governance baseline and partners' effective
+	// policies, shared with the sign-ins; nil reads them from Store with
+	// the default baseline.
+	Policies *governance.Source
 	// SAMLMetadata reads IdP metadata URLs, to show their certificates'
 	// expiry; the sign-ins share it. Nil shows them for pasted metadata
 	// only.
@@ -109,6 +115,7 @@ type Handler struct {
 	linkPort   string
 	// samlMetadata is shared with the sign-ins.
 	samlMetadata *saml.MetadataCache
+	policies     *governance.Source
 	log          *zap.Logger
 	now          func() time.Time
 	mux          *http.ServeMux
@@ -166,6 +173,7 @@ func New(cfg Config) (*Handler, error) {
 		linkScheme:     cfg.LinkScheme,
 		linkPort:       cfg.LinkPort,
 		samlMetadata:   cfg.SAMLMetadata,
+		policies:       cfg.Policies,
 		log:            cfg.Logger,
 		now:            cfg.Now,
 		mux:            http.NewServeMux(),
@@ -181,6 +189,9 @@ func New(cfg Config) (*Handler, error) {
 	}
 	if h.now == nil {
 		h.now = time.Now
+	}
+	if h.policies == nil {
+		h.policies = governance.New(cfg.Store, policy.Policy{})
 	}
 	if h.linkScheme == "" {
 		h.linkScheme = "https"
@@ -239,6 +250,8 @@ func (h *Handler) routes() {
 	h.table = []route{
 		{"GET", "/api/v1/me", self, "", h.getMe},
 		{"GET", "/api/v1/sso-presets", self, "", h.listSSOPresets},
+		{"GET", "/api/v1/governance", platform, "", h.getGovernance},
+		{"PUT", "/api/v1/governance", platform, "governance.update", h.putGovernance},
 		{"GET", partners, platform, "", h.listPartners},
 		{"POST", partners, platform, "partner.create", h.createPartner},
 		{"GET", partner, partnerRead, "", h.getPartner},
@@ -290,6 +303,10 @@ func (h *Handler) routes() {
 		{"POST", ssoConn + "/test", partnerWrite, "sso_connection.test", h.startSSOTest},
 		{"GET", ssoConn + "/tests/{testId}", partnerRead, "", h.getSSOTest},
 		{"GET", ssoConn + "/failures", partnerRead, "", h.listSSOFailures},
+		{"GET", partner + "/policy", partnerRead, "", h.getPolicy},
+		{"PUT", partner + "/policy", partnerWrite, "policy.update", h.putPolicy},
+		{"DELETE", partner + "/policy", partnerWrite, "policy.reset", h.deletePolicy},
+		{"GET", partner + "/policy/effective", partnerRead, "", h.getEffectivePolicy},
 		{"GET", partner + "/audit", partnerRead, "", h.queryAudit},
 		{"GET", partner + "/audit/export", partnerRead, "", h.exportAudit},
 		{"GET", partner + "/audit/verify", partnerRead, "", h.verifyAudit},

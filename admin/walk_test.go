@@ -155,6 +155,8 @@ func (w world) validBody(rt route) string {
 		return `{"name": "SAML", "preset": "generic-saml", "saml": {"metadata_url": "https://idp.example.com/metadata"}}`
 	case "PATCH /api/v1/partners/{id}/sso-connections/{connectionId}":
 		return `{"enabled": true}`
+	case "PUT /api/v1/partners/{id}/policy", "PUT /api/v1/governance":
+		return `{"mfa": {"required": true}}`
 	}
 	return ""
 }

@@ -48,6 +48,7 @@ func (h *PartnerAdmin) Provision(ctx caddy.Context) error {
 		LinkScheme:   app.LinkScheme,
 		LinkPort:     app.LinkPort,
 		SAMLMetadata: app.samlMetadata,
+		Policies:     app.policies,
 		Logger:       ctx.Logger(),
 	})
 	return err

@@ -17,10 +17,12 @@ import (
 	"github.com/partnergate/partnergate/admin"
 	"github.com/partnergate/partnergate/audit"
 	"github.com/partnergate/partnergate/gateway"
+	"github.com/partnergate/partnergate/governance"
 	"github.com/partnergate/partnergate/internal/netguard"
 	"github.com/partnergate/partnergate/keys"
 	"github.com/partnergate/partnergate/mail"
 	"github.com/partnergate/partnergate/password"
+	"github.com/partnergate/partnergate/policy"
 	"github.com/partnergate/partnergate/secretbox"
 	"github.com/partnergate/partnergate/session"
 	"github.com/partnergate/partnergate/sso/oidc"
@@ -67,6 +69,10 @@ type App struct {
 	// because partner admins choose the URLs the gateway fetches. Only
 	// for development and tests with IdPs on the same machine or network.
 	AllowPrivateIdPs bool `json:"allow_private_idps,omitempty"`
+	// Governance is the platform's baseline every partner policy is held
+	// to; unset fields take the defaults. Operators may replace it
+	// through the admin API, which then wins.
+	Governance policy.Policy `json:"governance,omitzero"`
 
 	store     *sharedStore
 	poolKey   string
@@ -83,8 +89,11 @@ type App struct {
 	// one discovery document or metadata fetch serves all nodes' sites.
 	oidc         *oidc.Client
 	samlMetadata *saml.MetadataCache
-	operators    []admin.OperatorKey
-	audit        *audit.Log
+	// policies serves every partner's effective policy, shared by the
+	// sign-ins and the admin API.
+	policies  *governance.Source
+	operators []admin.OperatorKey
+	audit     *audit.Log
 	// hashing bounds argon2 work across every handler of this config.
 	hashing *password.Limiter
 	mailer  mail.Sender
@@ -194,6 +203,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return err
 	}
 	a.directory = gateway.NewDirectory(a.BaseDomain, a.store.listPartners)
+	a.policies = governance.New(a.store, a.Governance)
 	a.hashing = password.NewLimiter(0, 0)
 	a.audit, err = audit.New(audit.Config{
 		Store:     a.store,
@@ -244,6 +254,9 @@ func (a *App) Validate() error {
 	}
 	if err := a.Audit.retention().Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("audit: %w", err))
+	}
+	for _, pr := range a.Governance.Validate() {
+		errs = append(errs, fmt.Errorf("governance: %s: %s", pr.Field, pr.Message))
 	}
 	if p, err := strconv.Atoi(a.LinkPort); a.LinkPort != "" && (err != nil || p < 1 || p > 65535) {
 		errs = append(errs, fmt.Errorf("link_port: %q is not a port number", a.LinkPort))
@@ -298,6 +311,7 @@ func (a *App) Cleanup() error {
 
 func (a *App) handleEvent(e store.Event) {
 	a.sessions.HandleEvent(e)
+	a.policies.HandleEvent(e)
 	if e.Kind == store.PartnersChanged {
 		a.requestReload()
 	}
@@ -305,6 +319,7 @@ func (a *App) handleEvent(e store.Event) {
 
 func (a *App) handleHealth(up bool) {
 	a.sessions.SetHealthy(up)
+	a.policies.SetHealthy(up)
 	if up {
 		a.requestReload()
 	} else {

@@ -48,6 +48,7 @@ func (h *PartnerAuth) Provision(ctx caddy.Context) error {
 		CSRFKey:   app.csrfKey,
 		Prefix:    h.Prefix,
 		Scheme:    app.LinkScheme,
+		Policies:  app.policies,
 		SSO:       &gateway.SSO{Store: app.store, OIDC: app.oidc, SAML: app.samlMetadata, Secrets: app.secrets},
 		ClientIP:  clientIP,
 		Logger:    ctx.Logger(),

@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"net/netip"
 	"strconv"
 
 	"github.com/caddyserver/caddy/v2"
@@ -8,6 +9,8 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/partnergate/partnergate/policy"
 )
 
 func init() {
@@ -46,6 +49,24 @@ func init() {
 //		audit {
 //			max_events <n>
 //			max_age <duration>
+//		}
+//		governance {                # the baseline; a line not given takes the default
+//			mfa_required [true|false]                 # bare = true
+//			mfa_methods <method>...                   # webauthn totp push sms
+//			accept_idp_mfa true|false
+//			session_max_lifetime <duration>
+//			session_idle_timeout <duration>
+//			remember_device <duration>                # 0 = off
+//			password_min_length <n>
+//			password_require <class>...               # upper lower digit symbol
+//			password_history <n>
+//			password_max_age <duration>               # 0 = never expires
+//			passwordless allowed|off|required
+//			block_common_passwords [true|false]       # bare = true
+//			lockout_threshold <n>                     # 0 = no lockout
+//			lockout_duration <duration>
+//			sso_required [true|false]                 # bare = true
+//			allowed_ip_ranges <cidr>...
 //		}
 //	}
 func parseGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
@@ -137,6 +158,10 @@ func parseGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
 			if err := parseAudit(d, &app.Audit); err != nil {
 				return nil, err
 			}
+		case "governance":
+			if err := parseGovernance(d, &app.Governance); err != nil {
+				return nil, err
+			}
 		default:
 			return nil, d.Errf("partnergate: unknown option %q", option)
 		}
@@ -219,6 +244,172 @@ func parseAudit(d *caddyfile.Dispenser, a *AuditConfig) error {
 	}
 	return nil
 }
+
+// parseGovernance fills p, the governance baseline, from the governance
+// block. Values are only parsed here; App.Validate checks their ranges.
+func parseGovernance(d *caddyfile.Dispenser, p *policy.Policy) error {
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	mfa := func() *policy.MFA {
+		if p.MFA == nil {
+			p.MFA = new(policy.MFA)
+		}
+		return p.MFA
+	}
+	session := func() *policy.Session {
+		if p.Session == nil {
+			p.Session = new(policy.Session)
+		}
+		return p.Session
+	}
+	password := func() *policy.Password {
+		if p.Password == nil {
+			p.Password = new(policy.Password)
+		}
+		return p.Password
+	}
+	lockout := func() *policy.Lockout {
+		if p.Lockout == nil {
+			p.Lockout = new(policy.Lockout)
+		}
+		return p.Lockout
+	}
+	seen := map[string]bool{}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		option := d.Val()
+		if seen[option] {
+			return d.Errf("governance: %s given more than once", option)
+		}
+		seen[option] = true
+		args := d.RemainingArgs()
+		// one returns the line's single value.
+		one := func() (string, error) {
+			if len(args) != 1 {
+				return "", d.Errf("governance %s: want one value, got %d", option, len(args))
+			}
+			return args[0], nil
+		}
+		// some returns the line's values, at least one.
+		some := func() ([]string, error) {
+			if len(args) == 0 {
+				return nil, d.Errf("governance %s: want one or more values", option)
+			}
+			return args, nil
+		}
+		// flag reads true or false; a bare line is true when bare is set.
+		flag := func(bare bool) (*bool, error) {
+			if bare && len(args) == 0 {
+				return ptr(true), nil
+			}
+			val, err := one()
+			if err != nil {
+				return nil, err
+			}
+			switch val {
+			case "true":
+				return ptr(true), nil
+			case "false":
+				return ptr(false), nil
+			}
+			return nil, d.Errf("governance %s: %q is not true or false", option, val)
+		}
+		duration := func() (*policy.Duration, error) {
+			val, err := one()
+			if err != nil {
+				return nil, err
+			}
+			dur, err := caddy.ParseDuration(val)
+			if err != nil {
+				return nil, d.Errf("governance %s: %q is not a duration such as \"8h\" or \"30m\"", option, val)
+			}
+			return ptr(policy.Duration(dur)), nil
+		}
+		number := func() (*int, error) {
+			val, err := one()
+			if err != nil {
+				return nil, err
+			}
+			n, err := strconv.Atoi(val)
+			if err != nil {
+				return nil, d.Errf("governance %s: %q is not a whole number", option, val)
+			}
+			return &n, nil
+		}
+		var err error
+		switch option {
+		case "mfa_required":
+			mfa().Required, err = flag(true)
+		case "mfa_methods":
+			var vals []string
+			if vals, err = some(); err == nil {
+				mfa().Methods = convert[policy.Method](vals)
+			}
+		case "accept_idp_mfa":
+			mfa().AcceptIdPMFA, err = flag(false)
+		case "session_max_lifetime":
+			session().MaxLifetime, err = duration()
+		case "session_idle_timeout":
+			session().IdleTimeout, err = duration()
+		case "remember_device":
+			session().RememberDevice, err = duration()
+		case "password_min_length":
+			password().MinLength, err = number()
+		case "password_require":
+			var vals []string
+			if vals, err = some(); err == nil {
+				password().Require = convert[policy.CharClass](vals)
+			}
+		case "password_history":
+			password().History, err = number()
+		case "password_max_age":
+			password().MaxAge, err = duration()
+		case "passwordless":
+			var val string
+			if val, err = one(); err == nil {
+				password().Passwordless = ptr(policy.Passwordless(val))
+			}
+		case "block_common_passwords":
+			password().BlockCommon, err = flag(true)
+		case "lockout_threshold":
+			lockout().Threshold, err = number()
+		case "lockout_duration":
+			lockout().Duration, err = duration()
+		case "sso_required":
+			p.SSORequired, err = flag(true)
+		case "allowed_ip_ranges":
+			var vals []string
+			if vals, err = some(); err == nil {
+				ranges := make([]netip.Prefix, 0, len(vals))
+				for _, val := range vals {
+					prefix, perr := netip.ParsePrefix(val)
+					if perr != nil {
+						return d.Errf("governance %s: %q is not an IP range such as 10.0.0.0/8", option, val)
+					}
+					ranges = append(ranges, prefix)
+				}
+				p.AllowedIPRanges = ranges
+			}
+		default:
+			return d.Errf("governance: unknown option %q", option)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// convert turns a line's values into a list of a string type.
+func convert[T ~string](vals []string) []T {
+	out := make([]T, len(vals))
+	for i, v := range vals {
+		out[i] = T(v)
+	}
+	return out
+}
+
+func ptr[T any](v T) *T { return &v }
 
 // positiveDuration parses raw, the value of option name, as a duration
 // above zero.

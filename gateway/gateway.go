@@ -65,6 +65,9 @@ type Config struct {
 	// from configured proxies. When it is nil or answers "", the
 	// connection's peer address counts.
 	ClientIP func(*http.Request) string
+	// Policies gives partners' effective policies: SSO-only sign-in,
+	// lockout, allowed IP ranges. Nil applies the default baseline.
+	Policies Policies
 	// SSO turns on single sign-on; nil offers passwords only.
 	SSO *SSO
 	// Scheme is how browsers reach partner hosts: "https" (default), or
@@ -158,6 +161,9 @@ func (g *Gateway) Serve(w http.ResponseWriter, r *http.Request) (*session.Identi
 	p, ok := g.cfg.Directory.Resolve(r.Host)
 	if !ok {
 		http.NotFound(w, r)
+		return nil, false
+	}
+	if !g.allowedAddress(w, r, p) {
 		return nil, false
 	}
 	if strings.HasPrefix(r.URL.Path, g.cfg.Prefix) {

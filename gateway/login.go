@@ -85,6 +85,11 @@ func (g *Gateway) showLogin(w http.ResponseWriter, r *http.Request, p *Partner, 
 		Error:     msg,
 	}
 	page.Connections, page.PasswordOptional = g.ssoOptions(r.Context(), p, returnTo)
+	// Without its policy the page still offers every way in: the sign-in
+	// itself reads the policy and refuses what it forbids.
+	if pol, err := g.policyOf(r.Context(), p); err == nil && pol.SSOIsRequired() {
+		page.SSOOnly = true
+	}
 	g.render(w, status, templates.PageLogin, page)
 }
 
@@ -101,6 +106,15 @@ func (g *Gateway) login(w http.ResponseWriter, r *http.Request, p *Partner) {
 		return
 	}
 	if g.homeRealm(w, r, p, email, returnTo) {
+		return
+	}
+	pol, err := g.policyOf(r.Context(), p)
+	if err != nil {
+		g.loginUnavailable(w, r, p, email, returnTo, err)
+		return
+	}
+	if pol.SSOIsRequired() {
+		g.showLogin(w, r, p, http.StatusForbidden, email, msgSSORequired, returnTo)
 		return
 	}
 	if r.PostForm.Get("password") == "" {
@@ -124,7 +138,7 @@ func (g *Gateway) login(w http.ResponseWriter, r *http.Request, p *Partner) {
 	}
 	clientIP := g.clientIP(r)
 	ip := "login:ip:" + clientIP
-	allowed, crossed, err := g.admit(ctx, p, account, ip)
+	allowed, crossed, err := g.admit(ctx, p, g.limits(pol), account, ip)
 	if err != nil {
 		g.loginUnavailable(w, r, p, email, returnTo, err)
 		return
@@ -185,8 +199,8 @@ func (g *Gateway) login(w http.ResponseWriter, r *http.Request, p *Partner) {
 // the password is checked, so a burst of parallel guesses cannot all pass a
 // check that only counted failures afterwards. crossed reports the one
 // attempt that went over a limit.
-func (g *Gateway) admit(ctx context.Context, p *Partner, account, ip string) (allowed, crossed bool, err error) {
-	byAccount, err := g.cfg.Store.Incr(ctx, p.ID, account, g.cfg.Limits.Window)
+func (g *Gateway) admit(ctx context.Context, p *Partner, limits Limits, account, ip string) (allowed, crossed bool, err error) {
+	byAccount, err := g.cfg.Store.Incr(ctx, p.ID, account, limits.Window)
 	if err != nil {
 		return false, false, err
 	}
@@ -194,7 +208,7 @@ func (g *Gateway) admit(ctx context.Context, p *Partner, account, ip string) (al
 	if err != nil {
 		return false, false, err
 	}
-	accountLimit, ipLimit := int64(g.cfg.Limits.AccountFailures), int64(g.cfg.Limits.IPAttempts)
+	accountLimit, ipLimit := int64(limits.AccountFailures), int64(g.cfg.Limits.IPAttempts)
 	allowed = byAccount <= accountLimit && byIP <= ipLimit
 	crossed = byAccount == accountLimit+1 || byIP == ipLimit+1
 	return allowed, crossed, nil

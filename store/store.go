@@ -124,8 +124,8 @@ type Partners interface {
 	UpdatePartner(ctx context.Context, id string, fn func(Partner) (Partner, error)) (Partner, error)
 	// DeletePartner removes the partner and everything of it: hostnames,
 	// users, sessions, groups, role mappings, SSO connections, tokens,
-	// tickets, counters, its audit stream, its request log and its
-	// connections' SSO failure logs.
+	// tickets, counters, its audit stream, its request log, its
+	// connections' SSO failure logs and its policy.
 	DeletePartner(ctx context.Context, id string) error
 }
 
@@ -208,6 +208,12 @@ const (
 	// AccessChanged: the partner's groups or role mappings changed, so
 	// every cached view of its users' groups and roles is stale.
 	AccessChanged EventKind = "access_changed"
+	// PolicyChanged: the partner's own auth policy was set or removed, so
+	// its effective policy is stale.
+	PolicyChanged EventKind = "policy_changed"
+	// GovernanceChanged: the platform's governance baseline changed, so
+	// every partner's effective policy is stale.
+	GovernanceChanged EventKind = "governance_changed"
 )
 
 // Event is one change announced to every node.
@@ -244,6 +250,7 @@ type Store interface {
 	AuditLog
 	RequestLog
 	SSOFailures
+	Policies
 	Bus
 	Close() error
 }

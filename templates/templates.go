@@ -58,6 +58,9 @@ type Login struct {
 	// PasswordOptional lets the form be sent with an email alone, which
 	// routes the email's domain to its SSO connection.
 	PasswordOptional bool
+	// SSOOnly shows no password field: the partner signs users in through
+	// its SSO connections only.
+	SSOOnly bool
 }
 
 // SSOOption is one SSO connection on the login page.

@@ -25,9 +25,10 @@ const lockTimeout = time.Second
 // file's growth.
 const sweepInterval = time.Minute
 
-// Root buckets, one per concern. All but partners, hostnames and
-// platform_audit hold one nested bucket per partner id, so deleting a
-// partner drops whole buckets.
+// Root buckets, one per concern. All but partners, hostnames, policies,
+// governance and platform_audit hold one nested bucket per partner id, so
+// deleting a partner drops whole buckets; policies holds one value per
+// partner id, which DeletePartner deletes.
 var (
 	bucketPartners         = []byte("partners")           // partner id -> Partner
 	bucketHostnames        = []byte("hostnames")          // lowercased hostname -> partner id
@@ -51,6 +52,8 @@ var (
 	bucketTickets          = []byte("tickets")            // partner id / ticket id -> ticket
 	bucketSCIMRequests     = []byte("scim_requests")      // partner id / big-endian seq -> RequestRecord
 	bucketSSOFailures      = []byte("sso_failures")       // partner id / connection id / big-endian seq -> SSOFailure
+	bucketPolicies         = []byte("policies")           // partner id -> PolicyRecord
+	bucketGovernance       = []byte("governance")         // governanceKey -> PolicyRecord, the platform's baseline
 	// Audit streams; see audit.go for a stream bucket's layout.
 	bucketAudit         = []byte("audit")          // partner id / stream
 	bucketPlatformAudit = []byte("platform_audit") // the platform stream
@@ -62,6 +65,7 @@ var (
 		bucketGroups, bucketGroupNames, bucketGroupExternalIDs, bucketGroupMembers, bucketGroupRoles,
 		bucketRoleMappings, bucketSSOConnections, bucketSSODomains,
 		bucketTokens, bucketTickets, bucketSCIMRequests, bucketSSOFailures,
+		bucketPolicies, bucketGovernance,
 		bucketAudit, bucketPlatformAudit,
 	}
 	// partnerScoped are the root buckets DeletePartner empties.

@@ -142,6 +142,9 @@ func (s *Store) DeletePartner(ctx context.Context, id string) error {
 				return fmt.Errorf("bucket %s: %w", root, err)
 			}
 		}
+		if err := tx.Bucket(bucketPolicies).Delete([]byte(id)); err != nil {
+			return fmt.Errorf("policy: %w", err)
+		}
 		return b.Delete([]byte(id))
 	})
 	if err != nil {

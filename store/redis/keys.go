@@ -17,6 +17,12 @@ const (
 	// keeps its records and head in one slot.
 	platformAuditKey     = "pg:audit:{platform}:records"
 	platformAuditHeadKey = "pg:audit:{platform}:head"
+
+	// The governance baseline belongs to no partner either. Its hash tag
+	// follows the platform audit stream's and sits after a fixed word, so
+	// no partner's pattern (pg:{<id>}:*) matches it, not even a partner
+	// named "platform": DeletePartner's sweep can never drop it.
+	governanceKey = "pg:governance:{platform}"
 )
 
 // scope builds the keys of one partner. Its zero value is never used: get
@@ -70,6 +76,8 @@ func (k scope) audit() string     { return k.prefix + "audit" }
 func (k scope) auditHead() string { return k.prefix + "audithead" }
 
 func (k scope) scimRequests() string { return k.prefix + "scimrequests" }
+
+func (k scope) policy() string { return k.prefix + "policy" }
 
 // pattern matches every key of the partner for SCAN.
 func (k scope) pattern() string {
