@@ -49,9 +49,12 @@ type App struct {
 	OperatorKeys []string `json:"operator_keys,omitempty"`
 	// SecretKey is the master secret cookies and CSRF tokens derive from.
 	SecretKey string `json:"secret_key"`
-	// SessionLifetime is the absolute session length (default 12h).
+	// SessionLifetime is the baseline's absolute session length (default
+	// 12h) when the governance block does not set one; partners may only
+	// shorten it.
 	SessionLifetime caddy.Duration `json:"session_lifetime,omitempty"`
-	// SessionIdleTimeout ends an unused session (default 1h).
+	// SessionIdleTimeout is the baseline's idle timeout (default 1h) when
+	// the governance block does not set one.
 	SessionIdleTimeout caddy.Duration `json:"session_idle_timeout,omitempty"`
 	// Mail sends invitation and password-reset links; without it the admin
 	// API refuses to send them.
@@ -192,24 +195,56 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err := a.openStore(ctx); err != nil {
 		return err
 	}
+	a.policies = governance.New(a.store, a.baseline())
 	a.sessions, err = session.NewManager(session.Config{
-		Store:       a.store,
-		MACKey:      sessionKey,
-		Lifetime:    time.Duration(a.SessionLifetime),
-		IdleTimeout: time.Duration(a.SessionIdleTimeout),
-		Logger:      a.logger.Named("session"),
+		Store:   a.store,
+		MACKey:  sessionKey,
+		Lengths: a.sessionLengths,
+		Logger:  a.logger.Named("session"),
 	})
 	if err != nil {
 		return err
 	}
 	a.directory = gateway.NewDirectory(a.BaseDomain, a.store.listPartners)
-	a.policies = governance.New(a.store, a.Governance)
 	a.hashing = password.NewLimiter(0, 0)
 	a.audit, err = audit.New(audit.Config{
 		Store:     a.store,
 		Retention: a.Audit.retention(),
 	})
 	return err
+}
+
+// baseline is the configured governance baseline; the older
+// session_lifetime and session_idle_timeout options stand in for its
+// session lengths when the governance block does not set them.
+func (a *App) baseline() policy.Policy {
+	b := a.Governance
+	if a.SessionLifetime == 0 && a.SessionIdleTimeout == 0 {
+		return b
+	}
+	s := policy.Session{}
+	if b.Session != nil {
+		s = *b.Session
+	}
+	if s.MaxLifetime == nil && a.SessionLifetime > 0 {
+		d := policy.Duration(a.SessionLifetime)
+		s.MaxLifetime = &d
+	}
+	if s.IdleTimeout == nil && a.SessionIdleTimeout > 0 {
+		d := policy.Duration(a.SessionIdleTimeout)
+		s.IdleTimeout = &d
+	}
+	b.Session = &s
+	return b
+}
+
+// sessionLengths are a partner's session lengths: its effective policy's.
+func (a *App) sessionLengths(ctx context.Context, partnerID string) (session.Lengths, error) {
+	eff, err := a.policies.Effective(ctx, partnerID)
+	if err != nil {
+		return session.Lengths{}, err
+	}
+	return session.Lengths{MaxLifetime: eff.MaxLifetime(), IdleTimeout: eff.IdleTimeout()}, nil
 }
 
 // idpClient makes the calls to partners' IdPs. Partner admins choose the

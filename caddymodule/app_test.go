@@ -6,6 +6,10 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/partnergate/partnergate/policy"
 )
 
 func TestRedactURL(t *testing.T) {
@@ -55,5 +59,24 @@ func TestIdPCallsRefuseLocalAddresses(t *testing.T) {
 	}
 	if (&App{AllowPrivateIdPs: true}).idpClient() != nil {
 		t.Error("allow_private_idps still guards the IdP client")
+	}
+}
+
+// TestSessionOptionsFeedTheBaseline: session_lifetime and
+// session_idle_timeout are the baseline's session lengths unless the
+// governance block sets them.
+func TestSessionOptionsFeedTheBaseline(t *testing.T) {
+	t.Parallel()
+	eight := policy.Duration(8 * time.Hour)
+	a := App{SessionLifetime: caddy.Duration(4 * time.Hour), SessionIdleTimeout: caddy.Duration(20 * time.Minute)}
+	if b := policy.Fill(a.baseline(), policy.Default()); b.MaxLifetime() != 4*time.Hour || b.IdleTimeout() != 20*time.Minute {
+		t.Errorf("from the session options: lifetime %v, idle %v", b.MaxLifetime(), b.IdleTimeout())
+	}
+	a.Governance = policy.Policy{Session: &policy.Session{MaxLifetime: &eight}}
+	if b := policy.Fill(a.baseline(), policy.Default()); b.MaxLifetime() != 8*time.Hour || b.IdleTimeout() != 20*time.Minute {
+		t.Errorf("governance beside the session options: lifetime %v, idle %v", b.MaxLifetime(), b.IdleTimeout())
+	}
+	if a.Governance.Session.IdleTimeout != nil {
+		t.Error("baseline() changed the configured governance block")
 	}
 }

@@ -163,15 +163,14 @@ func (g *Gateway) Serve(w http.ResponseWriter, r *http.Request) (*session.Identi
 		http.NotFound(w, r)
 		return nil, false
 	}
-	if !g.allowedAddress(w, r, p) {
-		return nil, false
-	}
 	if strings.HasPrefix(r.URL.Path, g.cfg.Prefix) {
 		if ambiguous(r.URL.EscapedPath()) {
 			http.Error(w, "Bad Request: ambiguous path", http.StatusBadRequest)
 			return nil, false
 		}
-		g.serveReserved(w, r, p)
+		if g.allowedAddress(w, r, p) {
+			g.serveReserved(w, r, p)
+		}
 		return nil, false
 	}
 	if reachesPrefix(r.URL.EscapedPath(), g.cfg.Prefix) {
@@ -181,6 +180,11 @@ func (g *Gateway) Serve(w http.ResponseWriter, r *http.Request) (*session.Identi
 	id, err := lookupSession(g.cfg.Sessions, r, p.ID)
 	switch {
 	case err == nil:
+		// The session's partner policy is in memory by now (its lengths
+		// were just read), so the address check costs no store call.
+		if !g.allowedAddress(w, r, p) {
+			return nil, false
+		}
 		g.setIdentity(r.Header, id)
 		hideOwnCookies(r.Header)
 		return id, true

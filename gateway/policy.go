@@ -30,9 +30,10 @@ func (g *Gateway) policyOf(ctx context.Context, p *Partner) (policy.Policy, erro
 	return g.cfg.Policies.Effective(ctx, p.ID)
 }
 
-// allowedAddress enforces the policy's IP ranges on every request of the
-// partner's site, sign-in pages and sessions alike. It answers the
-// request itself when it refuses.
+// allowedAddress enforces the policy's IP ranges on the partner's sign-in
+// pages and on every request a session would let through; a request with
+// neither only learns it must sign in. It answers the request itself when
+// it refuses.
 func (g *Gateway) allowedAddress(w http.ResponseWriter, r *http.Request, p *Partner) bool {
 	pol, err := g.policyOf(r.Context(), p)
 	if err != nil {

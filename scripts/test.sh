@@ -10,6 +10,7 @@ command -v redis-server >/dev/null || missing+=(redis-server)
 command -v redis-sentinel >/dev/null || missing+=(redis-sentinel)
 command -v chromium >/dev/null || missing+=(chromium)
 command -v wrk >/dev/null || missing+=(wrk)
+command -v oathtool >/dev/null || missing+=(oathtool)
 # SimpleSAMLphp, a SAML IdP for internal/idptest; php-xml (dom) and
 # php-mbstring are not pulled in by the simplesamlphp package itself.
 if ! command -v php >/dev/null || ! test -d /usr/share/simplesamlphp ||

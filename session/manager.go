@@ -39,6 +39,12 @@ type Config struct {
 	// (default 1m, or a quarter of IdleTimeout if less); idle expiry is
 	// accurate to this much across nodes.
 	TouchEvery time.Duration
+	// Lengths, when set, gives each partner's session lengths (its
+	// effective policy), read when a session is issued and on every
+	// lookup, so a shortened length ends longer sessions at once; it
+	// should answer from memory. Nil applies Lifetime and IdleTimeout to
+	// every partner.
+	Lengths func(ctx context.Context, partnerID string) (Lengths, error)
 	// StoreTimeout bounds each store call made while serving a request
 	// (default 1s), so a slow backend cannot stack retries into a hang.
 	StoreTimeout time.Duration
@@ -46,6 +52,14 @@ type Config struct {
 	MaxCached int
 	Now       func() time.Time
 	Logger    *zap.Logger
+}
+
+// Lengths are one partner's session lengths.
+type Lengths struct {
+	// MaxLifetime ends a session this long after it began.
+	MaxLifetime time.Duration
+	// IdleTimeout ends a session nobody used for this long.
+	IdleTimeout time.Duration
 }
 
 // Identity is who a session belongs to. Values handed out are shared and
@@ -58,6 +72,7 @@ type Identity struct {
 	Name      string
 	Groups    []string
 	Roles     []string
+	IssuedAt  time.Time
 	ExpiresAt time.Time
 }
 
@@ -124,6 +139,10 @@ func (m *Manager) Issue(ctx context.Context, user store.User, ip, userAgent stri
 	if !m.healthy.Load() {
 		return "", nil, fmt.Errorf("issue session: %w", store.ErrUnavailable)
 	}
+	lengths, err := m.lengths(ctx, user.PartnerID)
+	if err != nil {
+		return "", nil, fmt.Errorf("issue session for user %q: %w", user.ID, err)
+	}
 	cookie, sid := newToken(m.cfg.MACKey, user.PartnerID)
 	now := m.cfg.Now().UTC()
 	s := store.Session{
@@ -132,7 +151,7 @@ func (m *Manager) Issue(ctx context.Context, user store.User, ip, userAgent stri
 		UserID:     user.ID,
 		CreatedAt:  now,
 		LastSeenAt: now,
-		ExpiresAt:  now.Add(m.cfg.Lifetime),
+		ExpiresAt:  now.Add(lengths.MaxLifetime),
 		IP:         ip,
 		UserAgent:  truncate(userAgent, 512),
 	}
@@ -175,12 +194,16 @@ func (m *Manager) Lookup(ctx context.Context, partnerID, cookie string) (*Identi
 		return nil, store.ErrUnavailable
 	}
 	now := m.cfg.Now()
+	lengths, err := m.lengths(ctx, partnerID)
+	if err != nil {
+		return nil, fmt.Errorf("session lengths: %w", errors.Join(store.ErrUnavailable, err))
+	}
 	key := cacheKey{partnerID, cookie}
 	m.mu.RLock()
 	e := m.cache.byCookie[key]
 	m.mu.RUnlock()
-	if e != nil && now.Before(e.identity.ExpiresAt) && now.Sub(time.Unix(0, e.lastSeen.Load())) < m.cfg.IdleTimeout {
-		m.seen(e, now)
+	if e != nil && lengths.live(e.identity.IssuedAt, e.identity.ExpiresAt, time.Unix(0, e.lastSeen.Load()), now) {
+		m.seen(e, now, lengths)
 		return e.identity, nil
 	}
 	sid, ok := parseToken(m.cfg.MACKey, partnerID, cookie)
@@ -189,10 +212,33 @@ func (m *Manager) Lookup(ctx context.Context, partnerID, cookie string) (*Identi
 	}
 	// A miss, an expiry or an idle entry: the store decides, since another
 	// node may have seen activity this one did not.
-	return m.load(ctx, key, sessionKey{partnerID, sid}, now)
+	return m.load(ctx, key, sessionKey{partnerID, sid}, lengths, now)
 }
 
-func (m *Manager) load(ctx context.Context, key cacheKey, sk sessionKey, now time.Time) (*Identity, error) {
+// live reports whether a session issued at issued, ending at expires and
+// last seen at seen is still alive at now under these lengths: the
+// lifetime is measured from issue too, so a partner's shortened lifetime
+// ends sessions issued under a longer one.
+func (l Lengths) live(issued, expires, seen, now time.Time) bool {
+	return now.Before(expires) && now.Sub(issued) < l.MaxLifetime && now.Sub(seen) < l.IdleTimeout
+}
+
+// lengths are the partner's session lengths.
+func (m *Manager) lengths(ctx context.Context, partnerID string) (Lengths, error) {
+	if m.cfg.Lengths == nil {
+		return Lengths{MaxLifetime: m.cfg.Lifetime, IdleTimeout: m.cfg.IdleTimeout}, nil
+	}
+	l, err := m.cfg.Lengths(ctx, partnerID)
+	if err != nil {
+		return Lengths{}, err
+	}
+	if l.MaxLifetime <= 0 || l.IdleTimeout <= 0 {
+		return Lengths{}, fmt.Errorf("partner %q: session lengths %v and %v must be positive", partnerID, l.MaxLifetime, l.IdleTimeout)
+	}
+	return l, nil
+}
+
+func (m *Manager) load(ctx context.Context, key cacheKey, sk sessionKey, lengths Lengths, now time.Time) (*Identity, error) {
 	epoch := m.epoch.Load()
 	ctx, cancel := context.WithTimeout(ctx, m.cfg.StoreTimeout)
 	defer cancel()
@@ -204,7 +250,7 @@ func (m *Manager) load(ctx context.Context, key cacheKey, sk sessionKey, now tim
 	if err != nil {
 		return nil, fmt.Errorf("load session: %w", errors.Join(store.ErrUnavailable, err))
 	}
-	if !now.Before(s.ExpiresAt) || now.Sub(s.LastSeenAt) >= m.cfg.IdleTimeout {
+	if !lengths.live(s.CreatedAt, s.ExpiresAt, s.LastSeenAt, now) {
 		m.evict(sk)
 		if err := m.cfg.Store.DeleteSession(ctx, s.PartnerID, s.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
 			m.cfg.Logger.Warn("delete expired session", zap.String("partner", s.PartnerID), zap.Error(err))
@@ -226,7 +272,7 @@ func (m *Manager) load(ctx context.Context, key cacheKey, sk sessionKey, now tim
 		return nil, fmt.Errorf("load session user: %w", err)
 	}
 	e := m.put(epoch, key, s, id)
-	m.seen(e, now)
+	m.seen(e, now, lengths)
 	return id, nil
 }
 
@@ -335,15 +381,16 @@ func (m *Manager) evictPartner(partnerID string) {
 	m.evicting(func(c *cache) { c.removePartner(partnerID) })
 }
 
-// seen records activity and, at most every TouchEvery, writes it to the
-// store in the background so other nodes can judge idleness.
-func (m *Manager) seen(e *entry, now time.Time) {
+// seen records activity and, at most every TouchEvery (or a quarter of
+// the partner's idle timeout, if less), writes it to the store in the
+// background so other nodes can judge idleness.
+func (m *Manager) seen(e *entry, now time.Time, lengths Lengths) {
 	ns := now.UnixNano()
-	if ns-e.lastSeen.Load() >= activityGrain {
+	if ns-e.lastSeen.Load() >= min(activityGrain, int64(lengths.IdleTimeout/8)) {
 		e.lastSeen.Store(ns)
 	}
 	last := e.persisted.Load()
-	if ns-last < int64(m.cfg.TouchEvery) || !e.persisted.CompareAndSwap(last, ns) {
+	if ns-last < int64(min(m.cfg.TouchEvery, lengths.IdleTimeout/4)) || !e.persisted.CompareAndSwap(last, ns) {
 		return
 	}
 	id := e.identity
@@ -372,6 +419,7 @@ func (m *Manager) identityOf(ctx context.Context, s store.Session, u store.User)
 		Name:      u.Name,
 		Groups:    groups,
 		Roles:     roles,
+		IssuedAt:  s.CreatedAt,
 		ExpiresAt: s.ExpiresAt,
 	}, nil
 }

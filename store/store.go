@@ -124,8 +124,8 @@ type Partners interface {
 	UpdatePartner(ctx context.Context, id string, fn func(Partner) (Partner, error)) (Partner, error)
 	// DeletePartner removes the partner and everything of it: hostnames,
 	// users, sessions, groups, role mappings, SSO connections, tokens,
-	// tickets, counters, its audit stream, its request log, its
-	// connections' SSO failure logs and its policy.
+	// tickets, counters, MFA methods, its audit stream, its request log,
+	// its connections' SSO failure logs and its policy.
 	DeletePartner(ctx context.Context, id string) error
 }
 
@@ -161,8 +161,8 @@ type Users interface {
 	// UserName or the ExternalID to one another user holds fails with
 	// ErrAlreadyExists.
 	UpdateUser(ctx context.Context, partnerID, id string, fn func(User) (User, error)) (User, error)
-	// DeleteUser removes the user, every session of that user and its
-	// group memberships.
+	// DeleteUser removes the user, every session of that user, its group
+	// memberships and its MFA methods.
 	DeleteUser(ctx context.Context, partnerID, id string) error
 }
 
@@ -251,6 +251,7 @@ type Store interface {
 	RequestLog
 	SSOFailures
 	Policies
+	MFAMethods
 	Bus
 	Close() error
 }

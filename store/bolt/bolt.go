@@ -54,6 +54,9 @@ var (
 	bucketSSOFailures      = []byte("sso_failures")       // partner id / connection id / big-endian seq -> SSOFailure
 	bucketPolicies         = []byte("policies")           // partner id -> PolicyRecord
 	bucketGovernance       = []byte("governance")         // governanceKey -> PolicyRecord, the platform's baseline
+	bucketMFAMethods       = []byte("mfa_methods")        // partner id / user id / method id -> MFAMethod
+	bucketMFAIDs           = []byte("mfa_ids")            // partner id / method id -> user id
+	bucketMFACredentials   = []byte("mfa_credentials")    // partner id / credential id -> mfaRef
 	// Audit streams; see audit.go for a stream bucket's layout.
 	bucketAudit         = []byte("audit")          // partner id / stream
 	bucketPlatformAudit = []byte("platform_audit") // the platform stream
@@ -66,6 +69,7 @@ var (
 		bucketRoleMappings, bucketSSOConnections, bucketSSODomains,
 		bucketTokens, bucketTickets, bucketSCIMRequests, bucketSSOFailures,
 		bucketPolicies, bucketGovernance,
+		bucketMFAMethods, bucketMFAIDs, bucketMFACredentials,
 		bucketAudit, bucketPlatformAudit,
 	}
 	// partnerScoped are the root buckets DeletePartner empties.
@@ -75,6 +79,7 @@ var (
 		bucketGroups, bucketGroupNames, bucketGroupExternalIDs, bucketGroupMembers, bucketGroupRoles,
 		bucketRoleMappings, bucketSSOConnections, bucketSSODomains,
 		bucketTokens, bucketTickets, bucketSCIMRequests, bucketSSOFailures,
+		bucketMFAMethods, bucketMFAIDs, bucketMFACredentials,
 		bucketAudit,
 	}
 )

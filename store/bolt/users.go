@@ -227,7 +227,8 @@ func (s *Store) UpdateUser(ctx context.Context, partnerID, id string, fn func(st
 	return next, nil
 }
 
-// DeleteUser implements store.Users.
+// DeleteUser implements store.Users; the user's MFA methods and their
+// id and credential index entries go in the same transaction.
 func (s *Store) DeleteUser(ctx context.Context, partnerID, id string) error {
 	err := s.update(ctx, func(tx *bbolt.Tx) error {
 		users := nested(tx, bucketUsers, partnerID)
@@ -239,6 +240,9 @@ func (s *Store) DeleteUser(ctx context.Context, partnerID, id string) error {
 			return err
 		}
 		if err := leaveGroups(tx, u); err != nil {
+			return err
+		}
+		if err := deleteUserMFAMethods(tx, partnerID, id); err != nil {
 			return err
 		}
 		if err := reindexUser(tx, partnerID, id, &u, nil); err != nil {

@@ -72,6 +72,17 @@ func (k scope) ssoDomain(domain string) string {
 	return k.prefix + "ssodomain:" + strings.ToLower(domain)
 }
 
+// mfaMethods is a hash of the user's MFA methods, method id -> MFAMethod:
+// one key per user, so no user or method id can make two users' keys meet.
+func (k scope) mfaMethods(uid string) string { return k.prefix + "mfamethods:" + uid }
+
+// mfaID names the user holding an MFA method id: ids are unique within
+// the partner.
+func (k scope) mfaID(id string) string { return k.prefix + "mfaid:" + id }
+func (k scope) mfaCredential(credentialID string) string {
+	return k.prefix + "mfacredential:" + credentialID
+}
+
 func (k scope) audit() string     { return k.prefix + "audit" }
 func (k scope) auditHead() string { return k.prefix + "audithead" }
 

@@ -317,14 +317,16 @@ func (s *Store) UpdateUser(ctx context.Context, partnerID, id string, fn func(st
 	return next, nil
 }
 
-// DeleteUser implements store.Users.
+// DeleteUser implements store.Users; the user's MFA methods and their
+// id and credential index entries go in the same MULTI.
 func (s *Store) DeleteUser(ctx context.Context, partnerID, id string) error {
 	k, err := scopeOf(partnerID)
 	if err != nil {
 		return fmt.Errorf("delete user %q: %w", id, err)
 	}
 	// Watching the session set makes a session created meanwhile abort
-	// EXEC, so none survives its user.
+	// EXEC, so none survives its user; AddMFAMethod watches the user key,
+	// so no method does either.
 	err = s.txn(ctx, func(tx *goredis.Tx) error {
 		u, err := getJSON[store.User](ctx, tx, k.user(id))
 		if err != nil {
@@ -338,6 +340,14 @@ func (s *Store) DeleteUser(ctx context.Context, partnerID, id string) error {
 		for _, sid := range sids {
 			keys = append(keys, k.session(sid))
 		}
+		// The MFA methods' hash is watched too, so a method added
+		// meanwhile aborts EXEC, and its credential index entries still
+		// name these methods.
+		mfaKeys, err := userMFAKeys(ctx, tx, k, id)
+		if err != nil {
+			return err
+		}
+		keys = append(keys, mfaKeys...)
 		_, err = tx.TxPipelined(ctx, func(pipe goredis.Pipeliner) error {
 			pipe.Del(ctx, keys...)
 			pipe.ZRem(ctx, k.users(), id)
@@ -352,7 +362,7 @@ func (s *Store) DeleteUser(ctx context.Context, partnerID, id string) error {
 			return nil
 		})
 		return err
-	}, k.user(id), k.userSessions(id))
+	}, k.user(id), k.userSessions(id), k.mfaMethods(id))
 	if err != nil {
 		return fmt.Errorf("delete user %q: %w", id, err)
 	}

@@ -46,6 +46,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"RequestLog", requestLogTests},
 		{"SSOFailures", ssoFailureTests},
 		{"Policies", policyTests},
+		{"MFAMethods", mfaTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
