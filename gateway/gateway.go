@@ -68,6 +68,8 @@ type Config struct {
 	// Policies gives partners' effective policies: SSO-only sign-in,
 	// lockout, allowed IP ranges. Nil applies the default baseline.
 	Policies Policies
+	// MFA turns on the second sign-in step.
+	MFA *MFA
 	// SSO turns on single sign-on; nil offers passwords only.
 	SSO *SSO
 	// Scheme is how browsers reach partner hosts: "https" (default), or
@@ -110,6 +112,9 @@ func New(cfg Config) (*Gateway, error) {
 	}
 	if sso := cfg.SSO; sso != nil && (sso.Store == nil || sso.OIDC == nil || sso.SAML == nil || sso.Secrets == nil) {
 		missing = append(missing, "SSO store, OIDC client, SAML metadata cache and secrets box")
+	}
+	if m := cfg.MFA; m != nil && (m.Store == nil || m.Secrets == nil) {
+		missing = append(missing, "MFA store and secrets box")
 	}
 	if cfg.Scheme != "" && cfg.Scheme != "https" && cfg.Scheme != "http" {
 		return nil, fmt.Errorf("gateway: scheme %q is neither https nor http", cfg.Scheme)

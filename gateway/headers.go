@@ -221,7 +221,8 @@ func hideOwnCookies(h http.Header) {
 	values := h["Cookie"]
 	own := false
 	for _, v := range values {
-		if strings.Contains(v, sessionCookieBase) || strings.Contains(v, csrfCookieBase) || strings.Contains(v, ssoCookieBase) {
+		if strings.Contains(v, sessionCookieBase) || strings.Contains(v, csrfCookieBase) || strings.Contains(v, ssoCookieBase) ||
+			strings.Contains(v, mfaCookieBase) || strings.Contains(v, deviceBase) {
 			own = true
 			break
 		}
@@ -237,7 +238,7 @@ func hideOwnCookies(h http.Header) {
 			part = textproto.TrimString(part)
 			name, _, _ := strings.Cut(part, "=")
 			switch strings.TrimPrefix(name, hostPrefix) {
-			case "", sessionCookieBase, csrfCookieBase, ssoCookieBase:
+			case "", sessionCookieBase, csrfCookieBase, ssoCookieBase, mfaCookieBase, deviceBase:
 				continue
 			}
 			if b.Len() > 0 {

@@ -9,7 +9,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
-	"math"
 	"net"
 	"net/http"
 	"net/url"
@@ -19,7 +18,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/partnergate/partnergate/password"
-	"github.com/partnergate/partnergate/session"
 	"github.com/partnergate/partnergate/store"
 	"github.com/partnergate/partnergate/templates"
 )
@@ -48,6 +46,9 @@ func (g *Gateway) serveReserved(w http.ResponseWriter, r *http.Request, p *Partn
 	h.Set("Referrer-Policy", "same-origin")
 	route := strings.TrimPrefix(r.URL.Path, g.cfg.Prefix)
 	if g.cfg.SSO != nil && g.serveSSO(w, r, p, route) {
+		return
+	}
+	if g.serveMFA(w, r, p, route) {
 		return
 	}
 	switch {
@@ -171,28 +172,7 @@ func (g *Gateway) login(w http.ResponseWriter, r *http.Request, p *Partner) {
 	if err := g.cfg.Store.ResetCounter(ctx, p.ID, account); err != nil {
 		g.cfg.Logger.Warn("reset sign-in failure count", zap.String("partner", p.ID), zap.Error(err))
 	}
-	// A new session on every sign-in, and the old one ended, so a session
-	// id planted before sign-in is worth nothing after it.
-	if err := g.endSessions(ctx, r, p); err != nil {
-		g.cfg.Logger.Warn("end previous session", zap.String("partner", p.ID), zap.Error(err))
-	}
-	cookie, id, err := g.cfg.Sessions.Issue(ctx, user, clientIP, r.UserAgent())
-	if errors.Is(err, session.ErrNoSession) {
-		// Deactivated or given a new password while this sign-in checked
-		// the old one.
-		g.record(r, p, signInEvent{action: "signin", user: user, email: email, reason: "account_changed"})
-		g.showLogin(w, r, p, http.StatusUnauthorized, email, msgBadCredentials, returnTo)
-		return
-	}
-	if err != nil {
-		g.loginUnavailable(w, r, p, email, returnTo, err)
-		return
-	}
-	g.record(r, p, signInEvent{action: "signin", user: user, email: user.Email, ok: true})
-	g.cfg.Logger.Info("signed in", zap.String("partner", p.ID), zap.String("user", user.ID))
-	http.SetCookie(w, g.sessionCookie(r, cookie, int(math.Ceil(id.ExpiresAt.Sub(g.cfg.Now()).Seconds()))))
-	w.Header().Set("Cache-Control", "no-store")
-	http.Redirect(w, r, safeReturnPath(returnTo, g.cfg.Prefix), http.StatusSeeOther)
+	g.finishFirstStep(w, r, p, user, returnTo, signInVia{Method: "password"})
 }
 
 // admit counts this attempt against the account and the address before

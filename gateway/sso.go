@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"math"
 	"net/http"
 	"net/url"
 	"slices"
@@ -22,7 +21,6 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/partnergate/partnergate/secretbox"
-	"github.com/partnergate/partnergate/session"
 	"github.com/partnergate/partnergate/sso"
 	"github.com/partnergate/partnergate/sso/account"
 	"github.com/partnergate/partnergate/sso/connection"
@@ -532,27 +530,26 @@ func (g *Gateway) completeSSO(w http.ResponseWriter, r *http.Request, p *Partner
 		g.ssoFailed(w, r, p, c, f, err, profile.Email)
 		return
 	}
-	if err := g.endSessions(ctx, r, p); err != nil {
-		g.cfg.Logger.Warn("end previous session", zap.String("partner", p.ID), zap.Error(err))
+	g.finishFirstStep(w, r, p, out.User, f.ReturnTo, signInVia{
+		Method: "sso", Connection: c.ID, IdPSubject: claims.Subject, IdPSession: claims.SessionID,
+		IdPMFA: idpDidMFA(claims), Created: out.Created,
+	})
+}
+
+// idpDidMFA reads the OIDC amr claim (RFC 8176): "mfa", or two factors
+// of different kinds.
+func idpDidMFA(c sso.Claims) bool {
+	amr := c.Attributes["amr"]
+	if slices.Contains(amr, "mfa") {
+		return true
 	}
-	cookie, id, err := g.cfg.Sessions.Issue(ctx, out.User, g.clientIP(r), r.UserAgent())
-	if errors.Is(err, session.ErrNoSession) {
-		g.ssoFailed(w, r, p, c, f, sso.Fail(sso.UserInactive, "The user was suspended or removed while signing in."), profile.Email)
-		return
+	factors := 0
+	for _, v := range []string{"pwd", "otp", "hwk", "swk", "sms", "tel", "fpt", "face", "iris", "pin", "sc"} {
+		if slices.Contains(amr, v) {
+			factors++
+		}
 	}
-	if err != nil {
-		g.ssoUnavailableOrGone(w, r, p, err)
-		return
-	}
-	g.rememberIdPSession(ctx, p, c, claims, out.User.ID, id)
-	g.record(r, p, signInEvent{action: "signin", user: out.User, email: out.User.Email, ok: true, connection: c.ID})
-	if out.Created {
-		g.record(r, p, signInEvent{action: "user.provision", user: out.User, email: out.User.Email, ok: true, connection: c.ID})
-	}
-	g.cfg.Logger.Info("signed in through SSO", zap.String("partner", p.ID), zap.String("user", out.User.ID), zap.String("connection", c.ID))
-	http.SetCookie(w, g.sessionCookie(r, cookie, int(math.Ceil(id.ExpiresAt.Sub(g.cfg.Now()).Seconds()))))
-	w.Header().Set("Cache-Control", "no-store")
-	http.Redirect(w, r, safeReturnPath(f.ReturnTo, g.cfg.Prefix), http.StatusSeeOther)
+	return factors >= 2
 }
 
 // ssoFailed records a failed sign-in for the connection's admins and
@@ -835,20 +832,13 @@ func (g *Gateway) browserBinding(w http.ResponseWriter, r *http.Request) string 
 		value = base64.RawURLEncoding.EncodeToString(b[:])
 	}
 	// Set again either way, so it lives as long as the flow just begun.
-	http.SetCookie(w, g.ssoCookie(r, value, int(flowTTL.Seconds())))
+	// Host-only (Path=/ as __Host- demands; hideOwnCookies keeps it from
+	// the app) and Lax: the IdP's redirect back is a top-level navigation,
+	// which carries it; a cross-site POST does not, which is why the SAML
+	// ACS hands over to a same-site page before checking it. It outlives a
+	// finished sign-in, so a second tab's sign-in still finds it.
+	http.SetCookie(w, g.flowCookie(r, ssoCookieBase, value, int(flowTTL.Seconds())))
 	return value
-}
-
-// ssoCookie is host-only (Path=/ as __Host- demands; the app never sees
-// it, hideOwnCookies strips it), Lax, and outlives a finished sign-in so a
-// second tab's sign-in still finds it: the IdP's redirect back is a top-level
-// navigation, which carries it; a cross-site POST does not, which is why
-// the SAML ACS hands over to a same-site page before checking it.
-func (g *Gateway) ssoCookie(r *http.Request, value string, maxAge int) *http.Cookie {
-	return &http.Cookie{
-		Name: ssoCookieName(r), Value: value, Path: "/", MaxAge: maxAge,
-		HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode,
-	}
 }
 
 func ssoCookieName(r *http.Request) string { return cookieName(r, ssoCookieBase) }

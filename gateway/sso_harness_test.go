@@ -21,8 +21,11 @@ import (
 
 	"github.com/partnergate/partnergate/audit"
 	"github.com/partnergate/partnergate/gateway"
+	"github.com/partnergate/partnergate/governance"
+	"github.com/partnergate/partnergate/internal/clocktest"
 	"github.com/partnergate/partnergate/internal/idptest"
 	"github.com/partnergate/partnergate/internal/teststore"
+	"github.com/partnergate/partnergate/policy"
 	"github.com/partnergate/partnergate/secretbox"
 	"github.com/partnergate/partnergate/session"
 	"github.com/partnergate/partnergate/sso/connection"
@@ -53,6 +56,8 @@ func onEachBackend(t *testing.T, test func(t *testing.T, backend string)) {
 // app behind it that echoes the identity headers it receives.
 type ssoEnv struct {
 	st       store.Store
+	policies *governance.Source
+	clock    *clocktest.Clock
 	cfg      gateway.Config
 	sessions *session.Manager
 	box      *secretbox.Box
@@ -101,9 +106,13 @@ func newSSOEnvWrapped(t *testing.T, backend string, wrap func(store.Store) gatew
 	if err != nil {
 		t.Fatal(err)
 	}
+	policies := governance.New(st, policy.Policy{})
+	policies.SetHealthy(true)
+	clock := clocktest.New(time.Now())
 	cfg := gateway.Config{
 		Directory: dir, Sessions: sessions, Store: st, Templates: tpl, Audit: trail,
 		CSRFKey: []byte(strings.Repeat("c", 32)), Scheme: "http",
+		Policies: policies, MFA: &gateway.MFA{Store: st, Secrets: box}, Now: clock.Now,
 		SSO: &gateway.SSO{
 			Store: ssoStore, OIDC: oidc.New(oidc.Options{}),
 			SAML:    saml.NewMetadataCache(nil, 5*time.Second, time.Hour, nil),
@@ -134,7 +143,7 @@ func newSSOEnvWrapped(t *testing.T, backend string, wrap func(store.Store) gatew
 	}))
 	t.Cleanup(srv.Close)
 	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
-	return &ssoEnv{st: st, cfg: cfg, sessions: sessions, box: box, srv: srv, port: port}
+	return &ssoEnv{st: st, policies: policies, clock: clock, cfg: cfg, sessions: sessions, box: box, srv: srv, port: port}
 }
 
 func (e *ssoEnv) host(partner string) string { return partner + ".apps.localhost:" + e.port }
@@ -385,9 +394,19 @@ type htmlForm struct {
 
 // findForm returns the first form on the page with an input named field.
 func findForm(body, field string) (htmlForm, bool) {
+	for _, f := range allForms(body) {
+		if _, ok := f.fields[field]; ok {
+			return f, true
+		}
+	}
+	return htmlForm{}, false
+}
+
+// allForms returns the page's forms with their inputs' values.
+func allForms(body string) []htmlForm {
 	doc, err := html.Parse(strings.NewReader(body))
 	if err != nil {
-		return htmlForm{}, false
+		return nil
 	}
 	var forms []*htmlForm
 	var walk func(n *html.Node, cur *htmlForm)
@@ -398,7 +417,8 @@ func findForm(body, field string) (htmlForm, bool) {
 				cur = &htmlForm{action: htmlAttr(n, "action"), fields: url.Values{}}
 				forms = append(forms, cur)
 			case "input", "textarea":
-				if cur != nil && htmlAttr(n, "name") != "" {
+				// An unchecked box is not sent, as in a browser.
+				if cur != nil && htmlAttr(n, "name") != "" && (htmlAttr(n, "type") != "checkbox" || hasAttr(n, "checked")) {
 					cur.fields.Set(htmlAttr(n, "name"), htmlAttr(n, "value"))
 				}
 			}
@@ -408,12 +428,20 @@ func findForm(body, field string) (htmlForm, bool) {
 		}
 	}
 	walk(doc, nil)
-	for _, f := range forms {
-		if _, ok := f.fields[field]; ok {
-			return *f, true
+	out := make([]htmlForm, len(forms))
+	for i, f := range forms {
+		out[i] = *f
+	}
+	return out
+}
+
+func hasAttr(n *html.Node, key string) bool {
+	for _, a := range n.Attr {
+		if a.Key == key {
+			return true
 		}
 	}
-	return htmlForm{}, false
+	return false
 }
 
 func htmlAttr(n *html.Node, key string) string {

@@ -31,14 +31,14 @@ func idpSubjectKey(connectionID, subject string) string {
 // rememberIdPSession records which session a sign-in started under the
 // IdP's names. A failure is logged: the user is signed in either way, and
 // a logout from the IdP then falls back to the subject, or is missed.
-func (g *Gateway) rememberIdPSession(ctx context.Context, p *Partner, c conn, claims sso.Claims, userID string, id *session.Identity) {
+func (g *Gateway) rememberIdPSession(ctx context.Context, p *Partner, connectionID, subject, sid, userID string, id *session.Identity) {
 	ttl := id.ExpiresAt.Sub(g.cfg.Now())
 	if ttl <= 0 {
 		return
 	}
 	t := g.cfg.SSO.Store
-	if claims.SessionID != "" {
-		key := idpSessionKey(c.ID, claims.SessionID)
+	if sid != "" {
+		key := idpSessionKey(connectionID, sid)
 		var sessions []string
 		if b, err := t.TakeTicket(ctx, p.ID, key); err == nil {
 			_ = json.Unmarshal(b, &sessions)
@@ -49,17 +49,17 @@ func (g *Gateway) rememberIdPSession(ctx context.Context, p *Partner, c conn, cl
 		}
 		b, _ := json.Marshal(sessions)
 		if err := t.PutTicket(ctx, p.ID, key, b, ttl); err != nil {
-			g.cfg.Logger.Warn("IdP session not remembered", zap.String("partner", p.ID), zap.String("connection", c.ID), zap.Error(err))
+			g.cfg.Logger.Warn("IdP session not remembered", zap.String("partner", p.ID), zap.String("connection", connectionID), zap.Error(err))
 		}
 	}
-	if claims.Subject != "" {
-		key := idpSubjectKey(c.ID, claims.Subject)
+	if subject != "" {
+		key := idpSubjectKey(connectionID, subject)
 		if _, err := t.TakeTicket(ctx, p.ID, key); err != nil && !errors.Is(err, store.ErrNotFound) {
 			g.cfg.Logger.Warn("IdP subject not remembered", zap.String("partner", p.ID), zap.Error(err))
 			return
 		}
 		if err := t.PutTicket(ctx, p.ID, key, []byte(userID), max(ttl, g.subjectTTL())); err != nil {
-			g.cfg.Logger.Warn("IdP subject not remembered", zap.String("partner", p.ID), zap.String("connection", c.ID), zap.Error(err))
+			g.cfg.Logger.Warn("IdP subject not remembered", zap.String("partner", p.ID), zap.String("connection", connectionID), zap.Error(err))
 		}
 	}
 }

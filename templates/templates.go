@@ -25,6 +25,9 @@ const (
 	PageSSOPost     = "sso_post"
 	PageSSOError    = "sso_error"
 	PageSSOTest     = "sso_test"
+	PageMFA         = "mfa"
+	PageMFAEnroll   = "mfa_enroll"
+	PageMFACodes    = "mfa_codes"
 )
 
 // Page is the data every page shares.
@@ -136,6 +139,53 @@ type SSOTest struct {
 	Roles    []string
 }
 
+// MFA is the data of the "mfa" page: the second step of a sign-in, asking
+// for a code from one of the user's enrolled methods.
+type MFA struct {
+	Page
+	// Email is who is signing in, shown so they know which account.
+	Email string
+	// TOTPAction, when set, is where the authenticator app's code is
+	// POSTed (field "code").
+	TOTPAction string
+	// RecoveryAction is where a recovery code is POSTed (field "code").
+	RecoveryAction string
+	// CSRFToken is sent back in the hidden field "csrf_token" of every form.
+	CSRFToken string
+	// RememberDays, when positive, offers "remember this device" (field
+	// "remember" = "on") for that many days.
+	RememberDays int
+	// Error, when set, is shown in an alert region.
+	Error string
+	// CancelURL leaves the sign-in.
+	CancelURL string
+}
+
+// MFAEnroll is the data of the "mfa_enroll" page: setting up an
+// authenticator app at a sign-in whose policy requires MFA.
+type MFAEnroll struct {
+	Page
+	Email string
+	// QRURL is the QR code image of the app's setup link; Secret is the
+	// same key for typing in, grouped for reading.
+	QRURL  string
+	Secret string
+	// Action is where the first code is POSTed (field "code").
+	Action    string
+	CSRFToken string
+	Error     string
+	CancelURL string
+}
+
+// MFACodes is the data of the "mfa_codes" page: the recovery codes, shown
+// once, and a form to continue.
+type MFACodes struct {
+	Page
+	Codes     []string
+	Action    string
+	CSRFToken string
+}
+
 // Fact is a labelled value.
 type Fact struct {
 	Label string
@@ -238,6 +288,9 @@ var pageData = map[string]func(any) bool{
 	PageSSOPost:     accepts[SSOPost],
 	PageSSOError:    accepts[SSOError],
 	PageSSOTest:     accepts[SSOTest],
+	PageMFA:         accepts[MFA],
+	PageMFAEnroll:   accepts[MFAEnroll],
+	PageMFACodes:    accepts[MFACodes],
 }
 
 // accepts reports whether data is a T or a non-nil *T.

@@ -48,7 +48,7 @@ func everyPage() []struct {
 	login.Error = "x"
 	form := sampleSetPassword(templates.SetPasswordForm, "invite")
 	form.Error = "x"
-	return []struct {
+	return append([]struct {
 		name, page string
 		data       any
 	}{
@@ -65,7 +65,7 @@ func everyPage() []struct {
 		{"sso_error", templates.PageSSOError, sampleSSOError()},
 		{"sso_test succeeded", templates.PageSSOTest, sampleSSOTest(true)},
 		{"sso_test failed", templates.PageSSOTest, sampleSSOTest(false)},
-	}
+	}, everyMFAPage()...)
 }
 
 func TestLoginPage(t *testing.T) {

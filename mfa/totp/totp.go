@@ -59,15 +59,36 @@ func Enroll(issuer, account string) (Enrollment, error) {
 	if err != nil {
 		return Enrollment{}, fmt.Errorf("totp: generate key for %q: %w", account, err)
 	}
+	qr, err := qrPNG(key)
+	if err != nil {
+		return Enrollment{}, err
+	}
+	return Enrollment{Secret: key.Secret(), URL: key.URL(), QRPNG: qr}, nil
+}
+
+// QRCode renders an enrolment's otpauth:// URL as a PNG again, for a page
+// that shows it after the enrolment was made.
+func QRCode(url string) ([]byte, error) {
+	key, err := otp.NewKeyFromURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("totp: read setup link: %w", err)
+	}
+	if key.Type() != "totp" || !validSecret(key.Secret()) {
+		return nil, fmt.Errorf("totp: %q is not a TOTP setup link", key.Type())
+	}
+	return qrPNG(key)
+}
+
+func qrPNG(key *otp.Key) ([]byte, error) {
 	img, err := key.Image(QRSize, QRSize)
 	if err != nil {
-		return Enrollment{}, fmt.Errorf("totp: render QR code: %w", err)
+		return nil, fmt.Errorf("totp: render QR code: %w", err)
 	}
 	var buf bytes.Buffer
 	if err := png.Encode(&buf, img); err != nil {
-		return Enrollment{}, fmt.Errorf("totp: encode QR code as PNG: %w", err)
+		return nil, fmt.Errorf("totp: encode QR code as PNG: %w", err)
 	}
-	return Enrollment{Secret: key.Secret(), URL: key.URL(), QRPNG: buf.Bytes()}, nil
+	return buf.Bytes(), nil
 }
 
 // State is what the caller stores (sealed) for an enrolled authenticator.

@@ -235,3 +235,19 @@ func TestOathtool(t *testing.T) {
 		}
 	}
 }
+
+// TestQRCodeAgain: the setup link renders to the same QR code later.
+func TestQRCodeAgain(t *testing.T) {
+	t.Parallel()
+	e, err := Enroll("Acme Corp", "ann@acme.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := QRCode(e.URL)
+	if err != nil || !bytes.Equal(again, e.QRPNG) {
+		t.Errorf("QRCode(URL) = %d bytes, %v; want the enrolment's own %d bytes", len(again), err, len(e.QRPNG))
+	}
+	if _, err := QRCode("https://not-an-otpauth-link.example"); err == nil {
+		t.Error("a non-otpauth link rendered")
+	}
+}

@@ -1,0 +1,219 @@
+package gateway_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	pqtotp "github.com/pquerna/otp/totp"
+
+	"github.com/partnergate/partnergate/password"
+	"github.com/partnergate/partnergate/store"
+)
+
+const mfaPassword = "a long enough password"
+
+// mfaUser creates ann with a password in the partner.
+func (e *ssoEnv) mfaUser(t *testing.T, partner string) store.User {
+	t.Helper()
+	hash, err := password.Hash(mfaPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := store.User{ID: "u-ann", PartnerID: partner, Email: "ann@acme.example", Name: "Ann", PasswordHash: hash, Active: true}
+	if err := e.st.CreateUser(context.Background(), u); err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// setPolicy stores the partner's policy and lets the gateway know, as the
+// admin API's event would.
+func (e *ssoEnv) setPolicy(t *testing.T, partner, doc string) {
+	t.Helper()
+	if err := e.st.PutPolicy(context.Background(), partner, store.PolicyRecord{Policy: json.RawMessage(doc)}); err != nil {
+		t.Fatal(err)
+	}
+	e.policies.HandleEvent(store.Event{Kind: store.PolicyChanged, PartnerID: partner})
+}
+
+// passwordStep posts the login form and returns the answer.
+func (b *browser) passwordStep(t *testing.T, e *ssoEnv, email, pw string) page {
+	t.Helper()
+	login := b.get(t, e.url("acme", "/.partnergate/login?return_to=/inbox"))
+	f, ok := findForm(login.body, "password")
+	if !ok {
+		t.Fatalf("no login form:\n%s", login.body)
+	}
+	f.fields.Set("email", email)
+	f.fields.Set("password", pw)
+	return b.submitForm(t, login, f)
+}
+
+var secretPattern = regexp.MustCompile(`<code[^>]*>([A-Z2-7 ]{20,})</code>`)
+
+func code(t *testing.T, secret string, at time.Time) string {
+	t.Helper()
+	c, err := pqtotp.GenerateCode(strings.ReplaceAll(secret, " ", ""), at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// submitCode posts code in the page's form whose action ends in suffix.
+func (b *browser) submitCode(t *testing.T, from page, suffix, value string, remember bool) page {
+	t.Helper()
+	var f htmlForm
+	found := false
+	for _, cand := range allForms(from.body) {
+		if strings.HasSuffix(cand.action, suffix) {
+			f, found = cand, true
+		}
+	}
+	if !found {
+		t.Fatalf("no form posting to …%s on %s:\n%s", suffix, from.url, from.body)
+	}
+	f.fields.Set("code", value)
+	if remember {
+		f.fields.Set("remember", "on")
+	}
+	return b.submitForm(t, from, f)
+}
+
+// TestMFAEnrolThenChallenge: under a policy requiring MFA, a user without
+// a method sets up an authenticator app at sign-in (QR code, first code,
+// recovery codes shown once) before any session exists; the next sign-in
+// asks for a code, which works once; a recovery code works once too.
+func TestMFAEnrolThenChallenge(t *testing.T) {
+	t.Parallel()
+	onEachBackend(t, func(t *testing.T, backend string) {
+		e := newSSOEnv(t, backend, "acme")
+		ann := e.mfaUser(t, "acme")
+		e.setPolicy(t, "acme", `{"mfa": {"required": true}}`)
+		b := e.browser(t)
+		p := b.passwordStep(t, e, ann.Email, mfaPassword)
+		if b.sessionsIssued() != 0 || !strings.HasSuffix(p.url.Path, "/.partnergate/mfa") {
+			t.Fatalf("after the password: %d sessions, at %s", b.sessionsIssued(), p.url)
+		}
+		m := secretPattern.FindStringSubmatch(p.body)
+		if m == nil {
+			t.Fatalf("no setup key on the enrolment page:\n%s", p.body)
+		}
+		secret := m[1]
+		qr := b.get(t, e.url("acme", "/.partnergate/mfa/qr.png"))
+		if qr.status != http.StatusOK || qr.header.Get("Content-Type") != "image/png" || !strings.HasPrefix(qr.body, "\x89PNG") {
+			t.Errorf("QR code: %d %s", qr.status, qr.header.Get("Content-Type"))
+		}
+		if wrong := b.submitCode(t, p, "/mfa/enroll", "000000", false); wrong.status != http.StatusUnauthorized || b.sessionsIssued() != 0 {
+			t.Errorf("a wrong first code: %d, %d sessions", wrong.status, b.sessionsIssued())
+		}
+		codes := b.submitCode(t, p, "/mfa/enroll", code(t, secret, e.clock.Now()), false)
+		recoveryCodes := regexp.MustCompile(`[0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{4}`).FindAllString(codes.body, -1)
+		if len(recoveryCodes) != 10 || b.sessionsIssued() != 0 {
+			t.Fatalf("recovery codes page: %d codes, %d sessions:\n%s", len(recoveryCodes), b.sessionsIssued(), codes.body)
+		}
+		f, ok := findForm(codes.body, "csrf_token")
+		if !ok {
+			t.Fatal("no continue form")
+		}
+		if app := b.submitForm(t, codes, f); app.url.Path != "/inbox" || b.sessionsIssued() != 1 {
+			t.Fatalf("after saving the codes: at %s, %d sessions", app.url, b.sessionsIssued())
+		}
+		methods, err := e.st.ListMFAMethods(context.Background(), "acme", ann.ID)
+		if err != nil || len(methods) != 2 {
+			t.Fatalf("methods stored: %+v, %v", methods, err)
+		}
+		for _, mm := range methods {
+			if strings.Contains(string(mm.Secret), strings.ReplaceAll(secret, " ", "")) || strings.Contains(string(mm.Secret), recoveryCodes[0]) {
+				t.Errorf("method %s stores its secret in the clear", mm.Kind)
+			}
+		}
+
+		// The next sign-in asks for a code; the enrolment's own code is
+		// spent, the next step's works once.
+		e.clock.Advance(30 * time.Second)
+		b2 := e.browser(t)
+		p = b2.passwordStep(t, e, ann.Email, mfaPassword)
+		if b2.sessionsIssued() != 0 || !strings.Contains(p.body, `autocomplete="one-time-code"`) {
+			t.Fatalf("second sign-in did not ask for a code: %s\n%s", p.url, p.body)
+		}
+		fresh := code(t, secret, e.clock.Now())
+		if app := b2.submitCode(t, p, "/mfa/totp", fresh, false); app.url.Path != "/inbox" || b2.sessionsIssued() != 1 {
+			t.Fatalf("a right code: at %s, %d sessions", app.url, b2.sessionsIssued())
+		}
+		b3 := e.browser(t)
+		p = b3.passwordStep(t, e, ann.Email, mfaPassword)
+		if again := b3.submitCode(t, p, "/mfa/totp", fresh, false); again.status != http.StatusUnauthorized || b3.sessionsIssued() != 0 {
+			t.Errorf("the same code twice: %d, %d sessions", again.status, b3.sessionsIssued())
+		}
+		if app := b3.submitCode(t, p, "/mfa/recovery", strings.ToUpper(recoveryCodes[3]), false); app.url.Path != "/inbox" || b3.sessionsIssued() != 1 {
+			t.Fatalf("a recovery code: at %s, %d sessions", app.url, b3.sessionsIssued())
+		}
+		b4 := e.browser(t)
+		p = b4.passwordStep(t, e, ann.Email, mfaPassword)
+		if again := b4.submitCode(t, p, "/mfa/recovery", recoveryCodes[3], false); again.status != http.StatusUnauthorized || b4.sessionsIssued() != 0 {
+			t.Errorf("a recovery code twice: %d, %d sessions", again.status, b4.sessionsIssued())
+		}
+	})
+}
+
+// TestMFALockoutAndRememberedDevice: wrong codes past the policy's
+// threshold are refused even when right; a remembered device skips the
+// second step until the policy stops remembering devices.
+func TestMFALockoutAndRememberedDevice(t *testing.T) {
+	t.Parallel()
+	onEachBackend(t, func(t *testing.T, backend string) {
+		e := newSSOEnv(t, backend, "acme")
+		ann := e.mfaUser(t, "acme")
+		// Devices are remembered only where the platform allows it.
+		if err := e.st.PutGovernance(context.Background(), store.PolicyRecord{Policy: json.RawMessage(`{"session": {"remember_device": "720h"}}`)}); err != nil {
+			t.Fatal(err)
+		}
+		e.policies.HandleEvent(store.Event{Kind: store.GovernanceChanged})
+		e.setPolicy(t, "acme", `{"mfa": {"required": true}, "lockout": {"threshold": 3, "duration": "15m"}}`)
+		b := e.browser(t)
+		p := b.passwordStep(t, e, ann.Email, mfaPassword)
+		secret := secretPattern.FindStringSubmatch(p.body)[1]
+		codes := b.submitCode(t, p, "/mfa/enroll", code(t, secret, e.clock.Now()), false)
+		f, _ := findForm(codes.body, "csrf_token")
+		b.submitForm(t, codes, f)
+
+		e.clock.Advance(30 * time.Second)
+		attacker := e.browser(t)
+		p = attacker.passwordStep(t, e, ann.Email, mfaPassword)
+		for range 3 {
+			attacker.submitCode(t, p, "/mfa/totp", "123456", false)
+		}
+		if locked := attacker.submitCode(t, p, "/mfa/totp", code(t, secret, e.clock.Now()), false); locked.status != http.StatusTooManyRequests || attacker.sessionsIssued() != 0 {
+			t.Errorf("a right code after 3 wrong ones: %d, %d sessions", locked.status, attacker.sessionsIssued())
+		}
+
+		// Fifteen minutes later, the code works and this device is
+		// remembered.
+		e.clock.Advance(16 * time.Minute)
+		if err := e.st.ResetCounter(context.Background(), "acme", "mfa:user:"+ann.ID); err != nil {
+			t.Fatal(err)
+		}
+		phone := e.browser(t)
+		p = phone.passwordStep(t, e, ann.Email, mfaPassword)
+		if !strings.Contains(p.body, `name="remember"`) {
+			t.Fatalf("no remember-this-device choice:\n%s", p.body)
+		}
+		phone.submitCode(t, p, "/mfa/totp", code(t, secret, e.clock.Now()), true)
+		if phone.sessionsIssued() != 1 {
+			t.Fatal("no session after the right code")
+		}
+		if app := phone.passwordStep(t, e, ann.Email, mfaPassword); app.url.Path != "/inbox" || phone.sessionsIssued() != 2 {
+			t.Errorf("a remembered device: at %s, %d sessions", app.url, phone.sessionsIssued())
+		}
+		e.setPolicy(t, "acme", `{"mfa": {"required": true}, "session": {"remember_device": "0s"}}`)
+		if p := phone.passwordStep(t, e, ann.Email, mfaPassword); !strings.HasSuffix(p.url.Path, "/mfa") || phone.sessionsIssued() != 2 {
+			t.Errorf("after the policy stopped remembering devices: at %s, %d sessions", p.url, phone.sessionsIssued())
+		}
+	})
+}
