@@ -383,6 +383,19 @@ func TestOpenAPITour(t *testing.T) {
 	run(step{"DELETE", u + "/sessions/" + sessions.Data[0].ID, "", 204, nil})
 	run(step{"DELETE", u + "/sessions", "", 204, nil})
 
+	for _, m := range []store.MFAMethod{
+		{ID: "mfa_tour_totp", Kind: store.MFATOTP, Name: "Phone", Secret: []byte("tour-seed"), LastUsedAt: e.clock.Now()},
+		{ID: "mfa_tour_recovery", Kind: store.MFARecovery, Secret: []byte("tour-codes")},
+	} {
+		m.PartnerID, m.UserID, m.CreatedAt = "acme", alice, e.clock.Now()
+		if err := e.store.AddMFAMethod(t.Context(), m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run(step{"GET", u + "/mfa-methods", "", 200, nil})
+	run(step{"DELETE", u + "/mfa-methods/mfa_tour_totp", "", 204, nil})
+	run(step{"DELETE", u + "/mfa-methods/mfa_tour_totp", "", 404, nil})
+
 	expires := e.clock.Now().Add(time.Hour).Format(time.RFC3339)
 	created := run(step{"POST", p + "/admin-tokens", `{"name": "reporting", "read_only": true, "expires_at": "` + expires + `"}`, 201, nil})
 	tok := decodeAs[struct{ ID, Token string }](t, created.Body.Bytes())
@@ -434,6 +447,7 @@ func TestOpenAPITour(t *testing.T) {
 	run(step{"PUT", p + "/policy", `{"session": {"max_lifetime": "24h"}, "password": {"min_length": 8}}`, 422, nil})
 	run(step{"PUT", p + "/policy", `{"mfa": {"required": "yes"}}`, 400, nil})
 	run(step{"GET", p + "/policy/effective", "", 200, nil})
+	run(step{"GET", "/api/v1/policy-report", "", 200, nil})
 	run(step{"DELETE", p + "/policy", "", 204, nil})
 	run(step{"GET", "/api/v1/sso-presets", "", 200, nil})
 	run(step{"GET", p + "/sso-presets/entra", "", 200, nil})

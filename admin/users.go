@@ -85,50 +85,100 @@ func decodeUser(m members) (userInput, error) {
 	return in, err
 }
 
-// readUser decodes and validates a user request, and hashes the password
-// if one was sent; hashing is slow, so it happens once, outside the
-// store's retryable update.
-func (h *Handler) readUser(w http.ResponseWriter, r *http.Request, create bool) (userInput, string, error) {
+// readUser decodes and validates a user request, and checks and hashes
+// the password if one was sent; hashing is slow, so it happens once,
+// outside the store's retryable update. userID is the user updated, ""
+// on create.
+func (h *Handler) readUser(w http.ResponseWriter, r *http.Request, partnerID, userID string) (userInput, checkedPassword, error) {
 	m, err := readObject(w, r, userFields)
 	if err != nil {
-		return userInput{}, "", err
+		return userInput{}, checkedPassword{}, err
 	}
 	in, err := decodeUser(m)
 	if err != nil {
-		return in, "", err
+		return in, checkedPassword{}, err
 	}
-	if err := in.validate(create); err != nil {
-		return in, "", err
-	}
+	ps := in.problems(userID == "")
 	pw, ok := in.password.value()
 	if !ok {
-		return in, "", nil
+		return in, checkedPassword{}, ps.err()
 	}
-	hash, err := h.hashPassword(r.Context(), pw)
+	// The rule without the history costs no hashing, so a refusal can
+	// list the password's problem beside the other fields'.
+	pol, err := h.policies.Effective(r.Context(), partnerID)
 	if err != nil {
-		return in, "", err
+		return in, checkedPassword{}, err
 	}
-	return in, hash, nil
+	if err := password.RuleOf(pol).Check(pw, nil); err != nil {
+		ps.add("password", err.Error())
+	}
+	if err := ps.err(); err != nil {
+		return in, checkedPassword{}, err
+	}
+	np, err := h.checkPassword(r.Context(), partnerID, userID, pw)
+	return in, np, err
+}
+
+// checkedPassword is a password a request sets, checked and hashed, with how
+// many earlier passwords the partner's policy keeps.
+type checkedPassword struct {
+	hash string
+	keep int
+}
+
+// apply sets the password on u: the one it replaces goes into the
+// history, kept to the policy's length, and the change time is noted. A
+// zero checkedPassword (a request clearing the password) leaves none.
+func (np checkedPassword) apply(u store.User, now time.Time) store.User {
+	u.PasswordHistory = password.Remember(u.PasswordHistory, u.PasswordHash, np.keep)
+	u.PasswordHash = np.hash
+	u.PasswordChangedAt = time.Time{}
+	if np.hash != "" {
+		u.PasswordChangedAt = now
+	}
+	u.InviteID = ""
+	return u
 }
 
 var errHashBusy = &apiError{status: http.StatusServiceUnavailable, code: "unavailable", message: "too many passwords are being set right now; retry shortly"}
 
-// hashPassword hashes in one of a bounded number of slots. Each argon2id
-// hash holds about 19 MiB, and every partner's admins can set passwords:
-// without the bound, one partner's concurrent writes could exhaust the
-// memory of a node all partners share. A request that gets no slot in
-// time answers 503 with Retry-After.
-func (h *Handler) hashPassword(ctx context.Context, plain string) (string, error) {
+// checkPassword checks plain against the partner's effective password
+// rule and, when userID names an existing user, that user's current and
+// earlier passwords; a refusal is a 422 naming the rule. It then hashes
+// plain. Checking the history and hashing both run argon2id, so both
+// happen in one of a bounded number of slots. Each hash holds about 19
+// MiB, and every partner's admins can set passwords: without the bound,
+// one partner's concurrent writes could exhaust the memory of a node all
+// partners share. A request that gets no slot in time answers 503 with
+// Retry-After.
+func (h *Handler) checkPassword(ctx context.Context, partnerID, userID, plain string) (checkedPassword, error) {
+	pol, err := h.policies.Effective(ctx, partnerID)
+	if err != nil {
+		return checkedPassword{}, err
+	}
+	var previous []string
+	if userID != "" {
+		u, err := h.store.GetUser(ctx, partnerID, userID)
+		if err != nil {
+			return checkedPassword{}, userWriteError(err)
+		}
+		previous = password.Previous(u.PasswordHash, u.PasswordHistory)
+	}
 	release, err := h.hashing.Acquire(ctx)
 	if err != nil {
-		return "", errHashBusy
+		return checkedPassword{}, errHashBusy
 	}
 	defer release()
+	if err := password.RuleOf(pol).Check(plain, previous); err != nil {
+		var ps problems
+		ps.add("password", err.Error())
+		return checkedPassword{}, ps.err()
+	}
 	hash, err := h.hashFn(plain)
 	if err != nil {
-		return "", fmt.Errorf("hash password: %w", err)
+		return checkedPassword{}, fmt.Errorf("hash password: %w", err)
 	}
-	return hash, nil
+	return checkedPassword{hash: hash, keep: pol.History()}, nil
 }
 
 // userFilter is a user search: each set field must match.
@@ -206,7 +256,7 @@ func (h *Handler) createUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	in, hash, err := h.readUser(w, r, true)
+	in, np, err := h.readUser(w, r, p.ID, "")
 	if err != nil {
 		return err
 	}
@@ -215,16 +265,15 @@ func (h *Handler) createUser(w http.ResponseWriter, r *http.Request) error {
 		active = v
 	}
 	now := h.timestamp()
-	u := store.User{
-		ID:           store.NewID("u_"),
-		PartnerID:    p.ID,
-		Email:        in.email.val,
-		Name:         in.name.val,
-		PasswordHash: hash,
-		Active:       active,
-		CreatedAt:    now,
-		UpdatedAt:    now,
-	}
+	u := np.apply(store.User{
+		ID:        store.NewID("u_"),
+		PartnerID: p.ID,
+		Email:     in.email.val,
+		Name:      in.name.val,
+		Active:    active,
+		CreatedAt: now,
+		UpdatedAt: now,
+	}, now)
 	// The id has 100 random bits, so a taken one means a taken email.
 	if err := h.store.CreateUser(r.Context(), u); err != nil {
 		return userWriteError(err)
@@ -254,7 +303,7 @@ func (h *Handler) updateUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	in, hash, err := h.readUser(w, r, false)
+	in, np, err := h.readUser(w, r, p.ID, r.PathValue("userId"))
 	if err != nil {
 		return err
 	}
@@ -275,8 +324,7 @@ func (h *Handler) updateUser(w http.ResponseWriter, r *http.Request) error {
 			u.Name = in.name.val
 		}
 		if in.password.set {
-			u.PasswordHash = hash // "" when the request sent null
-			u.InviteID = ""
+			u = np.apply(u, now) // no password when the request sent null
 		}
 		if v, ok := in.active.value(); ok {
 			u.Active = v
@@ -440,16 +488,13 @@ func (h *Handler) setPassword(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var ps problems
-	if v, ok := pw.value(); !ok {
+	v, ok := pw.value()
+	if !ok {
+		var ps problems
 		ps.add("password", "password is required")
-	} else if err := password.Validate(v); err != nil {
-		ps.add("password", err.Error())
+		return ps.err()
 	}
-	if err := ps.err(); err != nil {
-		return err
-	}
-	hash, err := h.hashPassword(r.Context(), pw.val)
+	np, err := h.checkPassword(r.Context(), p.ID, r.PathValue("userId"), v)
 	if err != nil {
 		return err
 	}
@@ -459,8 +504,7 @@ func (h *Handler) setPassword(w http.ResponseWriter, r *http.Request) error {
 		if err := pre.check(toUserJSON(u)); err != nil {
 			return u, err
 		}
-		u.PasswordHash = hash
-		u.InviteID = ""
+		u = np.apply(u, now)
 		u.UpdatedAt = now
 		return u, nil
 	})

@@ -9,8 +9,6 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
-
-	"github.com/partnergate/partnergate/password"
 )
 
 // Limits of the wire contract.
@@ -217,20 +215,21 @@ func (in partnerInput) validate(create bool, base string) ([]string, error) {
 
 // validate checks the members a user request sent; on create, email is
 // required. Null counts as the zero value, so a null email or active is
-// refused and a null name or password clears it.
+// refused and a null name or password clears it. A password is checked
+// against the partner's policy by the caller, as that needs the store.
 func (in userInput) validate(create bool) error {
+	return in.problems(create).err()
+}
+
+// problems are what validate refuses, for a caller to add its own to.
+func (in userInput) problems(create bool) problems {
 	var ps problems
 	if create || in.email.set {
 		ps.add("email", checkEmail(in.email.val))
 	}
 	ps.add("name", checkName("name", in.name.val, false))
-	if pw, ok := in.password.value(); ok {
-		if err := password.Validate(pw); err != nil {
-			ps.add("password", err.Error())
-		}
-	}
 	if !create && in.active.null {
 		ps.add("active", "active must be true or false")
 	}
-	return ps.err()
+	return ps
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/partnergate/partnergate/store"
 )
 
 // world is two partners with one of everything, and a credential of each
@@ -18,6 +20,7 @@ type world struct {
 	acmeToken, readOnly, expired   string
 	revoked, globexToken, acmeSCIM string
 	plainCookie, adminCookie       string
+	mfaMethod                      string
 }
 
 func (e *env) mustJSON(method, path, body string, want int, v any) {
@@ -86,6 +89,13 @@ func (e *env) buildWorld() world {
 	var test struct{ ID string }
 	e.mustJSON("POST", "/api/v1/partners/acme/sso-connections/"+conn.ID+"/test", "", http.StatusCreated, &test)
 	w.test = test.ID
+	w.mfaMethod = "mfa_walk_totp"
+	if err := e.store.AddMFAMethod(e.t.Context(), store.MFAMethod{
+		ID: w.mfaMethod, PartnerID: "acme", UserID: w.acmeUser, Kind: store.MFATOTP, Name: "Phone",
+		Secret: []byte("walk-totp-seed"), CreatedAt: e.clock.Now(),
+	}); err != nil {
+		e.t.Fatal(err)
+	}
 	if err := e.dir.Reload(e.t.Context()); err != nil {
 		e.t.Fatal(err)
 	}
@@ -120,6 +130,7 @@ func (w world) fill(pattern string) string {
 		"{preset}", "okta",
 		"{connectionId}", w.connection,
 		"{testId}", w.test,
+		"{methodId}", w.mfaMethod,
 	).Replace(pattern)
 }
 
@@ -260,6 +271,11 @@ func TestTenantIsolationWalk(t *testing.T) {
 			if got := call(rt, []string{"Bearer " + w.acmeToken}, ""); got.status != http.StatusOK {
 				t.Errorf("GET %s with acme's own token: %d %s, want 200", rt.pattern, got.status, got.code)
 			}
+		}
+		// The snapshot behind unchanged does not hold MFA methods: the
+		// method every refused DELETE aimed at must still be there.
+		if _, err := e.store.GetMFAMethod(t.Context(), "acme", w.acmeUser, w.mfaMethod); err != nil {
+			t.Errorf("acme's MFA method after the walk: %v", err)
 		}
 		if checked < 4*len(e.h.table) {
 			t.Errorf("only %d refusals checked over %d routes", checked, len(e.h.table))

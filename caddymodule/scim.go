@@ -34,11 +34,12 @@ func (h *PartnerSCIM) Provision(ctx caddy.Context) error {
 		return err
 	}
 	h.h, err = scim.New(scim.Config{
-		Store:   app.store,
-		Revoker: app.sessions,
-		Audit:   app.audit,
-		Hashing: app.hashing,
-		Logger:  ctx.Logger(),
+		Store:    app.store,
+		Revoker:  app.sessions,
+		Audit:    app.audit,
+		Hashing:  app.hashing,
+		Policies: app.policies,
+		Logger:   ctx.Logger(),
 	})
 	return err
 }

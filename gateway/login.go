@@ -29,11 +29,12 @@ const (
 // The one message for every failed sign-in, so it tells nobody which part
 // was wrong or whether the account exists.
 const (
-	msgBadCredentials = "Incorrect email or password."
-	msgTooMany        = "Too many failed attempts. Wait a few minutes, then try again."
-	msgExpiredForm    = "This form expired. Please try again."
-	msgUnavailable    = "Sign-in is unavailable right now. Please try again shortly."
-	msgPasswordNeeded = "Enter your password, or use your organization’s single sign-on."
+	msgBadCredentials  = "Incorrect email or password."
+	msgTooMany         = "Too many failed attempts. Wait a few minutes, then try again."
+	msgExpiredForm     = "This form expired. Please try again."
+	msgUnavailable     = "Sign-in is unavailable right now. Please try again shortly."
+	msgPasswordNeeded  = "Enter your password, or use your organization’s single sign-on."
+	msgPasswordExpired = "Your password has expired. Ask your administrator for a reset link to choose a new one."
 )
 
 func (g *Gateway) serveReserved(w http.ResponseWriter, r *http.Request, p *Partner) {
@@ -163,6 +164,13 @@ func (g *Gateway) login(w http.ResponseWriter, r *http.Request, p *Partner) {
 		g.record(r, p, signInEvent{action: "signin", user: user, email: email, reason: "bad_credentials"})
 		g.cfg.Logger.Info("sign-in failed", zap.String("partner", p.ID), zap.Bool("known_user", known))
 		g.showLogin(w, r, p, http.StatusUnauthorized, email, msgBadCredentials, returnTo)
+		return
+	}
+	// Only a right password learns it has expired, so this says nothing
+	// about which accounts exist.
+	if password.Expired(user.PasswordChangedAt, pol.MaxAge(), g.cfg.Now()) {
+		g.record(r, p, signInEvent{action: "signin", user: user, email: email, reason: "password_expired"})
+		g.showLogin(w, r, p, http.StatusUnauthorized, email, msgPasswordExpired, returnTo)
 		return
 	}
 	// The password check may have waited for a slot: the rest gets a
@@ -333,12 +341,17 @@ func (g *Gateway) csrfToken(w http.ResponseWriter, r *http.Request, p *Partner, 
 }
 
 func (g *Gateway) checkCSRF(r *http.Request, p *Partner, purpose string) bool {
+	return g.checkCSRFValue(r, p, purpose, r.PostForm.Get("csrf_token"))
+}
+
+// checkCSRFValue checks a token sent other than in a form: a script's
+// header, a link's query.
+func (g *Gateway) checkCSRFValue(r *http.Request, p *Partner, purpose, value string) bool {
 	c, err := r.Cookie(csrfCookieName(r))
 	if err != nil || len(c.Value) != 43 {
 		return false
 	}
-	want := g.csrfMAC(p, purpose, c.Value)
-	return hmac.Equal([]byte(r.PostForm.Get("csrf_token")), []byte(want))
+	return hmac.Equal([]byte(value), []byte(g.csrfMAC(p, purpose, c.Value)))
 }
 
 func (g *Gateway) csrfMAC(p *Partner, purpose, nonce string) string {

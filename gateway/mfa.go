@@ -82,6 +82,8 @@ type pending struct {
 	// Codes are the recovery codes made at enrolment, sealed, shown once
 	// before the session starts.
 	Codes []byte `json:"k,omitempty"`
+	// WebAuthnPassed: a security key passed a ceremony of this sign-in.
+	WebAuthnPassed bool `json:"w,omitempty"`
 }
 
 // finishFirstStep decides whether the sign-in needs a second step and
@@ -206,6 +208,9 @@ func (g *Gateway) serveMFA(w http.ResponseWriter, r *http.Request, p *Partner, r
 		g.withPendingForm(w, r, p, g.continueAfterCodes)
 	case route == "mfa/cancel" && r.Method == http.MethodPost:
 		g.withPendingForm(w, r, p, g.cancelPending)
+	case route == "mfa/webauthn/done" && get:
+		g.withPending(w, r, p, g.webauthnDone)
+	case g.serveWebAuthn(w, r, p, route):
 	default:
 		w.Header().Set("Allow", "GET, HEAD, POST")
 		http.Error(w, "Method Not Allowed", http.StatusMethodNotAllowed)
@@ -300,10 +305,12 @@ func (g *Gateway) renderMFA(w http.ResponseWriter, r *http.Request, p *Partner, 
 		return
 	}
 	enrolled := usable(methods, pd.pol)
-	hasTOTP := slices.ContainsFunc(enrolled, func(m store.MFAMethod) bool { return m.Kind == store.MFATOTP })
-	if !hasTOTP {
-		if !slices.Contains(pd.pol.MFAMethods(), policy.TOTP) {
-			// Nothing this page can ask for: refuse rather than let the
+	has := func(kind store.MFAKind) bool {
+		return slices.ContainsFunc(enrolled, func(m store.MFAMethod) bool { return m.Kind == kind })
+	}
+	if len(enrolled) == 0 {
+		if !allows(pd.pol, policy.TOTP) && !allows(pd.pol, policy.WebAuthn) {
+			// Nothing this page can set up: refuse rather than let the
 			// sign-in through without its second step.
 			g.cfg.Logger.Warn("second step impossible: no allowed method this gateway offers", zap.String("partner", p.ID), zap.String("user", pd.user.ID))
 			g.showLogin(w, r, p, http.StatusForbidden, pd.user.Email, "Your organization requires a verification method that cannot be set up here. Contact your administrator.", pd.ReturnTo)
@@ -312,12 +319,26 @@ func (g *Gateway) renderMFA(w http.ResponseWriter, r *http.Request, p *Partner, 
 		g.renderEnrolment(w, r, p, pd, status, msg)
 		return
 	}
-	g.render(w, status, templates.PageMFA, templates.MFA{
+	page := templates.MFA{
 		Page: g.page(p, "Verify it's you"), Email: pd.user.Email,
-		TOTPAction: g.cfg.Prefix + "mfa/totp", RecoveryAction: g.cfg.Prefix + "mfa/recovery",
-		CSRFToken: g.csrfToken(w, r, p, "mfa"), RememberDays: int(pd.pol.RememberDevice().Hours() / 24),
+		RecoveryAction: g.cfg.Prefix + "mfa/recovery",
+		CSRFToken:      g.csrfToken(w, r, p, "mfa"), RememberDays: int(pd.pol.RememberDevice().Hours() / 24),
 		Error: msg, CancelURL: g.cfg.Prefix + "login",
-	})
+	}
+	if has(store.MFATOTP) {
+		page.TOTPAction = g.cfg.Prefix + "mfa/totp"
+	}
+	if has(store.MFAWebAuthn) {
+		page.WebAuthn = g.webauthnButton(w, r, p, "login")
+		allowScripts(w)
+	}
+	g.render(w, status, templates.PageMFA, page)
+}
+
+// allowScripts widens the page's policy for the WebAuthn script, which
+// loads from the site and calls back to it; nothing else changes.
+func allowScripts(w http.ResponseWriter) {
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 }
 
 // renderEnrolment sets up an authenticator app: a new secret is made once
@@ -326,17 +347,23 @@ func (g *Gateway) renderMFA(w http.ResponseWriter, r *http.Request, p *Partner, 
 func (g *Gateway) renderEnrolment(w http.ResponseWriter, r *http.Request, p *Partner, pd pendingOf, status int, msg string) {
 	ctx, cancel := context.WithTimeout(r.Context(), g.cfg.StoreTimeout)
 	defer cancel()
-	e, err := g.enrolment(ctx, p, &pd)
-	if err != nil {
-		g.loginUnavailable(w, r, p, pd.user.Email, pd.ReturnTo, err)
-		return
-	}
-	g.render(w, status, templates.PageMFAEnroll, templates.MFAEnroll{
+	page := templates.MFAEnroll{
 		Page: g.page(p, "Set up two-step verification"), Email: pd.user.Email,
-		QRURL: g.cfg.Prefix + "mfa/qr.png", Secret: groupedSecret(e.Secret),
-		Action: g.cfg.Prefix + "mfa/enroll", CSRFToken: g.csrfToken(w, r, p, "mfa"),
-		Error: msg, CancelURL: g.cfg.Prefix + "login",
-	})
+		CSRFToken: g.csrfToken(w, r, p, "mfa"), Error: msg, CancelURL: g.cfg.Prefix + "login",
+	}
+	if allows(pd.pol, policy.TOTP) {
+		e, err := g.enrolment(ctx, p, &pd)
+		if err != nil {
+			g.loginUnavailable(w, r, p, pd.user.Email, pd.ReturnTo, err)
+			return
+		}
+		page.QRURL, page.Secret, page.Action = g.cfg.Prefix+"mfa/qr.png", groupedSecret(e.Secret), g.cfg.Prefix+"mfa/enroll"
+	}
+	if allows(pd.pol, policy.WebAuthn) {
+		page.WebAuthn = g.webauthnButton(w, r, p, "register")
+		allowScripts(w)
+	}
+	g.render(w, status, templates.PageMFAEnroll, page)
 }
 
 func groupedSecret(s string) string {

@@ -217,3 +217,52 @@ func TestMFALockoutAndRememberedDevice(t *testing.T) {
 		}
 	})
 }
+
+// TestWebAuthnStepRefusals: the security-key endpoints need the page's
+// CSRF token and a ceremony of this very sign-in, and nothing but a
+// passed ceremony starts a session.
+func TestWebAuthnStepRefusals(t *testing.T) {
+	t.Parallel()
+	onEachBackend(t, func(t *testing.T, backend string) {
+		e := newSSOEnv(t, backend, "acme")
+		ann := e.mfaUser(t, "acme")
+		e.setPolicy(t, "acme", `{"mfa": {"required": true, "methods": ["webauthn", "totp"]}}`)
+		b := e.browser(t)
+		p := b.passwordStep(t, e, ann.Email, mfaPassword)
+		m := regexp.MustCompile(`data-csrf="([^"]+)"`).FindStringSubmatch(p.body)
+		if m == nil || !strings.Contains(p.body, `data-webauthn="register"`) {
+			t.Fatalf("the enrolment page offers no security key:\n%s", p.body)
+		}
+		csrf := m[1]
+		post := func(path, token, body string) page {
+			req, _ := http.NewRequest(http.MethodPost, e.url("acme", path), strings.NewReader(body))
+			req.Header.Set("X-CSRF-Token", token)
+			req.Header.Set("Content-Type", "application/json")
+			return b.do(t, req)
+		}
+		if got := post("/.partnergate/mfa/webauthn/register/begin", "forged", ""); got.status != http.StatusForbidden {
+			t.Errorf("begin without the page's token: %d", got.status)
+		}
+		if got := post("/.partnergate/mfa/webauthn/register/finish", csrf, `{"id":"x"}`); got.status != http.StatusBadRequest {
+			t.Errorf("finish without a ceremony: %d", got.status)
+		}
+		begun := post("/.partnergate/mfa/webauthn/register/begin", csrf, "")
+		if begun.status != http.StatusOK || !strings.Contains(begun.body, `"challenge"`) || !strings.Contains(begun.body, `"rp"`) {
+			t.Fatalf("begin: %d %s", begun.status, begun.body)
+		}
+		if got := post("/.partnergate/mfa/webauthn/register/finish", csrf, `{"id":"forged","rawId":"Zm9yZ2Vk","type":"public-key","response":{}}`); got.status != http.StatusUnauthorized {
+			t.Errorf("a forged answer: %d %s", got.status, got.body)
+		}
+		if got := post("/.partnergate/mfa/webauthn/register/finish", csrf, `{"id":"forged"}`); got.status != http.StatusBadRequest {
+			t.Errorf("a second answer to one ceremony: %d", got.status)
+		}
+		if got := b.get(t, e.url("acme", "/.partnergate/mfa/webauthn/done?csrf="+csrf)); got.status != http.StatusUnauthorized || b.sessionsIssued() != 0 {
+			t.Errorf("done without a passed check: %d, %d sessions", got.status, b.sessionsIssued())
+		}
+		// Where the policy allows apps only, the endpoints refuse.
+		e.setPolicy(t, "acme", `{"mfa": {"required": true, "methods": ["totp"]}}`)
+		if got := post("/.partnergate/mfa/webauthn/register/begin", csrf, ""); got.status != http.StatusForbidden {
+			t.Errorf("begin where security keys are not allowed: %d", got.status)
+		}
+	})
+}

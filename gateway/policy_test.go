@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/partnergate/partnergate/gateway"
 	"github.com/partnergate/partnergate/governance"
@@ -156,3 +157,24 @@ func sessionCookie(resp *http.Response) *http.Cookie {
 }
 
 func hasSessionCookie(resp *http.Response) bool { return sessionCookie(resp).Value != "" }
+
+// TestPasswordMaxAge: a password older than the policy's max_age no
+// longer signs in, while a right one says why only after it was right.
+func TestPasswordMaxAge(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, gateway.Limits{})
+	if _, err := f.store.UpdateUser(context.Background(), "acme", f.alice.ID, func(u store.User) (store.User, error) {
+		u.PasswordChangedAt = time.Now().Add(-100 * 24 * time.Hour)
+		return u, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	f.withPolicy(t, `{"password": {"max_age": "2160h"}}`)
+	w := f.postLogin(t, "192.0.2.1", testEmail, testPassword, false)
+	if w.Code != http.StatusUnauthorized || !strings.Contains(w.Body.String(), "expired") || hasSessionCookie(w.Result()) {
+		t.Errorf("a 100-day-old password under a 90-day max age: %d, session %v", w.Code, hasSessionCookie(w.Result()))
+	}
+	if w := f.postLogin(t, "192.0.2.1", testEmail, "a wrong password here", false); strings.Contains(w.Body.String(), "expired") {
+		t.Error("a wrong password learned the account's password expired")
+	}
+}

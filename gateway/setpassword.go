@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -11,6 +12,8 @@ import (
 
 	"github.com/partnergate/partnergate/invite"
 	"github.com/partnergate/partnergate/password"
+	"github.com/partnergate/partnergate/policy"
+	"github.com/partnergate/partnergate/store"
 	"github.com/partnergate/partnergate/templates"
 )
 
@@ -64,17 +67,26 @@ func (g *Gateway) setPassword(w http.ResponseWriter, r *http.Request, p *Partner
 		refuse(http.StatusUnprocessableEntity, msgMismatch)
 		return
 	}
-	if err := password.Validate(plain); err != nil {
-		refuse(http.StatusUnprocessableEntity, sentence(err.Error()))
+	pol, err := g.policyOf(r.Context(), p)
+	if err != nil {
+		g.cfg.Logger.Error("policy unavailable, password not set", zap.String("partner", p.ID), zap.Error(err))
+		w.Header().Set("Retry-After", "5")
+		refuse(http.StatusServiceUnavailable, msgNotSetBusy)
 		return
 	}
-	hash, err := g.hashPassword(r.Context(), plain)
+	hash, err := g.checkAndHash(r.Context(), password.RuleOf(pol), plain, user)
+	var refused *passwordRefused
+	if errors.As(err, &refused) {
+		refuse(http.StatusUnprocessableEntity, sentence(refused.err.Error()))
+		return
+	}
 	if err != nil {
 		g.cfg.Logger.Error("hash new password", zap.String("partner", p.ID), zap.Error(err))
 		w.Header().Set("Retry-After", "5")
 		refuse(http.StatusServiceUnavailable, msgNotSetBusy)
 		return
 	}
+	replaced := user.PasswordHash
 	// Past this point a browser that goes away must not stop the change
 	// half done, with a new password and the old sessions still alive.
 	ctx, cancel = context.WithTimeout(context.WithoutCancel(r.Context()), g.cfg.StoreTimeout)
@@ -91,6 +103,7 @@ func (g *Gateway) setPassword(w http.ResponseWriter, r *http.Request, p *Partner
 		refuse(http.StatusServiceUnavailable, msgNotSetBusy)
 		return
 	}
+	g.recordPasswordChange(ctx, p, user.ID, hash, replaced, pol.History())
 	// Whoever knew the old password, or holds a session from it, is out.
 	if err := g.cfg.Sessions.RevokeUser(ctx, p.ID, user.ID); err != nil {
 		g.cfg.Logger.Error("password changed but sessions not revoked", zap.String("partner", p.ID), zap.String("user", user.ID), zap.Error(err))
@@ -127,7 +140,7 @@ func (g *Gateway) showPasswordForm(w http.ResponseWriter, r *http.Request, p *Pa
 		CSRFToken: g.csrfToken(w, r, p, "password"),
 		Token:     token,
 		Email:     email,
-		MinLength: password.MinLength,
+		MinLength: g.minLength(r.Context(), p),
 		Error:     msg,
 		LoginURL:  g.cfg.Prefix + "login",
 	})
@@ -155,15 +168,57 @@ func (g *Gateway) linkRefused(w http.ResponseWriter, p *Partner, err error) {
 	})
 }
 
-// hashPassword hashes in one of the shared argon2 slots checkPassword
-// uses, so setting passwords cannot exhaust memory either.
-func (g *Gateway) hashPassword(ctx context.Context, plain string) (string, error) {
+// minLength is the partner's policy's minimum length, for the form's
+// hint; the default policy's when the policy cannot be read, since the
+// hint enforces nothing.
+func (g *Gateway) minLength(ctx context.Context, p *Partner) int {
+	pol, err := g.policyOf(ctx, p)
+	if err != nil {
+		pol = policy.Default()
+	}
+	return max(pol.MinLength(), 1)
+}
+
+// passwordRefused is a new password the partner's rule refuses; err's
+// message is safe to show.
+type passwordRefused struct{ err error }
+
+func (e *passwordRefused) Error() string { return e.err.Error() }
+
+// checkAndHash checks plain against rule and the user's current and
+// earlier passwords, then hashes it, all in one of the shared argon2
+// slots checkPassword uses: comparing with the history costs a hash per
+// entry, and setting passwords must not exhaust memory either.
+func (g *Gateway) checkAndHash(ctx context.Context, rule password.Rule, plain string, u store.User) (string, error) {
 	release, err := g.cfg.Hashing.Acquire(ctx)
 	if err != nil {
 		return "", err
 	}
 	defer release()
+	if err := rule.Check(plain, password.Previous(u.PasswordHash, u.PasswordHistory)); err != nil {
+		return "", &passwordRefused{err}
+	}
 	return password.Hash(plain)
+}
+
+// recordPasswordChange notes, after the link set hash, when it was set
+// and moves the password it replaced into the user's history, keeping as
+// many as the policy asks. invite.Redeem sets the hash itself, so this is
+// a second write: it changes nothing if the hash was replaced again in
+// between, and a failure only loses the history entry, which is logged.
+func (g *Gateway) recordPasswordChange(ctx context.Context, p *Partner, userID, hash, replaced string, keep int) {
+	now := g.cfg.Now().UTC().Truncate(time.Millisecond)
+	_, err := g.cfg.Store.UpdateUser(ctx, p.ID, userID, func(u store.User) (store.User, error) {
+		if u.PasswordHash != hash {
+			return u, nil
+		}
+		u.PasswordHistory = password.Remember(u.PasswordHistory, replaced, keep)
+		u.PasswordChangedAt = now
+		return u, nil
+	})
+	if err != nil {
+		g.cfg.Logger.Error("password set but its change not recorded", zap.String("partner", p.ID), zap.String("user", userID), zap.Error(err))
+	}
 }
 
 // sentence makes a rule's message, such as "password must be at least 12

@@ -16,6 +16,7 @@ import (
 	"github.com/partnergate/partnergate/gateway"
 	"github.com/partnergate/partnergate/invite"
 	"github.com/partnergate/partnergate/password"
+	"github.com/partnergate/partnergate/policy"
 	"github.com/partnergate/partnergate/session"
 	"github.com/partnergate/partnergate/store"
 )
@@ -446,11 +447,77 @@ func TestPasswordFormMinLength(t *testing.T) {
 		t.Fatal("the new-password field has no minlength")
 	}
 	n, _ := strconv.Atoi(m[1])
-	if err := password.Validate(strings.Repeat("x", n-1)); !errors.Is(err, password.ErrTooShort) {
-		t.Errorf("minlength %d: password.Validate accepts %d characters (%v)", n, n-1, err)
+	rule := password.RuleOf(policy.Default())
+	if err := rule.Check(strings.Repeat("x", n-1), nil); !errors.Is(err, password.ErrTooShort) {
+		t.Errorf("minlength %d: the default rule accepts %d characters (%v)", n, n-1, err)
 	}
-	if err := password.Validate(strings.Repeat("x", n)); err != nil {
-		t.Errorf("minlength %d: password.Validate refuses %d characters: %v", n, n, err)
+	if err := rule.Check(strings.Repeat("x", n), nil); err != nil {
+		t.Errorf("minlength %d: the default rule refuses %d characters: %v", n, n, err)
+	}
+}
+
+// TestPasswordLinkPolicy: the link enforces the partner's effective
+// password rule (length, classes, the common list, history), says which
+// rule refused, and records the replaced password in the history.
+func TestPasswordLinkPolicy(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, gateway.Limits{})
+	f.withPolicy(t, `{"password":{"min_length":14,"require":["digit"],"history":2}}`)
+	current, err := password.Hash("reused passphrase 1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	older, err := password.Hash("older passphrase 2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.store.UpdateUser(context.Background(), "acme", f.alice.ID, func(u store.User) (store.User, error) {
+		u.PasswordHash, u.PasswordHistory = current, []string{older}
+		return u, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	token := f.issue(t, "acme", f.alice.ID, invite.PasswordReset)
+	w := f.openLink(t, testHost, token)
+	if m := regexp.MustCompile(`name="password" [^>]*minlength="(\d+)"`).FindStringSubmatch(w.Body.String()); m == nil || m[1] != "14" {
+		t.Errorf("the form's minlength is %v, want the policy's 14", m)
+	}
+	b := f.openForm(t, testHost, token)
+	for _, tc := range []struct{ name, pw, says string }{
+		{"too short", "short 1", "Password must be at least 14 characters."},
+		{"no digit", "no digits in this one", "Password must include a digit."},
+		{"common", "ChickenWing101", "This password is too common; choose another."},
+		{"current", "reused passphrase 1", "Password must differ from your last 2 passwords."},
+		{"earlier", "older passphrase 2", "Password must differ from your last 2 passwords."},
+	} {
+		w := f.submit(t, b, choose(token, tc.pw, tc.pw))
+		if w.Code != http.StatusUnprocessableEntity {
+			t.Fatalf("%s: status %d, want 422", tc.name, w.Code)
+		}
+		if !strings.Contains(w.Body.String(), tc.says) {
+			t.Errorf("%s: page does not say %q", tc.name, tc.says)
+		}
+		if w := f.openLink(t, testHost, token); w.Code != http.StatusOK {
+			t.Fatalf("%s used the link up: opening it again answers %d", tc.name, w.Code)
+		}
+		if u := f.user(t, f.alice.ID); u.PasswordHash != current || len(u.PasswordHistory) != 1 {
+			t.Fatalf("%s changed the password or its history", tc.name)
+		}
+	}
+
+	before := time.Now().Add(-time.Second)
+	if w := f.submit(t, b, choose(token, "fresh passphrase 3", "fresh passphrase 3")); w.Code != http.StatusOK {
+		t.Fatalf("good password: status %d, want 200", w.Code)
+	}
+	u := f.user(t, f.alice.ID)
+	if ok, _ := password.Verify(u.PasswordHash, "fresh passphrase 3"); !ok {
+		t.Error("the new password was not stored")
+	}
+	if len(u.PasswordHistory) != 2 || u.PasswordHistory[0] != current || u.PasswordHistory[1] != older {
+		t.Errorf("history = %v, want the replaced password then the older one", u.PasswordHistory)
+	}
+	if u.PasswordChangedAt.Before(before) {
+		t.Errorf("PasswordChangedAt = %v, want the time of the change", u.PasswordChangedAt)
 	}
 }
 

@@ -4,10 +4,12 @@ import (
 	"fmt"
 
 	"github.com/partnergate/partnergate/password"
+	"github.com/partnergate/partnergate/policy"
 )
 
 func Example() {
-	if err := password.Validate("correct horse battery staple"); err != nil {
+	rule := password.RuleOf(policy.Default())
+	if err := rule.Check("correct horse battery staple", nil); err != nil {
 		fmt.Println(err) // safe to show the user
 		return
 	}

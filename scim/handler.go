@@ -17,6 +17,7 @@ import (
 	"github.com/partnergate/partnergate/apitoken"
 	"github.com/partnergate/partnergate/audit"
 	"github.com/partnergate/partnergate/password"
+	"github.com/partnergate/partnergate/policy"
 	"github.com/partnergate/partnergate/scim/schema"
 	"github.com/partnergate/partnergate/store"
 )
@@ -44,19 +45,30 @@ type Config struct {
 	// every other handler of the process that hashes; nil gives this
 	// handler a default of its own.
 	Hashing *password.Limiter
-	Logger  *zap.Logger
-	Now     func() time.Time
+	// Policies gives each partner's effective policy (package
+	// governance), whose password rule passwords clients send must meet;
+	// nil holds every partner to the default policy.
+	Policies Policies
+	Logger   *zap.Logger
+	Now      func() time.Time
+}
+
+// Policies gives each partner's effective policy. An error means it could
+// not be read: a password that needs it is refused.
+type Policies interface {
+	Effective(ctx context.Context, partnerID string) (policy.Policy, error)
 }
 
 // Handler serves SCIM for every partner, each behind its own tokens.
 type Handler struct {
-	store   store.Store
-	revoker Revoker
-	audit   *audit.Log
-	hashing *password.Limiter
-	log     *zap.Logger
-	now     func() time.Time
-	mux     *http.ServeMux
+	store    store.Store
+	revoker  Revoker
+	audit    *audit.Log
+	hashing  *password.Limiter
+	policies Policies
+	log      *zap.Logger
+	now      func() time.Time
+	mux      *http.ServeMux
 }
 
 // New checks cfg and returns a ready Handler.
@@ -74,7 +86,7 @@ func New(cfg Config) (*Handler, error) {
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("scim: missing %s", strings.Join(missing, ", "))
 	}
-	h := &Handler{store: cfg.Store, revoker: cfg.Revoker, audit: cfg.Audit, hashing: cfg.Hashing, log: cfg.Logger, now: cfg.Now, mux: http.NewServeMux()}
+	h := &Handler{store: cfg.Store, revoker: cfg.Revoker, audit: cfg.Audit, hashing: cfg.Hashing, policies: cfg.Policies, log: cfg.Logger, now: cfg.Now, mux: http.NewServeMux()}
 	if h.hashing == nil {
 		h.hashing = password.NewLimiter(0, 0)
 	}

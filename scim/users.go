@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/partnergate/partnergate/audit"
 	"github.com/partnergate/partnergate/password"
+	"github.com/partnergate/partnergate/policy"
 	"github.com/partnergate/partnergate/scim/filter"
 	"github.com/partnergate/partnergate/scim/patch"
 	"github.com/partnergate/partnergate/scim/schema"
@@ -60,25 +62,24 @@ func (h *Handler) createUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	hash, err := h.hashPassword(r.Context(), su.Password)
+	np, err := h.checkPassword(r.Context(), partnerOf(r), su.Password, store.User{})
 	if err != nil {
 		return err
 	}
 	now := h.now().UTC().Truncate(1e6)
-	u := store.User{
-		ID:           store.NewID("u_"),
-		PartnerID:    partnerOf(r),
-		Email:        su.Email,
-		Name:         su.Name,
-		PasswordHash: hash,
-		Active:       su.Active,
-		UserName:     su.UserName,
-		ExternalID:   su.ExternalID,
-		AltEmails:    su.AltEmails,
-		Profile:      su.Profile,
-		CreatedAt:    now,
-		UpdatedAt:    now,
-	}
+	u := np.set(store.User{
+		ID:         store.NewID("u_"),
+		PartnerID:  partnerOf(r),
+		Email:      su.Email,
+		Name:       su.Name,
+		Active:     su.Active,
+		UserName:   su.UserName,
+		ExternalID: su.ExternalID,
+		AltEmails:  su.AltEmails,
+		Profile:    su.Profile,
+		CreatedAt:  now,
+		UpdatedAt:  now,
+	}, now)
 	if err := h.store.CreateUser(r.Context(), u); err != nil {
 		return userWriteError(err)
 	}
@@ -104,7 +105,14 @@ func (h *Handler) replaceUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	hash, err := h.hashPassword(r.Context(), su.Password)
+	var cur store.User
+	if su.Password != "" {
+		// The password is checked against the user's earlier ones.
+		if cur, err = h.store.GetUser(r.Context(), partnerOf(r), r.PathValue("id")); err != nil {
+			return userWriteError(err)
+		}
+	}
+	np, err := h.checkPassword(r.Context(), partnerOf(r), su.Password, cur)
 	if err != nil {
 		return err
 	}
@@ -116,9 +124,7 @@ func (h *Handler) replaceUser(w http.ResponseWriter, r *http.Request) error {
 		}
 		u.Email, u.Name, u.Active = su.Email, su.Name, su.Active
 		u.UserName, u.ExternalID, u.AltEmails, u.Profile = su.UserName, su.ExternalID, su.AltEmails, su.Profile
-		if hash != "" {
-			u.PasswordHash, u.InviteID = hash, ""
-		}
+		u = np.set(u, now)
 		if !u.Active {
 			u.InviteID = ""
 		}
@@ -128,7 +134,7 @@ func (h *Handler) replaceUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return userWriteError(err)
 	}
-	if err := h.afterUserWrite(r, u, hash != ""); err != nil {
+	if err := h.afterUserWrite(r, u, np.hash != ""); err != nil {
 		return err
 	}
 	h.record(r, "scim.user.replace", "user", u.ID)
@@ -171,7 +177,7 @@ func (h *Handler) patchUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	hash, err := h.hashPassword(r.Context(), su.Password)
+	np, err := h.checkPassword(r.Context(), partnerID, su.Password, cur)
 	if err != nil {
 		return err
 	}
@@ -183,9 +189,7 @@ func (h *Handler) patchUser(w http.ResponseWriter, r *http.Request) error {
 		}
 		u.Email, u.Name, u.Active = su.Email, su.Name, su.Active
 		u.UserName, u.ExternalID, u.AltEmails, u.Profile = su.UserName, su.ExternalID, su.AltEmails, su.Profile
-		if hash != "" {
-			u.PasswordHash, u.InviteID = hash, ""
-		}
+		u = np.set(u, now)
 		if !u.Active {
 			u.InviteID = ""
 		}
@@ -198,7 +202,7 @@ func (h *Handler) patchUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return userWriteError(err)
 	}
-	if err := h.afterUserWrite(r, u, hash != ""); err != nil {
+	if err := h.afterUserWrite(r, u, np.hash != ""); err != nil {
 		return err
 	}
 	h.record(r, "scim.user.patch", "user", u.ID)
@@ -382,27 +386,74 @@ func (h *Handler) matchingUsers(r *http.Request, f *filter.Filter) ([]Resource, 
 	return out, err
 }
 
-// hashPassword hashes a password a client sent in one of the process's
-// bounded argon2 slots: each hash holds tens of MiB, and a directory
-// pushing many users at once must not exhaust a node's memory. With no
-// slot free in time the client is told to retry.
-func (h *Handler) hashPassword(ctx context.Context, plain string) (string, error) {
-	if plain == "" {
-		return "", nil
+// newPassword is a password a client sent, checked and hashed, with how
+// many earlier passwords the partner's policy keeps; a zero one changes
+// nothing.
+type newPassword struct {
+	hash string
+	keep int
+}
+
+// set puts the password on u: the one it replaces goes into the history,
+// kept to the policy's length, and the change time is noted.
+func (np newPassword) set(u store.User, now time.Time) store.User {
+	if np.hash == "" {
+		return u
 	}
-	if err := password.Validate(plain); err != nil {
-		return "", schema.ErrInvalidValue.Errorf("password: %v", err)
+	u.PasswordHistory = password.Remember(u.PasswordHistory, u.PasswordHash, np.keep)
+	u.PasswordHash, u.PasswordChangedAt, u.InviteID = np.hash, now, ""
+	return u
+}
+
+// policyOf is the partner's effective policy, or the default one when the
+// handler was given no source.
+func (h *Handler) policyOf(ctx context.Context, partnerID string) (policy.Policy, error) {
+	if h.policies == nil {
+		return policy.Default(), nil
+	}
+	return h.policies.Effective(ctx, partnerID)
+}
+
+// checkPassword checks a password a client sent for cur (a zero User on
+// create) against the partner's effective password rule, cur's current
+// and earlier passwords included, and hashes it. A refusal is 400
+// invalidValue naming the rule. A password equal to cur's current one is
+// no change, not a reuse: clients that sync passwords resend it with
+// every replace. The checks and the hash run argon2, so they hold one of
+// the process's bounded slots: each hash holds tens of MiB, and a
+// directory pushing many users at once must not exhaust a node's memory.
+// With no slot free in time the client is told to retry.
+func (h *Handler) checkPassword(ctx context.Context, partnerID, plain string, cur store.User) (newPassword, error) {
+	if plain == "" {
+		return newPassword{}, nil
+	}
+	pol, err := h.policyOf(ctx, partnerID)
+	if err != nil {
+		return newPassword{}, fmt.Errorf("read the policy of partner %q: %w", partnerID, err)
+	}
+	rule := password.RuleOf(pol)
+	// Refused first without the history, which costs no hashing.
+	if err := rule.Check(plain, nil); err != nil {
+		return newPassword{}, schema.ErrInvalidValue.Errorf("password: %v", err)
 	}
 	release, err := h.hashing.Acquire(ctx)
 	if err != nil {
-		return "", errHashBusy
+		return newPassword{}, errHashBusy
 	}
 	defer release()
+	if cur.PasswordHash != "" {
+		if same, _ := password.Verify(cur.PasswordHash, plain); same {
+			return newPassword{}, nil
+		}
+	}
+	if err := rule.Check(plain, password.Previous(cur.PasswordHash, cur.PasswordHistory)); err != nil {
+		return newPassword{}, schema.ErrInvalidValue.Errorf("password: %v", err)
+	}
 	hash, err := password.Hash(plain)
 	if err != nil {
-		return "", fmt.Errorf("hash password: %w", err)
+		return newPassword{}, fmt.Errorf("hash password: %w", err)
 	}
-	return hash, nil
+	return newPassword{hash: hash, keep: pol.History()}, nil
 }
 
 func userWriteError(err error) error {

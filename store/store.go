@@ -61,7 +61,15 @@ type User struct {
 	Email        string `json:"email"`
 	Name         string `json:"name"`
 	PasswordHash string `json:"password_hash,omitempty"`
-	Active       bool   `json:"active"`
+	// PasswordHistory holds the encoded hashes of the user's earlier
+	// passwords, newest first, as many as the partner's policy keeps
+	// (password.MaxHistory at most), so a new password can be refused for
+	// repeating one.
+	PasswordHistory []string `json:"password_history,omitempty"`
+	// PasswordChangedAt is when PasswordHash was last set; zero when it
+	// was set before this was recorded, or never.
+	PasswordChangedAt time.Time `json:"password_changed_at,omitzero"`
+	Active            bool      `json:"active"`
 	// InviteID names the user's one live invitation or password-reset
 	// link, "" when none. Issuing a new link replaces it, so an older
 	// link stops working.

@@ -150,6 +150,8 @@ type MFA struct {
 	TOTPAction string
 	// RecoveryAction is where a recovery code is POSTed (field "code").
 	RecoveryAction string
+	// WebAuthn, when set, offers the user's security key or passkey.
+	WebAuthn *WebAuthnButton
 	// CSRFToken is sent back in the hidden field "csrf_token" of every form.
 	CSRFToken string
 	// RememberDays, when positive, offers "remember this device" (field
@@ -175,6 +177,21 @@ type MFAEnroll struct {
 	CSRFToken string
 	Error     string
 	CancelURL string
+	// WebAuthn, when set, offers setting up a security key or passkey
+	// instead.
+	WebAuthn *WebAuthnButton
+}
+
+// WebAuthnButton runs a WebAuthn ceremony with the webauthn.js asset: it
+// POSTs to Begin for the options and to Finish with the authenticator's
+// answer, sending CSRFToken as X-CSRF-Token.
+type WebAuthnButton struct {
+	Label     string
+	Kind      string // "register" or "login"
+	Begin     string
+	Finish    string
+	CSRFToken string
+	ScriptURL string
 }
 
 // MFACodes is the data of the "mfa_codes" page: the recovery codes, shown

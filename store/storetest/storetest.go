@@ -197,6 +197,10 @@ func normPartner(p store.Partner) store.Partner {
 // emails; profiles it compares as JSON values.
 func normUser(u store.User) store.User {
 	u.CreatedAt, u.UpdatedAt = normTime(u.CreatedAt), normTime(u.UpdatedAt)
+	u.PasswordChangedAt = normTime(u.PasswordChangedAt)
+	if len(u.PasswordHistory) == 0 {
+		u.PasswordHistory = nil
+	}
 	if len(u.Groups) == 0 {
 		u.Groups = nil
 	}

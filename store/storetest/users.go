@@ -38,6 +38,7 @@ var userTests = []subtest{
 	{"FindByEmail", testUserFindByEmail},
 	{"DeleteClearsIndexes", testUserDeleteClearsIndexes},
 	{"Profile", testUserProfile},
+	{"PasswordHistory", testUserPasswordHistory},
 	{"ConcurrentIndexClaims", testUserConcurrentIndexClaims},
 }
 
@@ -885,4 +886,60 @@ func testUserConcurrentIndexClaims(t *testing.T, s store.Store) {
 		}
 		checkUserStored(t, s, old)
 	}
+}
+
+// testUserPasswordHistory checks the password history and change time
+// round-trip through create, update and every read, and that a user
+// without them reads back without them.
+func testUserPasswordHistory(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	createPartner(t, s, "acme")
+	const (
+		h1 = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQxMjM0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaDE"
+		h2 = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ1Njc4$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaDI"
+	)
+	u := newUser("acme", "u1", "alice@example.com")
+	u.PasswordHistory = []string{h1}
+	u.PasswordChangedAt = u.CreatedAt.Add(-time.Hour)
+	if err := s.CreateUser(ctx, u); err != nil {
+		t.Fatalf("create user with a password history: %v", err)
+	}
+	checkUserStored(t, s, u)
+
+	plain := newUser("acme", "u2", "bob@example.com")
+	if err := s.CreateUser(ctx, plain); err != nil {
+		t.Fatalf("create user: %v", err)
+	}
+	checkUserStored(t, s, plain)
+	if got, err := s.GetUser(ctx, "acme", "u2"); err == nil && (got.PasswordHistory != nil || !got.PasswordChangedAt.IsZero()) {
+		t.Errorf("user without history reads back history %v, changed at %v", got.PasswordHistory, got.PasswordChangedAt)
+	}
+
+	want := u
+	want.PasswordHash = h2
+	want.PasswordHistory = []string{u.PasswordHash, h1}
+	want.PasswordChangedAt = u.UpdatedAt.Add(time.Minute)
+	want.UpdatedAt = want.PasswordChangedAt
+	got, err := s.UpdateUser(ctx, "acme", "u1", func(cur store.User) (store.User, error) {
+		checkEqual(t, "user passed to update", cur, u, normUser)
+		cur.PasswordHistory = append([]string{cur.PasswordHash}, cur.PasswordHistory...)
+		cur.PasswordHash, cur.PasswordChangedAt, cur.UpdatedAt = want.PasswordHash, want.PasswordChangedAt, want.UpdatedAt
+		return cur, nil
+	})
+	if err != nil {
+		t.Fatalf("update password history: %v", err)
+	}
+	checkEqual(t, "updated user", got, want, normUser)
+	checkUserStored(t, s, want)
+	checkList(t, "users", listUsers(t, s, "acme"), []store.User{want, plain}, normUser)
+
+	// Clearing them clears them.
+	want.PasswordHistory, want.PasswordChangedAt = nil, time.Time{}
+	if _, err := s.UpdateUser(ctx, "acme", "u1", func(cur store.User) (store.User, error) {
+		cur.PasswordHistory, cur.PasswordChangedAt = nil, time.Time{}
+		return cur, nil
+	}); err != nil {
+		t.Fatalf("clear password history: %v", err)
+	}
+	checkUserStored(t, s, want)
 }
