@@ -31,7 +31,7 @@ func TestMFASecurityKeyJourney(t *testing.T) {
 	}
 	opts := cdpwebauthn.VirtualAuthenticatorOptions{
 		Protocol: cdpwebauthn.AuthenticatorProtocolCtap2, Ctap2version: cdpwebauthn.Ctap2versionCtap21,
-		Transport: cdpwebauthn.AuthenticatorTransportUsb, HasUserVerification: true, IsUserVerified: true,
+		Transport: cdpwebauthn.AuthenticatorTransportUsb, HasResidentKey: true, HasUserVerification: true, IsUserVerified: true,
 		AutomaticPresenceSimulation: true,
 	}
 	if _, err := chromedp.Call(ctx, cdpwebauthn.AddVirtualAuthenticator, cdpwebauthn.AddVirtualAuthenticatorParams{Options: &opts}); err != nil {
@@ -71,6 +71,19 @@ func TestMFASecurityKeyJourney(t *testing.T) {
 	browse(t, ctx, chromedp.Click(chromedp.CSS("button[data-webauthn=login]")))
 	landOnApp(t, ctx, app)
 	j.step("the next sign-in asked for the key, and the key let her in")
+
+	// Passkeys may sign in alone here (the default policy): no email, no
+	// password, only the key with its user verification.
+	browse(t, ctx, chromedp.Navigate(n.url(partnerHost("acme"), "/.partnergate/logout")),
+		chromedp.Click(chromedp.CSS("button[type=submit]")), chromedp.WaitVisible(chromedp.CSS("a[href='/.partnergate/login']")))
+	before = up.requests()
+	browse(t, ctx, chromedp.Navigate(app), chromedp.WaitVisible(chromedp.CSS("button[data-webauthn=login]")),
+		chromedp.Click(chromedp.CSS("button[data-webauthn=login]")))
+	landOnApp(t, ctx, app)
+	if got := up.lastTo(t, "/reports").Header.Get("X-Auth-User"); got != aliceID || up.requests() == before {
+		t.Errorf("after the passkey alone the app saw %q", got)
+	}
+	j.step("a passkey alone signed her in")
 
 	methods := data(n.mustAdmin(t, "GET", "/api/v1/partners/acme/users/"+aliceID+"/mfa-methods", nil, http.StatusOK))
 	kinds := map[any]bool{}

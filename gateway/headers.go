@@ -222,7 +222,7 @@ func hideOwnCookies(h http.Header) {
 	own := false
 	for _, v := range values {
 		if strings.Contains(v, sessionCookieBase) || strings.Contains(v, csrfCookieBase) || strings.Contains(v, ssoCookieBase) ||
-			strings.Contains(v, mfaCookieBase) || strings.Contains(v, deviceBase) {
+			strings.Contains(v, mfaCookieBase) || strings.Contains(v, deviceBase) || strings.Contains(v, passkeyCookieBase) {
 			own = true
 			break
 		}
@@ -238,7 +238,7 @@ func hideOwnCookies(h http.Header) {
 			part = textproto.TrimString(part)
 			name, _, _ := strings.Cut(part, "=")
 			switch strings.TrimPrefix(name, hostPrefix) {
-			case "", sessionCookieBase, csrfCookieBase, ssoCookieBase, mfaCookieBase, deviceBase:
+			case "", sessionCookieBase, csrfCookieBase, ssoCookieBase, mfaCookieBase, deviceBase, passkeyCookieBase:
 				continue
 			}
 			if b.Len() > 0 {

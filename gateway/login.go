@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/partnergate/partnergate/password"
+	"github.com/partnergate/partnergate/policy"
 	"github.com/partnergate/partnergate/store"
 	"github.com/partnergate/partnergate/templates"
 )
@@ -34,6 +35,7 @@ const (
 	msgExpiredForm     = "This form expired. Please try again."
 	msgUnavailable     = "Sign-in is unavailable right now. Please try again shortly."
 	msgPasswordNeeded  = "Enter your password, or use your organization’s single sign-on."
+	msgPasskeyRequired = "Your organization signs you in with a passkey. Use “Sign in with a passkey” below."
 	msgPasswordExpired = "Your password has expired. Ask your administrator for a reset link to choose a new one."
 )
 
@@ -49,7 +51,7 @@ func (g *Gateway) serveReserved(w http.ResponseWriter, r *http.Request, p *Partn
 	if g.cfg.SSO != nil && g.serveSSO(w, r, p, route) {
 		return
 	}
-	if g.serveMFA(w, r, p, route) {
+	if g.servePasskey(w, r, p, route) || g.serveMFA(w, r, p, route) {
 		return
 	}
 	switch {
@@ -89,8 +91,9 @@ func (g *Gateway) showLogin(w http.ResponseWriter, r *http.Request, p *Partner, 
 	page.Connections, page.PasswordOptional = g.ssoOptions(r.Context(), p, returnTo)
 	// Without its policy the page still offers every way in: the sign-in
 	// itself reads the policy and refuses what it forbids.
-	if pol, err := g.policyOf(r.Context(), p); err == nil && pol.SSOIsRequired() {
-		page.SSOOnly = true
+	if pol, err := g.policyOf(r.Context(), p); err == nil {
+		page.SSOOnly = pol.SSOIsRequired() || pol.PasswordlessMode() == policy.PasswordlessRequired
+		page.Passkey = g.passkeyButton(w, r, p, pol, returnTo)
 	}
 	g.render(w, status, templates.PageLogin, page)
 }
@@ -117,6 +120,10 @@ func (g *Gateway) login(w http.ResponseWriter, r *http.Request, p *Partner) {
 	}
 	if pol.SSOIsRequired() {
 		g.showLogin(w, r, p, http.StatusForbidden, email, msgSSORequired, returnTo)
+		return
+	}
+	if pol.PasswordlessMode() == policy.PasswordlessRequired {
+		g.showLogin(w, r, p, http.StatusForbidden, email, msgPasskeyRequired, returnTo)
 		return
 	}
 	if r.PostForm.Get("password") == "" {
@@ -332,10 +339,14 @@ func (g *Gateway) csrfToken(w http.ResponseWriter, r *http.Request, p *Partner, 
 		var b [32]byte
 		rand.Read(b[:])
 		nonce = base64.RawURLEncoding.EncodeToString(b[:])
-		http.SetCookie(w, &http.Cookie{
+		c := &http.Cookie{
 			Name: name, Value: nonce, Path: "/", HttpOnly: true,
 			Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode,
-		})
+		}
+		http.SetCookie(w, c)
+		// A page with several forms asks again: they all bind to this
+		// one cookie.
+		r.AddCookie(c)
 	}
 	return g.csrfMAC(p, purpose, nonce)
 }

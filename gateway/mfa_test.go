@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"regexp"
@@ -263,6 +264,66 @@ func TestWebAuthnStepRefusals(t *testing.T) {
 		e.setPolicy(t, "acme", `{"mfa": {"required": true, "methods": ["totp"]}}`)
 		if got := post("/.partnergate/mfa/webauthn/register/begin", csrf, ""); got.status != http.StatusForbidden {
 			t.Errorf("begin where security keys are not allowed: %d", got.status)
+		}
+	})
+}
+
+// TestPasskeySignInRules: the passkey button follows the policy; where
+// passkeys are required a right password signs nobody in; the passkey
+// endpoints need the page's token and a ceremony of this browser.
+func TestPasskeySignInRules(t *testing.T) {
+	t.Parallel()
+	onEachBackend(t, func(t *testing.T, backend string) {
+		e := newSSOEnv(t, backend, "acme")
+		ann := e.mfaUser(t, "acme")
+		b := e.browser(t)
+		login := b.get(t, e.url("acme", "/.partnergate/login"))
+		m := regexp.MustCompile(`data-begin="([^"]+)"[^>]*data-csrf="([^"]+)"`).FindStringSubmatch(login.body)
+		if m == nil {
+			t.Fatalf("no passkey button under the default policy:\n%s", login.body)
+		}
+		post := func(path, token, body string) page {
+			req, _ := http.NewRequest(http.MethodPost, e.url("acme", path), strings.NewReader(body))
+			req.Header.Set("X-CSRF-Token", token)
+			return b.do(t, req)
+		}
+		if got := post("/.partnergate/passkey/begin", "forged", ""); got.status != http.StatusForbidden {
+			t.Errorf("begin without the page's token: %d", got.status)
+		}
+		if got := post("/.partnergate/passkey/finish", m[2], `{}`); got.status != http.StatusBadRequest {
+			t.Errorf("finish without a ceremony: %d", got.status)
+		}
+		if got := post(strings.ReplaceAll(m[1], "&amp;", "&"), m[2], ""); got.status != http.StatusOK || !strings.Contains(got.body, `"challenge"`) {
+			t.Fatalf("begin: %d %s", got.status, got.body)
+		}
+		forged := `{"id":"eA","rawId":"eA","type":"public-key","response":{"clientDataJSON":"e30","authenticatorData":"AA","signature":"AA","userHandle":"` +
+			base64.RawURLEncoding.EncodeToString([]byte(ann.ID)) + `"}}`
+		if got := post("/.partnergate/passkey/finish", m[2], forged); got.status != http.StatusUnauthorized || b.sessionsIssued() != 0 {
+			t.Errorf("a forged assertion naming ann: %d, %d sessions", got.status, b.sessionsIssued())
+		}
+		if got := b.get(t, e.url("acme", "/.partnergate/passkey/done")); got.status != http.StatusUnauthorized || b.sessionsIssued() != 0 {
+			t.Errorf("done without a passed ceremony: %d, %d sessions", got.status, b.sessionsIssued())
+		}
+
+		e.setPolicy(t, "acme", `{"password": {"passwordless": "required"}}`)
+		login = b.get(t, e.url("acme", "/.partnergate/login"))
+		if strings.Contains(login.body, `name="password"`) || !strings.Contains(login.body, "Sign in with a passkey") {
+			t.Errorf("under passwordless: required the login page still offers a password or no passkey")
+		}
+		f, _ := findForm(login.body, "email")
+		f.fields.Set("email", ann.Email)
+		f.fields.Set("password", mfaPassword)
+		if got := b.submitForm(t, login, f); got.status != http.StatusForbidden || b.sessionsIssued() != 0 {
+			t.Errorf("a right password where passkeys are required: %d, %d sessions", got.status, b.sessionsIssued())
+		}
+
+		e.setPolicy(t, "acme", `{"password": {"passwordless": "off"}}`)
+		login = b.get(t, e.url("acme", "/.partnergate/login"))
+		if strings.Contains(login.body, "Sign in with a passkey") {
+			t.Error("a passkey is offered where the policy turns passkeys off")
+		}
+		if got := post("/.partnergate/passkey/begin", m[2], ""); got.status != http.StatusForbidden {
+			t.Errorf("begin where passkeys are off: %d", got.status)
 		}
 	})
 }

@@ -201,7 +201,7 @@ func (g *Gateway) beginSSO(w http.ResponseWriter, r *http.Request, p *Partner, c
 	binding := g.browserBinding(w, r)
 	f.Connection = c.ID
 	f.Browser = hashHex(binding)
-	state := rand.Text() + rand.Text()
+	state := randomToken()
 	var target string
 	var form map[string]string
 	switch {
@@ -397,7 +397,7 @@ func (g *Gateway) samlACS(w http.ResponseWriter, r *http.Request, p *Partner) {
 		g.ssoFailed(w, r, p, c, f, err, "")
 		return
 	}
-	id := rand.Text() + rand.Text()
+	id := randomToken()
 	payload, err := json.Marshal(handoff{Flow: f, Claims: claims})
 	if err == nil {
 		err = g.cfg.SSO.Store.PutTicket(ctx, p.ID, handoffKey(id), payload, handoffTTL)

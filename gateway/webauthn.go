@@ -123,7 +123,9 @@ func (g *Gateway) beginWebAuthn(w http.ResponseWriter, r *http.Request, p *Partn
 	var options []byte
 	var c passkey.Ceremony
 	if kind == "register" {
-		options, c, err = passkey.BeginRegistration(g.relyingParty(r, p), u, verification(pd.pol), false)
+		// Where passkeys may sign in alone, the key is registered as one
+		// (discoverable), so it can.
+		options, c, err = passkey.BeginRegistration(g.relyingParty(r, p), u, verification(pd.pol), pd.pol.PasswordlessMode() != policy.PasswordlessOff)
 	} else {
 		options, c, err = passkey.BeginLogin(g.relyingParty(r, p), u, verification(pd.pol))
 	}

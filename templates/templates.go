@@ -64,6 +64,8 @@ type Login struct {
 	// SSOOnly shows no password field: the partner signs users in through
 	// its SSO connections only.
 	SSOOnly bool
+	// Passkey, when set, offers signing in with a passkey alone.
+	Passkey *WebAuthnButton
 }
 
 // SSOOption is one SSO connection on the login page.
