@@ -21,6 +21,7 @@ import (
 	"github.com/partnergate/partnergate/internal/netguard"
 	"github.com/partnergate/partnergate/keys"
 	"github.com/partnergate/partnergate/mail"
+	"github.com/partnergate/partnergate/mfa/notify"
 	"github.com/partnergate/partnergate/password"
 	"github.com/partnergate/partnergate/policy"
 	"github.com/partnergate/partnergate/secretbox"
@@ -59,6 +60,12 @@ type App struct {
 	// Mail sends invitation and password-reset links; without it the admin
 	// API refuses to send them.
 	Mail *MailConfig `json:"mail,omitempty"`
+	// SMS sends sign-in codes by text message; without it SMS is not
+	// offered as a second factor, whatever partners' policies allow.
+	SMS *SMSConfig `json:"sms,omitempty"`
+	// Push sends sign-in approval requests to users' devices; without it
+	// push is not offered.
+	Push *PushConfig `json:"push,omitempty"`
 	// Audit bounds every partner's audit trail.
 	Audit AuditConfig `json:"audit,omitzero"`
 	// LinkScheme is the scheme of links mailed to users: https (default)
@@ -100,7 +107,12 @@ type App struct {
 	// hashing bounds argon2 work across every handler of this config.
 	hashing *password.Limiter
 	mailer  mail.Sender
-	logger  *zap.Logger
+	// sms, push and pushSecret are the second factors' senders and the
+	// key push answers are signed with.
+	sms        notify.SMS
+	push       notify.Push
+	pushSecret []byte
+	logger     *zap.Logger
 
 	stop    context.CancelFunc
 	stopped chan struct{}
@@ -120,6 +132,84 @@ type MailConfig struct {
 	// TLS is starttls (default), tls, or none (loopback relays only).
 	TLS     string         `json:"tls,omitempty"`
 	Timeout caddy.Duration `json:"timeout,omitempty"`
+}
+
+// SMSConfig is where SMS codes are sent through: exactly one of a
+// Twilio-compatible REST API or a signed webhook.
+type SMSConfig struct {
+	Twilio  *TwilioConfig  `json:"twilio,omitempty"`
+	Webhook *WebhookConfig `json:"webhook,omitempty"`
+}
+
+// PushConfig is where push requests are sent through. The webhook's
+// secret also signs the devices' answers.
+type PushConfig struct {
+	Webhook *WebhookConfig `json:"webhook,omitempty"`
+}
+
+// TwilioConfig is a Twilio account, or a compatible provider's at
+// base_url. Exactly one of From and MessagingServiceSID is set.
+type TwilioConfig struct {
+	BaseURL             string `json:"base_url,omitempty"`
+	AccountSID          string `json:"account_sid"`
+	AuthToken           string `json:"auth_token"`
+	From                string `json:"from,omitempty"`
+	MessagingServiceSID string `json:"messaging_service_sid,omitempty"`
+}
+
+// WebhookConfig is a receiver of signed JSON POSTs; Secret (at least 32
+// bytes) is the HMAC key shared with it.
+type WebhookConfig struct {
+	URL    string `json:"url"`
+	Secret string `json:"secret"`
+}
+
+// sender builds the SMS sender; secrets come through placeholders, as the
+// mail password does, so they need not sit in the config.
+func (c *SMSConfig) sender(repl *caddy.Replacer) (notify.SMS, error) {
+	switch {
+	case (c.Twilio == nil) == (c.Webhook == nil):
+		return nil, errors.New("sms: configure exactly one of twilio and webhook")
+	case c.Twilio != nil:
+		sid, err := repl.ReplaceOrErr(c.Twilio.AccountSID, true, true)
+		if err != nil {
+			return nil, fmt.Errorf("sms twilio account_sid: %w", err)
+		}
+		token, err := repl.ReplaceOrErr(c.Twilio.AuthToken, true, true)
+		if err != nil {
+			return nil, fmt.Errorf("sms twilio auth_token: %w", err)
+		}
+		s, err := notify.NewTwilio(notify.TwilioConfig{
+			BaseURL: c.Twilio.BaseURL, AccountSID: sid, AuthToken: token,
+			From: repl.ReplaceKnown(c.Twilio.From, ""), MessagingServiceSID: repl.ReplaceKnown(c.Twilio.MessagingServiceSID, ""),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("sms: %w", err)
+		}
+		return s, nil
+	default:
+		s, _, err := c.Webhook.build(repl, "sms")
+		return s, err
+	}
+}
+
+func (c *PushConfig) sender(repl *caddy.Replacer) (notify.Push, []byte, error) {
+	if c.Webhook == nil {
+		return nil, nil, errors.New("push: configure a webhook")
+	}
+	return c.Webhook.build(repl, "push")
+}
+
+func (c *WebhookConfig) build(repl *caddy.Replacer, what string) (*notify.Webhook, []byte, error) {
+	secret, err := repl.ReplaceOrErr(c.Secret, true, true)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s webhook secret: %w", what, err)
+	}
+	w, err := notify.NewWebhook(notify.WebhookConfig{URL: repl.ReplaceKnown(c.URL, ""), Secret: []byte(secret)})
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return w, []byte(secret), nil
 }
 
 // AuditConfig bounds each audit stream; zero values take the defaults
@@ -186,6 +276,16 @@ func (a *App) Provision(ctx caddy.Context) error {
 	a.samlMetadata = saml.NewMetadataCache(idpClient, 5*time.Second, time.Hour, nil)
 	if a.Mail != nil {
 		if a.mailer, err = a.Mail.sender(repl); err != nil {
+			return err
+		}
+	}
+	if a.SMS != nil {
+		if a.sms, err = a.SMS.sender(repl); err != nil {
+			return err
+		}
+	}
+	if a.Push != nil {
+		if a.push, a.pushSecret, err = a.Push.sender(repl); err != nil {
 			return err
 		}
 	}

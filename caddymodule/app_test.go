@@ -80,3 +80,39 @@ func TestSessionOptionsFeedTheBaseline(t *testing.T) {
 		t.Error("baseline() changed the configured governance block")
 	}
 }
+
+// TestSecondFactorSenders: the sms and push blocks build their senders at
+// provision, secrets read through placeholders, and a bad block fails the
+// config load rather than the first sign-in.
+func TestSecondFactorSenders(t *testing.T) {
+	secret := strings.Repeat("k", 32)
+	t.Setenv("PG_TEST_PUSH_SECRET", secret)
+	t.Setenv("PG_TEST_TWILIO_TOKEN", "token")
+	repl := caddy.NewReplacer()
+
+	push, key, err := (&PushConfig{Webhook: &WebhookConfig{URL: "https://push.example.com/x", Secret: "{env.PG_TEST_PUSH_SECRET}"}}).sender(repl)
+	if err != nil || push == nil || string(key) != secret {
+		t.Fatalf("push webhook: %v, %v, key from the placeholder %v", push, err, string(key) == secret)
+	}
+	if _, err := (&SMSConfig{Twilio: &TwilioConfig{AccountSID: "AC1", AuthToken: "{env.PG_TEST_TWILIO_TOKEN}", From: "+15550100000"}}).sender(repl); err != nil {
+		t.Errorf("twilio: %v", err)
+	}
+	for name, c := range map[string]*SMSConfig{
+		"neither":        {},
+		"both":           {Twilio: &TwilioConfig{AccountSID: "AC1", AuthToken: "t", From: "+15550100000"}, Webhook: &WebhookConfig{URL: "https://x.example", Secret: secret}},
+		"short secret":   {Webhook: &WebhookConfig{URL: "https://x.example", Secret: "short"}},
+		"plain http":     {Webhook: &WebhookConfig{URL: "http://x.example", Secret: secret}},
+		"unset token":    {Twilio: &TwilioConfig{AccountSID: "AC1", AuthToken: "{env.PG_TEST_UNSET_TOKEN}", From: "+15550100000"}},
+		"from and sid":   {Twilio: &TwilioConfig{AccountSID: "AC1", AuthToken: "t", From: "+15550100000", MessagingServiceSID: "MG1"}},
+		"unset password": {Webhook: &WebhookConfig{URL: "https://x.example", Secret: "{env.PG_TEST_UNSET_SECRET}"}},
+	} {
+		if _, err := c.sender(repl); err == nil {
+			t.Errorf("%s: built a sender", name)
+		} else if strings.Contains(err.Error(), secret) {
+			t.Errorf("%s: error quotes the secret: %v", name, err)
+		}
+	}
+	if _, _, err := (&PushConfig{}).sender(repl); err == nil {
+		t.Error("push without a webhook built a sender")
+	}
+}

@@ -46,6 +46,24 @@ func init() {
 //			tls starttls|tls|none
 //			timeout <duration>
 //		}
+//		sms {                       # one of:
+//			twilio {
+//				account_sid <sid>
+//				auth_token <token>
+//				from <number>       # or: messaging_service_sid <sid>
+//				base_url <url>      # a Twilio-compatible provider
+//			}
+//			webhook {
+//				url <url>
+//				secret <secret>     # at least 32 bytes
+//			}
+//		}
+//		push {
+//			webhook {
+//				url <url>
+//				secret <secret>     # also signs the devices' answers
+//			}
+//		}
 //		audit {
 //			max_events <n>
 //			max_age <duration>
@@ -154,6 +172,18 @@ func parseGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
 				return nil, err
 			}
 			app.Mail = m
+		case "sms":
+			c, err := parseSMS(d)
+			if err != nil {
+				return nil, err
+			}
+			app.SMS = c
+		case "push":
+			c, err := parsePush(d)
+			if err != nil {
+				return nil, err
+			}
+			app.Push = c
 		case "audit":
 			if err := parseAudit(d, &app.Audit); err != nil {
 				return nil, err
@@ -213,6 +243,140 @@ func parseMail(d *caddyfile.Dispenser) (*MailConfig, error) {
 		}
 	}
 	return m, nil
+}
+
+func parseSMS(d *caddyfile.Dispenser) (*SMSConfig, error) {
+	if d.NextArg() {
+		return nil, d.ArgErr()
+	}
+	c := new(SMSConfig)
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		if c.Twilio != nil || c.Webhook != nil {
+			return nil, d.Err("sms: configure exactly one of twilio and webhook")
+		}
+		switch d.Val() {
+		case "twilio":
+			t, err := parseTwilio(d)
+			if err != nil {
+				return nil, err
+			}
+			c.Twilio = t
+		case "webhook":
+			w, err := parseWebhook(d, "sms")
+			if err != nil {
+				return nil, err
+			}
+			c.Webhook = w
+		default:
+			return nil, d.Errf("sms: unknown sender %q (want twilio or webhook)", d.Val())
+		}
+	}
+	if c.Twilio == nil && c.Webhook == nil {
+		return nil, d.Err("sms: configure one of twilio and webhook")
+	}
+	return c, nil
+}
+
+func parsePush(d *caddyfile.Dispenser) (*PushConfig, error) {
+	if d.NextArg() {
+		return nil, d.ArgErr()
+	}
+	c := new(PushConfig)
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		if c.Webhook != nil {
+			return nil, d.Err("push: webhook given more than once")
+		}
+		switch d.Val() {
+		case "webhook":
+			w, err := parseWebhook(d, "push")
+			if err != nil {
+				return nil, err
+			}
+			c.Webhook = w
+		default:
+			return nil, d.Errf("push: unknown channel %q (want webhook)", d.Val())
+		}
+	}
+	if c.Webhook == nil {
+		return nil, d.Err("push: configure a webhook")
+	}
+	return c, nil
+}
+
+// subOptions reads a block of "name value" lines, each once, into set.
+func subOptions(d *caddyfile.Dispenser, what string, set func(option, val string) error) error {
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	seen := map[string]bool{}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		option := d.Val()
+		if seen[option] {
+			return d.Errf("%s: %s given more than once", what, option)
+		}
+		seen[option] = true
+		var val string
+		if !d.AllArgs(&val) {
+			return d.ArgErr()
+		}
+		if err := set(option, val); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func parseTwilio(d *caddyfile.Dispenser) (*TwilioConfig, error) {
+	t := new(TwilioConfig)
+	err := subOptions(d, "sms twilio", func(option, val string) error {
+		switch option {
+		case "account_sid":
+			t.AccountSID = val
+		case "auth_token":
+			t.AuthToken = val
+		case "from":
+			t.From = val
+		case "messaging_service_sid":
+			t.MessagingServiceSID = val
+		case "base_url":
+			t.BaseURL = val
+		default:
+			return d.Errf("sms twilio: unknown option %q", option)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case t.AccountSID == "" || t.AuthToken == "":
+		return nil, d.Err("sms twilio: account_sid and auth_token are required")
+	case (t.From == "") == (t.MessagingServiceSID == ""):
+		return nil, d.Err("sms twilio: set exactly one of from and messaging_service_sid")
+	}
+	return t, nil
+}
+
+func parseWebhook(d *caddyfile.Dispenser, what string) (*WebhookConfig, error) {
+	w := new(WebhookConfig)
+	err := subOptions(d, what+" webhook", func(option, val string) error {
+		switch option {
+		case "url":
+			w.URL = val
+		case "secret":
+			w.Secret = val
+		default:
+			return d.Errf("%s webhook: unknown option %q", what, option)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if w.URL == "" || w.Secret == "" {
+		return nil, d.Errf("%s webhook: url and secret are required", what)
+	}
+	return w, nil
 }
 
 func parseAudit(d *caddyfile.Dispenser, a *AuditConfig) error {

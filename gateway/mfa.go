@@ -19,6 +19,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/partnergate/partnergate/mfa/notify"
 	"github.com/partnergate/partnergate/mfa/recovery"
 	"github.com/partnergate/partnergate/mfa/totp"
 	"github.com/partnergate/partnergate/policy"
@@ -36,6 +37,15 @@ type MFA struct {
 	// Secrets seals TOTP seeds and recovery codes, bound to their
 	// partner, user and method.
 	Secrets *secretbox.Box
+	// SMS sends one-time codes by text message; nil means SMS is not
+	// offered here even where a policy allows it.
+	SMS notify.SMS
+	// Push sends approval requests to users' devices; nil means push is
+	// not offered. PushSecret is the key the devices' answers are signed
+	// with (the push webhook's secret): without it no answer could be
+	// trusted, so push is not offered either.
+	Push       notify.Push
+	PushSecret []byte
 }
 
 // MFAStore is what the second step reads and writes.
@@ -211,6 +221,8 @@ func (g *Gateway) serveMFA(w http.ResponseWriter, r *http.Request, p *Partner, r
 	case route == "mfa/webauthn/done" && get:
 		g.withPending(w, r, p, g.webauthnDone)
 	case g.serveWebAuthn(w, r, p, route):
+	case g.serveSMS(w, r, p, route):
+	case g.servePush(w, r, p, route):
 	default:
 		w.Header().Set("Allow", "GET, HEAD, POST")
 		http.Error(w, "Method Not Allowed", http.StatusMethodNotAllowed)
@@ -309,7 +321,7 @@ func (g *Gateway) renderMFA(w http.ResponseWriter, r *http.Request, p *Partner, 
 		return slices.ContainsFunc(enrolled, func(m store.MFAMethod) bool { return m.Kind == kind })
 	}
 	if len(enrolled) == 0 {
-		if !allows(pd.pol, policy.TOTP) && !allows(pd.pol, policy.WebAuthn) {
+		if !allows(pd.pol, policy.TOTP) && !allows(pd.pol, policy.WebAuthn) && !g.smsOffered(pd.pol) && !g.pushOffered(pd.pol) {
 			// Nothing this page can set up: refuse rather than let the
 			// sign-in through without its second step.
 			g.cfg.Logger.Warn("second step impossible: no allowed method this gateway offers", zap.String("partner", p.ID), zap.String("user", pd.user.ID))
@@ -331,6 +343,19 @@ func (g *Gateway) renderMFA(w http.ResponseWriter, r *http.Request, p *Partner, 
 	if has(store.MFAWebAuthn) {
 		page.WebAuthn = g.webauthnButton(w, r, p, "login")
 		allowScripts(w)
+	}
+	if g.smsOffered(pd.pol) {
+		for _, m := range enrolled {
+			if m.Kind == store.MFASMS {
+				page.SMSPhones = append(page.SMSPhones, templates.Choice{Value: m.ID, Label: m.Name})
+			}
+		}
+		if len(page.SMSPhones) > 0 {
+			page.SMSAction = g.cfg.Prefix + "mfa/sms/send"
+		}
+	}
+	if has(store.MFAPush) && g.pushOffered(pd.pol) {
+		page.PushAction = g.cfg.Prefix + "mfa/push/send"
 	}
 	g.render(w, status, templates.PageMFA, page)
 }
@@ -362,6 +387,12 @@ func (g *Gateway) renderEnrolment(w http.ResponseWriter, r *http.Request, p *Par
 	if allows(pd.pol, policy.WebAuthn) {
 		page.WebAuthn = g.webauthnButton(w, r, p, "register")
 		allowScripts(w)
+	}
+	if g.smsOffered(pd.pol) {
+		page.SMSAction = g.cfg.Prefix + "mfa/sms/enroll"
+	}
+	if g.pushOffered(pd.pol) {
+		page.PushAction = g.cfg.Prefix + "mfa/push/enroll"
 	}
 	g.render(w, status, templates.PageMFAEnroll, page)
 }
@@ -741,4 +772,26 @@ func (g *Gateway) flowCookie(r *http.Request, base, value string, maxAge int) *h
 		Name: cookieName(r, base), Value: value, Path: "/", MaxAge: maxAge,
 		HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode,
 	}
+}
+
+// admitSend counts a message a sign-in asks to send (a text, a push) on
+// channel. The user's hourly count moves only for sends this sign-in may
+// make, so one sign-in hammering its own limit does not use up the hour.
+func (g *Gateway) admitSend(ctx context.Context, p *Partner, pd pendingOf, channel string, perSignIn, perHour int64) (bool, error) {
+	n, err := g.cfg.MFA.Store.Incr(ctx, p.ID, "mfa-"+channel+"-sends:"+hashHex(pd.secret), pendingTTL)
+	if err != nil || n > perSignIn {
+		return false, err
+	}
+	m, err := g.cfg.MFA.Store.Incr(ctx, p.ID, "mfa-"+channel+"-user:"+pd.user.ID, time.Hour)
+	return err == nil && m <= perHour, err
+}
+
+// backToStep shows the step a sign-in is at again, with a message: the
+// enrolment, or the challenge.
+func (g *Gateway) backToStep(w http.ResponseWriter, r *http.Request, p *Partner, pd pendingOf, enrolling bool, status int, msg string) {
+	if enrolling {
+		g.renderEnrolment(w, r, p, pd, status, msg)
+		return
+	}
+	g.renderMFA(w, r, p, pd, status, msg)
 }

@@ -58,7 +58,7 @@ func everyMFAPage() []struct {
 	recoveryOnly.Error = "x"
 	enroll := sampleMFAEnroll()
 	enroll.Error = "x"
-	return []struct {
+	return append([]struct {
 		name, page string
 		data       any
 	}{
@@ -66,7 +66,7 @@ func everyMFAPage() []struct {
 		{"mfa recovery only", templates.PageMFA, recoveryOnly},
 		{"mfa_enroll", templates.PageMFAEnroll, enroll},
 		{"mfa_codes", templates.PageMFACodes, sampleMFACodes()},
-	}
+	}, everySMSPushPage()...)
 }
 
 // checkForm checks a form's method, action and CSRF token and returns its

@@ -28,6 +28,8 @@ const (
 	PageMFA         = "mfa"
 	PageMFAEnroll   = "mfa_enroll"
 	PageMFACodes    = "mfa_codes"
+	PageMFASMS      = "mfa_sms"
+	PageMFAPush     = "mfa_push"
 )
 
 // Page is the data every page shares.
@@ -154,6 +156,12 @@ type MFA struct {
 	RecoveryAction string
 	// WebAuthn, when set, offers the user's security key or passkey.
 	WebAuthn *WebAuthnButton
+	// SMSAction, when set, is where "Text me a code" is POSTed, with the
+	// chosen phone's SMSPhones entry in the field "method_id".
+	SMSAction string
+	SMSPhones []Choice
+	// PushAction, when set, is where "Send a push request" is POSTed.
+	PushAction string
 	// CSRFToken is sent back in the hidden field "csrf_token" of every form.
 	CSRFToken string
 	// RememberDays, when positive, offers "remember this device" (field
@@ -182,6 +190,60 @@ type MFAEnroll struct {
 	// WebAuthn, when set, offers setting up a security key or passkey
 	// instead.
 	WebAuthn *WebAuthnButton
+	// SMSAction, when set, offers text messages: a phone number (field
+	// "phone") is POSTed there and a code sent to it.
+	SMSAction string
+	// PushAction, when set, offers push approval: the device id the
+	// user's app shows (field "device_id") is POSTed there.
+	PushAction string
+}
+
+// Choice is one option of a form: the value sent and what the user sees.
+type Choice struct {
+	Value string
+	Label string
+}
+
+// MFASMS is the data of the "mfa_sms" page: the code a text message
+// carried, asked for after it was sent.
+type MFASMS struct {
+	Page
+	Email string
+	// PhoneEnding is the last digits of the number texted, the only part
+	// of it ever shown.
+	PhoneEnding string
+	// Action is where the code is POSTed (field "code"); ResendAction
+	// sends a new one.
+	Action       string
+	ResendAction string
+	CSRFToken    string
+	// RememberDays, when positive, offers "remember this device".
+	RememberDays int
+	Error        string
+	// BackURL goes back to the choice of methods; CancelURL leaves.
+	BackURL   string
+	CancelURL string
+}
+
+// MFAPush is the data of the "mfa_push" page: a push request sent to the
+// user's device, which they approve by picking Number there.
+type MFAPush struct {
+	Page
+	Email string
+	// Number is what the user must pick on the device.
+	Number int
+	// Action continues once the device approved (a form, so it works
+	// without scripts); StatusURL is polled by ScriptURL, which submits
+	// the form once the answer is in.
+	Action    string
+	StatusURL string
+	ScriptURL string
+	CSRFToken string
+	// RememberDays, when positive, offers "remember this device".
+	RememberDays int
+	Error        string
+	BackURL      string
+	CancelURL    string
 }
 
 // WebAuthnButton runs a WebAuthn ceremony with the webauthn.js asset: it
@@ -310,6 +372,8 @@ var pageData = map[string]func(any) bool{
 	PageMFA:         accepts[MFA],
 	PageMFAEnroll:   accepts[MFAEnroll],
 	PageMFACodes:    accepts[MFACodes],
+	PageMFASMS:      accepts[MFASMS],
+	PageMFAPush:     accepts[MFAPush],
 }
 
 // accepts reports whether data is a T or a non-nil *T.
