@@ -13,6 +13,7 @@ import (
 	pqtotp "github.com/pquerna/otp/totp"
 
 	"github.com/partnergate/partnergate/password"
+	"github.com/partnergate/partnergate/sso/connection"
 	"github.com/partnergate/partnergate/store"
 )
 
@@ -324,6 +325,43 @@ func TestPasskeySignInRules(t *testing.T) {
 		}
 		if got := post("/.partnergate/passkey/begin", m[2], ""); got.status != http.StatusForbidden {
 			t.Errorf("begin where passkeys are off: %d", got.status)
+		}
+	})
+}
+
+// TestMFAAfterSSO: SSO sign-ins go through the same second step; an IdP
+// that says it did MFA itself (OIDC amr) is believed only where the
+// policy accepts that.
+func TestMFAAfterSSO(t *testing.T) {
+	t.Parallel()
+	onEachBackend(t, func(t *testing.T, backend string) {
+		e := newSSOEnv(t, backend, "acme")
+		op := startMiniOP(t, "pg-client")
+		c := e.createConnection(t, store.SSOConnection{ID: "mini", PartnerID: "acme", Protocol: "oidc", Preset: "generic-oidc", Enabled: true, JIT: true},
+			connection.Config{OIDC: &connection.OIDC{
+				Issuer: op.issuer, ClientID: op.clientID, SealedSecret: connection.SealSecret(e.box, "acme", "mini", "s3cret"),
+				Scopes: []string{"openid", "email"},
+			}, Mapping: oidcMapping})
+		signIn := func(amr ...string) (*browser, page) {
+			op.mu.Lock()
+			op.who = map[string]any{"sub": "user-1", "email": "dana@example.com", "amr": amr}
+			op.mu.Unlock()
+			b := e.browser(t)
+			return b, b.get(t, e.url("acme", startPath+c.ID))
+		}
+		e.setPolicy(t, "acme", `{"mfa": {"required": true}}`)
+		b, p := signIn("pwd")
+		if b.sessionsIssued() != 0 || !strings.HasSuffix(p.url.Path, "/.partnergate/mfa") {
+			t.Errorf("an SSO sign-in with one factor under required MFA: %d sessions, at %s", b.sessionsIssued(), p.url)
+		}
+		b, p = signIn("pwd", "otp")
+		if b.sessionsIssued() != 1 {
+			t.Errorf("an IdP's own MFA where the policy accepts it: %d sessions, at %s", b.sessionsIssued(), p.url)
+		}
+		e.setPolicy(t, "acme", `{"mfa": {"required": true, "accept_idp_mfa": false}}`)
+		b, p = signIn("mfa")
+		if b.sessionsIssued() != 0 || !strings.HasSuffix(p.url.Path, "/.partnergate/mfa") {
+			t.Errorf("an IdP's MFA where the policy does not accept it: %d sessions, at %s", b.sessionsIssued(), p.url)
 		}
 	})
 }
