@@ -51,7 +51,7 @@ func (g *Gateway) serveReserved(w http.ResponseWriter, r *http.Request, p *Partn
 	if g.cfg.SSO != nil && g.serveSSO(w, r, p, route) {
 		return
 	}
-	if g.servePasskey(w, r, p, route) || g.serveMFA(w, r, p, route) {
+	if g.servePasskey(w, r, p, route) || g.serveMFA(w, r, p, route) || g.serveAccount(w, r, p, route) {
 		return
 	}
 	switch {

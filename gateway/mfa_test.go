@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 
 	pqtotp "github.com/pquerna/otp/totp"
 
+	"github.com/partnergate/partnergate/audit"
 	"github.com/partnergate/partnergate/password"
 	"github.com/partnergate/partnergate/sso/connection"
 	"github.com/partnergate/partnergate/store"
@@ -362,6 +364,72 @@ func TestMFAAfterSSO(t *testing.T) {
 		b, p = signIn("mfa")
 		if b.sessionsIssued() != 0 || !strings.HasSuffix(p.url.Path, "/.partnergate/mfa") {
 			t.Errorf("an IdP's MFA where the policy does not accept it: %d sessions, at %s", b.sessionsIssued(), p.url)
+		}
+	})
+}
+
+// TestAccountSecurityPage: a signed-in user sees their methods and
+// removes one they lost, audited as theirs; they cannot reach another
+// user's methods, and without a session the page sends them to sign in.
+func TestAccountSecurityPage(t *testing.T) {
+	t.Parallel()
+	onEachBackend(t, func(t *testing.T, backend string) {
+		e := newSSOEnv(t, backend, "acme")
+		ann := e.mfaUser(t, "acme")
+		e.setPolicy(t, "acme", `{"mfa": {"required": true}}`)
+		b := e.browser(t)
+		p := b.passwordStep(t, e, ann.Email, mfaPassword)
+		secret := secretPattern.FindStringSubmatch(p.body)[1]
+		codes := b.submitCode(t, p, "/mfa/enroll", code(t, secret, e.clock.Now()), false)
+		f, _ := findForm(codes.body, "csrf_token")
+		b.submitForm(t, codes, f)
+
+		acct := b.get(t, e.url("acme", "/.partnergate/account/security"))
+		if acct.status != http.StatusOK || !strings.Contains(acct.body, "Authenticator app") || !strings.Contains(acct.body, "10 of 10 left") {
+			t.Fatalf("account page: %d\n%s", acct.status, acct.body)
+		}
+		other := store.MFAMethod{ID: "mfa_bob", PartnerID: "acme", UserID: "u-bob", Kind: store.MFATOTP, Name: "Bob's app", CreatedAt: time.Now()}
+		if err := e.st.CreateUser(context.Background(), store.User{ID: "u-bob", PartnerID: "acme", Email: "bob@acme.example", Active: true}); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.st.AddMFAMethod(context.Background(), other); err != nil {
+			t.Fatal(err)
+		}
+		remove := func(methodID, token string) page {
+			return b.post(t, e.url("acme", "/.partnergate/account/security/remove"), url.Values{"method": {methodID}, "csrf_token": {token}})
+		}
+		form, _ := findForm(acct.body, "method")
+		token := form.fields.Get("csrf_token")
+		if got := remove(form.fields.Get("method"), "forged"); got.status != http.StatusForbidden {
+			t.Errorf("removal without the page's token: %d", got.status)
+		}
+		if got := remove("mfa_bob", token); got.status != http.StatusNotFound {
+			t.Errorf("removal of another user's method: %d", got.status)
+		}
+		if _, err := e.st.GetMFAMethod(context.Background(), "acme", "u-bob", "mfa_bob"); err != nil {
+			t.Errorf("bob's method after ann's attempt: %v", err)
+		}
+		methods, _ := e.st.ListMFAMethods(context.Background(), "acme", ann.ID)
+		var app string
+		for _, m := range methods {
+			if m.Kind == store.MFATOTP {
+				app = m.ID
+			}
+		}
+		done := remove(app, token)
+		if done.status != http.StatusOK || !strings.Contains(done.body, "The method was removed.") || strings.Contains(done.body, "Authenticator app<") {
+			t.Errorf("after removing the app: %d\n%s", done.status, done.body)
+		}
+		if methods, _ := e.st.ListMFAMethods(context.Background(), "acme", ann.ID); len(methods) != 1 || methods[0].Kind != store.MFARecovery {
+			t.Errorf("methods left: %+v", methods)
+		}
+		trail, err := e.cfg.Audit.Query(context.Background(), "acme", audit.Query{Filter: audit.Filter{Action: "user.mfa_remove"}})
+		if err != nil || len(trail.Events) != 1 || trail.Events[0].Actor.ID != ann.ID {
+			t.Errorf("audit of the removal: %+v, %v", trail.Events, err)
+		}
+		stranger := e.browser(t)
+		if got := stranger.get(t, e.url("acme", "/.partnergate/account/security")); !strings.HasSuffix(got.url.Path, "/.partnergate/login") {
+			t.Errorf("without a session the page is at %s", got.url)
 		}
 	})
 }

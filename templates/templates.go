@@ -26,6 +26,7 @@ const (
 	PageSSOError    = "sso_error"
 	PageSSOTest     = "sso_test"
 	PageMFA         = "mfa"
+	PageAccount     = "account_security"
 	PageMFAEnroll   = "mfa_enroll"
 	PageMFACodes    = "mfa_codes"
 	PageMFASMS      = "mfa_sms"
@@ -171,6 +172,28 @@ type MFA struct {
 	Error string
 	// CancelURL leaves the sign-in.
 	CancelURL string
+}
+
+// AccountSecurity is the data of the "account_security" page: a signed-in
+// user's second factors, each removable.
+type AccountSecurity struct {
+	Page
+	Email   string
+	Methods []AccountMethod
+	// RemoveAction is where a removal is POSTed (field "method").
+	RemoveAction string
+	CSRFToken    string
+	// Notice, when set, confirms what was just done.
+	Notice string
+}
+
+// AccountMethod is one second factor as its owner sees it.
+type AccountMethod struct {
+	ID       string
+	Kind     string // "Authenticator app", "Security key", …
+	Name     string
+	Added    string
+	LastUsed string
 }
 
 // MFAEnroll is the data of the "mfa_enroll" page: setting up an
@@ -370,6 +393,7 @@ var pageData = map[string]func(any) bool{
 	PageSSOError:    accepts[SSOError],
 	PageSSOTest:     accepts[SSOTest],
 	PageMFA:         accepts[MFA],
+	PageAccount:     accepts[AccountSecurity],
 	PageMFAEnroll:   accepts[MFAEnroll],
 	PageMFACodes:    accepts[MFACodes],
 	PageMFASMS:      accepts[MFASMS],

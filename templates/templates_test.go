@@ -65,6 +65,7 @@ func everyPage() []struct {
 		{"sso_error", templates.PageSSOError, sampleSSOError()},
 		{"sso_test succeeded", templates.PageSSOTest, sampleSSOTest(true)},
 		{"sso_test failed", templates.PageSSOTest, sampleSSOTest(false)},
+		{"account_security", templates.PageAccount, sampleAccount()},
 	}, everyMFAPage()...)
 }
 
@@ -540,5 +541,41 @@ func TestEveryClassIsStyled(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+func sampleAccount() templates.AccountSecurity {
+	return templates.AccountSecurity{
+		Page: acme("Sign-in methods"), Email: "ann@acme.example", RemoveAction: "/.partnergate/account/security/remove", CSRFToken: "csrf-acct",
+		Notice: "Removed.",
+		Methods: []templates.AccountMethod{
+			{ID: "mfa_1", Kind: "Authenticator app", Name: "Authenticator app", Added: "2026-11-28", LastUsed: "2026-11-28"},
+			{ID: "mfa_2", Kind: "Recovery codes", Name: "7 of 10 left", Added: "2026-11-28"},
+		},
+	}
+}
+
+// TestAccountSecurityPage: each method has its own removal form, named
+// for screen readers, with the CSRF token.
+func TestAccountSecurityPage(t *testing.T) {
+	t.Parallel()
+	_, doc := render(t, templates.PageAccount, sampleAccount())
+	forms := findAll(doc, tag("form"))
+	if len(forms) != 2 {
+		t.Fatalf("%d removal forms, want 2", len(forms))
+	}
+	for i, f := range forms {
+		if v, _ := attr(find(t, f, "method", input("method")), "value"); v != sampleAccount().Methods[i].ID {
+			t.Errorf("form %d removes %q", i, v)
+		}
+		if v, _ := attr(find(t, f, "csrf", input("csrf_token")), "value"); v != "csrf-acct" {
+			t.Errorf("form %d token %q", i, v)
+		}
+		if l, _ := attr(find(t, f, "button", tag("button")), "aria-label"); !strings.HasPrefix(l, "Remove ") {
+			t.Errorf("form %d button label %q", i, l)
+		}
+	}
+	if got := text(find(t, doc, "notice", withAttr("role", "status"))); got != "Removed." {
+		t.Errorf("notice %q", got)
 	}
 }
