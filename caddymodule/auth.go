@@ -49,6 +49,7 @@ func (h *PartnerAuth) Provision(ctx caddy.Context) error {
 		Prefix:    h.Prefix,
 		Scheme:    app.LinkScheme,
 		Policies:  app.policies,
+		Branding:  app.store,
 		MFA:       &gateway.MFA{Store: app.store, Secrets: app.secrets, SMS: app.sms, Push: app.push, PushSecret: app.pushSecret},
 		SSO:       &gateway.SSO{Store: app.store, OIDC: app.oidc, SAML: app.samlMetadata, Secrets: app.secrets},
 		ClientIP:  clientIP,

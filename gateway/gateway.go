@@ -68,6 +68,8 @@ type Config struct {
 	// Policies gives partners' effective policies: SSO-only sign-in,
 	// lockout, allowed IP ranges. Nil applies the default baseline.
 	Policies Policies
+	// Branding gives partners' looks; nil shows the product's own.
+	Branding BrandingStore
 	// MFA turns on the second sign-in step.
 	MFA *MFA
 	// SSO turns on single sign-on; nil offers passwords only.

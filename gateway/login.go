@@ -51,7 +51,7 @@ func (g *Gateway) serveReserved(w http.ResponseWriter, r *http.Request, p *Partn
 	if g.cfg.SSO != nil && g.serveSSO(w, r, p, route) {
 		return
 	}
-	if g.servePasskey(w, r, p, route) || g.serveMFA(w, r, p, route) || g.serveAccount(w, r, p, route) {
+	if g.servePasskey(w, r, p, route) || g.serveMFA(w, r, p, route) || g.serveAccount(w, r, p, route) || g.serveBranding(w, r, p, route) {
 		return
 	}
 	switch {
@@ -74,7 +74,7 @@ func (g *Gateway) serveReserved(w http.ResponseWriter, r *http.Request, p *Partn
 		h.Set("Allow", "GET, HEAD, POST")
 		http.Error(w, "Method Not Allowed", http.StatusMethodNotAllowed)
 	default:
-		http.NotFound(w, r)
+		g.render(w, http.StatusNotFound, templates.PageNotFound, templates.NotFound{Page: g.page(p, "Page not found"), LoginURL: g.cfg.Prefix + "login"})
 	}
 }
 
@@ -301,7 +301,8 @@ func (g *Gateway) signedOutPage(p *Partner) templates.SignedOut {
 }
 
 func (g *Gateway) page(p *Partner, title string) templates.Page {
-	return templates.Page{PartnerName: p.Name, AssetPrefix: g.cfg.Prefix + "assets/", Title: title}
+	name, brand := g.brandOf(p)
+	return templates.Page{PartnerName: name, AssetPrefix: g.cfg.Prefix + "assets/", Title: title, Brand: brand}
 }
 
 func (g *Gateway) render(w http.ResponseWriter, status int, page string, data any) {

@@ -112,7 +112,7 @@ func newSSOEnvWrapped(t *testing.T, backend string, wrap func(store.Store) gatew
 	cfg := gateway.Config{
 		Directory: dir, Sessions: sessions, Store: st, Templates: tpl, Audit: trail,
 		CSRFKey: []byte(strings.Repeat("c", 32)), Scheme: "http",
-		Policies: policies, MFA: &gateway.MFA{Store: st, Secrets: box}, Now: clock.Now,
+		Policies: policies, MFA: &gateway.MFA{Store: st, Secrets: box}, Now: clock.Now, Branding: st,
 		SSO: &gateway.SSO{
 			Store: ssoStore, OIDC: oidc.New(oidc.Options{}),
 			SAML:    saml.NewMetadataCache(nil, 5*time.Second, time.Hour, nil),

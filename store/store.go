@@ -133,7 +133,8 @@ type Partners interface {
 	// DeletePartner removes the partner and everything of it: hostnames,
 	// users, sessions, groups, role mappings, SSO connections, tokens,
 	// tickets, counters, MFA methods, its audit stream, its request log,
-	// its connections' SSO failure logs and its policy.
+	// its connections' SSO failure logs, its policy, its branding and
+	// its logo.
 	DeletePartner(ctx context.Context, id string) error
 }
 
@@ -222,6 +223,9 @@ const (
 	// GovernanceChanged: the platform's governance baseline changed, so
 	// every partner's effective policy is stale.
 	GovernanceChanged EventKind = "governance_changed"
+	// BrandingChanged: the partner's branding or logo was set or removed,
+	// so its cached pages and logo are stale.
+	BrandingChanged EventKind = "branding_changed"
 )
 
 // Event is one change announced to every node.
@@ -260,6 +264,7 @@ type Store interface {
 	SSOFailures
 	Policies
 	MFAMethods
+	Brandings
 	Bus
 	Close() error
 }

@@ -27,6 +27,7 @@ const (
 	PageSSOTest     = "sso_test"
 	PageMFA         = "mfa"
 	PageAccount     = "account_security"
+	PageNotFound    = "not_found"
 	PageMFAEnroll   = "mfa_enroll"
 	PageMFACodes    = "mfa_codes"
 	PageMFASMS      = "mfa_sms"
@@ -43,6 +44,22 @@ type Page struct {
 	// Title is the page's own part of the document title, e.g. "Sign in";
 	// the partner's name is appended to it.
 	Title string
+	// Brand is the partner's look; its zero value is the product's own.
+	Brand Brand
+}
+
+// Brand is what a partner's branding puts on every page. Every part is
+// a URL on the site or plain text: a partner never supplies markup.
+type Brand struct {
+	// StylesheetURL, when set, links the partner's colours.
+	StylesheetURL string
+	// LogoURL, when set, shows the partner's logo instead of its initial.
+	LogoURL string
+	// Welcome is shown on the sign-in page; Footer at the foot of every
+	// page; SupportURL as a "Get help" link there.
+	Welcome    string
+	Footer     string
+	SupportURL string
 }
 
 // Login is the data of the "login" page: an email and password form.
@@ -172,6 +189,13 @@ type MFA struct {
 	Error string
 	// CancelURL leaves the sign-in.
 	CancelURL string
+}
+
+// NotFound is the data of the "not_found" page: a sign-in page that does
+// not exist, on the partner's site and in its look.
+type NotFound struct {
+	Page
+	LoginURL string
 }
 
 // AccountSecurity is the data of the "account_security" page: a signed-in
@@ -394,6 +418,7 @@ var pageData = map[string]func(any) bool{
 	PageSSOTest:     accepts[SSOTest],
 	PageMFA:         accepts[MFA],
 	PageAccount:     accepts[AccountSecurity],
+	PageNotFound:    accepts[NotFound],
 	PageMFAEnroll:   accepts[MFAEnroll],
 	PageMFACodes:    accepts[MFACodes],
 	PageMFASMS:      accepts[MFASMS],

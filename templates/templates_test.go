@@ -66,6 +66,8 @@ func everyPage() []struct {
 		{"sso_test succeeded", templates.PageSSOTest, sampleSSOTest(true)},
 		{"sso_test failed", templates.PageSSOTest, sampleSSOTest(false)},
 		{"account_security", templates.PageAccount, sampleAccount()},
+		{"not_found", templates.PageNotFound, templates.NotFound{Page: acme("Page not found"), LoginURL: "/.partnergate/login"}},
+		{"branded login", templates.PageLogin, brandedLogin()},
 	}, everyMFAPage()...)
 }
 
@@ -300,7 +302,10 @@ func TestStrictCSP(t *testing.T) {
 					if a.Key == "style" || strings.HasPrefix(a.Key, "on") {
 						t.Errorf("<%s> has attribute %s", n.Data, a.Key)
 					}
-					if a.Key == "href" || a.Key == "src" || a.Key == "action" {
+					// A partner's support link is the one way off the
+					// site: a navigation the user chooses, never a fetch.
+					supportLink := n.Data == "a" && a.Key == "href" && strings.HasPrefix(a.Val, "https://")
+					if (a.Key == "href" || a.Key == "src" || a.Key == "action") && !supportLink {
 						if strings.Contains(a.Val, ":") || strings.HasPrefix(a.Val, "//") {
 							t.Errorf("<%s %s=%q> leaves the origin", n.Data, a.Key, a.Val)
 						}
@@ -308,8 +313,14 @@ func TestStrictCSP(t *testing.T) {
 				}
 			}
 			sheets := findAll(doc, withAttr("rel", "stylesheet"))
+			if len(sheets) == 2 {
+				if href, _ := attr(sheets[1], "href"); !strings.HasPrefix(href, "/.partnergate/branding.css") {
+					t.Errorf("second stylesheet %q is not the partner's colours", href)
+				}
+				sheets = sheets[:1]
+			}
 			if len(sheets) != 1 {
-				t.Fatalf("%d stylesheets, want 1", len(sheets))
+				t.Fatalf("%d stylesheets, want the product's and at most the partner's", len(sheets))
 			}
 			href, _ := attr(sheets[0], "href")
 			if !regexp.MustCompile(`^` + regexp.QuoteMeta(assetPrefix) + `style\.css\?v=[0-9a-f]+$`).MatchString(href) {
@@ -577,5 +588,43 @@ func TestAccountSecurityPage(t *testing.T) {
 	}
 	if got := text(find(t, doc, "notice", withAttr("role", "status"))); got != "Removed." {
 		t.Errorf("notice %q", got)
+	}
+}
+
+func brandedLogin() templates.Login {
+	l := sampleLogin()
+	l.Brand = templates.Brand{
+		StylesheetURL: "/.partnergate/branding.css?v=1", LogoURL: "/.partnergate/branding/logo?v=abc",
+		Welcome: "Welcome to Acme's partner portal.", Footer: "Acme Corp, 1 Main St.", SupportURL: "https://help.acme.example/",
+	}
+	return l
+}
+
+// TestBrandedPages: a partner's look reaches the page as links on the
+// site and text; script in any text is only ever text.
+func TestBrandedPages(t *testing.T) {
+	t.Parallel()
+	l := brandedLogin()
+	src, doc := render(t, templates.PageLogin, l)
+	if href, _ := attr(findAll(doc, withAttr("rel", "stylesheet"))[1], "href"); href != "/.partnergate/branding.css?v=1" {
+		t.Errorf("brand stylesheet %q", href)
+	}
+	if s, _ := attr(find(t, doc, "logo", hasClass("logo")), "src"); s != "/.partnergate/branding/logo?v=abc" {
+		t.Errorf("logo %q", s)
+	}
+	if len(findAll(doc, hasClass("monogram"))) != 0 {
+		t.Error("a page with a logo still shows the initial")
+	}
+	for _, want := range []string{"Welcome to Acme", "Acme Corp, 1 Main St.", "Get help"} {
+		if !strings.Contains(text(doc), want) {
+			t.Errorf("branded page lacks %q", want)
+		}
+	}
+	evil := `<script>alert(1)</script>`
+	l.Brand.Welcome, l.Brand.Footer, l.PartnerName = evil, evil, evil
+	l.Brand.SupportURL = "javascript:alert(1)"
+	src, _ = render(t, templates.PageLogin, l)
+	if strings.Contains(src, "<script>alert") || strings.Contains(src, "javascript:alert") {
+		t.Errorf("branding text became markup:\n%s", src)
 	}
 }

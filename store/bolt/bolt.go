@@ -26,9 +26,10 @@ const lockTimeout = time.Second
 const sweepInterval = time.Minute
 
 // Root buckets, one per concern. All but partners, hostnames, policies,
-// governance and platform_audit hold one nested bucket per partner id, so
-// deleting a partner drops whole buckets; policies holds one value per
-// partner id, which DeletePartner deletes.
+// governance, brandings, logos and platform_audit hold one nested bucket
+// per partner id, so deleting a partner drops whole buckets; policies,
+// brandings and logos hold one value per partner id, which DeletePartner
+// deletes.
 var (
 	bucketPartners         = []byte("partners")           // partner id -> Partner
 	bucketHostnames        = []byte("hostnames")          // lowercased hostname -> partner id
@@ -57,6 +58,8 @@ var (
 	bucketMFAMethods       = []byte("mfa_methods")        // partner id / user id / method id -> MFAMethod
 	bucketMFAIDs           = []byte("mfa_ids")            // partner id / method id -> user id
 	bucketMFACredentials   = []byte("mfa_credentials")    // partner id / credential id -> mfaRef
+	bucketBrandings        = []byte("brandings")          // partner id -> Branding, LogoVersion left out
+	bucketLogos            = []byte("logos")              // partner id -> logo record (see branding.go)
 	// Audit streams; see audit.go for a stream bucket's layout.
 	bucketAudit         = []byte("audit")          // partner id / stream
 	bucketPlatformAudit = []byte("platform_audit") // the platform stream
@@ -70,6 +73,7 @@ var (
 		bucketTokens, bucketTickets, bucketSCIMRequests, bucketSSOFailures,
 		bucketPolicies, bucketGovernance,
 		bucketMFAMethods, bucketMFAIDs, bucketMFACredentials,
+		bucketBrandings, bucketLogos,
 		bucketAudit, bucketPlatformAudit,
 	}
 	// partnerScoped are the root buckets DeletePartner empties.

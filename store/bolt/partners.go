@@ -145,6 +145,9 @@ func (s *Store) DeletePartner(ctx context.Context, id string) error {
 		if err := tx.Bucket(bucketPolicies).Delete([]byte(id)); err != nil {
 			return fmt.Errorf("policy: %w", err)
 		}
+		if err := deleteBranding(tx, id); err != nil {
+			return err
+		}
 		return b.Delete([]byte(id))
 	})
 	if err != nil {

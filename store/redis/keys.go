@@ -90,6 +90,12 @@ func (k scope) scimRequests() string { return k.prefix + "scimrequests" }
 
 func (k scope) policy() string { return k.prefix + "policy" }
 
+// branding is the partner's Branding as JSON, LogoVersion left out; logo
+// is a hash of the logo's raw bytes (field png) and its version (field
+// version), the one place the version lives.
+func (k scope) branding() string { return k.prefix + "branding" }
+func (k scope) logo() string     { return k.prefix + "logo" }
+
 // pattern matches every key of the partner for SCAN.
 func (k scope) pattern() string {
 	return escapeGlob(k.prefix) + "*"

@@ -47,6 +47,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"SSOFailures", ssoFailureTests},
 		{"Policies", policyTests},
 		{"MFAMethods", mfaTests},
+		{"Brandings", brandingTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
