@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -79,6 +81,9 @@ type App struct {
 	// because partner admins choose the URLs the gateway fetches. Only
 	// for development and tests with IdPs on the same machine or network.
 	AllowPrivateIdPs bool `json:"allow_private_idps,omitempty"`
+	// TemplatesDir holds the operator's page overrides: a file named like
+	// a page (login.html, layout.html, …) replaces it.
+	TemplatesDir string `json:"templates_dir,omitempty"`
 	// Governance is the platform's baseline every partner policy is held
 	// to; unset fields take the defaults. Operators may replace it
 	// through the admin API, which then wins.
@@ -289,7 +294,11 @@ func (a *App) Provision(ctx caddy.Context) error {
 			return err
 		}
 	}
-	if a.templates, err = templates.Parse(); err != nil {
+	var overrides fs.FS
+	if a.TemplatesDir != "" {
+		overrides = os.DirFS(a.TemplatesDir)
+	}
+	if a.templates, err = templates.ParseWith(overrides); err != nil {
 		return err
 	}
 	if err := a.openStore(ctx); err != nil {

@@ -36,6 +36,7 @@ func init() {
 //		session_idle_timeout <duration>
 //		link_scheme https|http
 //		link_port <port>            # partner sites' port, when not the scheme's
+//		templates_dir <dir>         # operator overrides of the pages, by file name
 //		allow_private_idps          # development only: let SSO reach loopback and private IdPs
 //		mail {
 //			host <host>
@@ -155,6 +156,10 @@ func parseGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
 			}
 		case "link_scheme":
 			if !d.AllArgs(&app.LinkScheme) {
+				return nil, d.ArgErr()
+			}
+		case "templates_dir":
+			if !d.AllArgs(&app.TemplatesDir) {
 				return nil, d.ArgErr()
 			}
 		case "link_port":

@@ -437,7 +437,13 @@ func accepts[T any](data any) bool {
 }
 
 // Parse parses every page with the shared layout. Call it once at start-up.
-func Parse() (*Set, error) {
+func Parse() (*Set, error) { return ParseWith(nil) }
+
+// ParseWith is Parse with an operator's overrides: a file of overrides
+// named like an embedded page (login.html, layout.html, …) replaces that
+// page; the others stay the product's. Overrides are the operator's own
+// markup, trusted as the product's is; partners never supply any.
+func ParseWith(overrides fs.FS) (*Set, error) {
 	versions, err := assetVersions()
 	if err != nil {
 		return nil, err
@@ -455,13 +461,23 @@ func Parse() (*Set, error) {
 			return prefix + name + "?v=" + v, nil
 		},
 	}
-	layout, err := template.New("layout.html").Funcs(funcs).ParseFS(pageFiles, "html/layout.html")
+	source := func(file string) (fs.FS, string) {
+		if overrides != nil {
+			if _, err := fs.Stat(overrides, file); err == nil {
+				return overrides, file
+			}
+		}
+		return pageFiles, "html/" + file
+	}
+	fsys, file := source("layout.html")
+	layout, err := template.New("layout.html").Funcs(funcs).ParseFS(fsys, file)
 	if err != nil {
 		return nil, fmt.Errorf("templates: layout: %w", err)
 	}
 	s := &Set{pages: make(map[string]*template.Template, len(pageData))}
 	for name := range pageData {
-		t, err := template.Must(layout.Clone()).ParseFS(pageFiles, "html/"+name+".html")
+		fsys, file := source(name + ".html")
+		t, err := template.Must(layout.Clone()).ParseFS(fsys, file)
 		if err != nil {
 			return nil, fmt.Errorf("templates: page %s: %w", name, err)
 		}

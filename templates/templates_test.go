@@ -628,3 +628,26 @@ func TestBrandedPages(t *testing.T) {
 		t.Errorf("branding text became markup:\n%s", src)
 	}
 }
+
+// TestOperatorOverrides: a page the operator overrides renders theirs,
+// with the same data; the others stay the product's; a broken override
+// fails the parse, not a request.
+func TestOperatorOverrides(t *testing.T) {
+	t.Parallel()
+	dir := fstest.MapFS{"login.html": {Data: []byte(`{{define "content"}}<h1 class="heading">Partner sign-in for {{.PartnerName}}</h1>{{end}}`)}}
+	set, err := templates.ParseWith(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := set.Render(&buf, templates.PageLogin, sampleLogin()); err != nil || !strings.Contains(buf.String(), "Partner sign-in for Acme Corp") {
+		t.Errorf("overridden login: %v\n%s", err, buf.String())
+	}
+	buf.Reset()
+	if err := set.Render(&buf, templates.PageSignOut, sampleSignOut()); err != nil || !strings.Contains(buf.String(), `action="/.partnergate/logout"`) {
+		t.Errorf("a page not overridden: %v", err)
+	}
+	if _, err := templates.ParseWith(fstest.MapFS{"login.html": {Data: []byte(`{{define "content"}}{{.Nope`)}}); err == nil {
+		t.Error("a broken override parsed")
+	}
+}
