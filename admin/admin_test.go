@@ -3,8 +3,10 @@ package admin
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -216,6 +218,9 @@ type state struct {
 	// Policies holds each partner's stored policy and, under "", the
 	// governance baseline, as JSON text ("" when none).
 	Policies map[string]string
+	// Brandings holds each partner's branding and logo as text ("" when
+	// none): the fields, the logo version and a hash of the logo's bytes.
+	Brandings map[string]string
 }
 
 func (e *env) snapshot() state {
@@ -230,7 +235,7 @@ func (e *env) snapshot() state {
 		Partners: ps, Users: map[string][]store.User{}, Sessions: map[string][]store.Session{},
 		Groups: map[string][]store.Group{}, Members: map[string][]string{},
 		Mappings: map[string][]store.RoleMapping{}, Tokens: map[string][]store.Token{},
-		Policies: map[string]string{},
+		Policies: map[string]string{}, Brandings: map[string]string{},
 	}
 	must := func(err error) {
 		if err != nil {
@@ -247,6 +252,7 @@ func (e *env) snapshot() state {
 	s.Policies[""] = policyText(e.store.GetGovernance(ctx))
 	for _, p := range ps {
 		s.Policies[p.ID] = policyText(e.store.GetPolicy(ctx, p.ID))
+		s.Brandings[p.ID] = e.brandingText(ctx, p.ID)
 		us, err := e.store.ListUsers(ctx, p.ID, store.Page{})
 		must(err)
 		s.Users[p.ID] = us
@@ -272,6 +278,28 @@ func (e *env) snapshot() state {
 		}
 	}
 	return s
+}
+
+// brandingText is the partner's stored branding and logo, "" when none.
+func (e *env) brandingText(ctx context.Context, partnerID string) string {
+	e.t.Helper()
+	var out string
+	b, err := e.store.GetBranding(ctx, partnerID)
+	switch {
+	case err == nil:
+		j, _ := json.Marshal(b)
+		out = string(j)
+	case !errors.Is(err, store.ErrNotFound):
+		e.t.Fatal(err)
+	}
+	logo, version, err := e.store.GetLogo(ctx, partnerID)
+	switch {
+	case err == nil:
+		out += fmt.Sprintf(" logo %s %x", version, sha256.Sum256(logo))
+	case !errors.Is(err, store.ErrNotFound):
+		e.t.Fatal(err)
+	}
+	return out
 }
 
 // unchanged runs f and asserts it changed no stored state, published no

@@ -96,6 +96,11 @@ func (e *env) buildWorld() world {
 	}); err != nil {
 		e.t.Fatal(err)
 	}
+	// A branding with a logo, so a refused write or removal would show.
+	e.mustCall("PUT", "/api/v1/partners/acme/branding", `{"display_name": "Acme", "accent_color": "#b00020"}`, http.StatusOK)
+	if rec := e.do(request{method: "PUT", path: "/api/v1/partners/acme/branding/logo", body: string(testPNG(8, 8)), contentType: "image/png"}); rec.Code != http.StatusOK {
+		e.t.Fatalf("PUT acme's logo = %d %s", rec.Code, rec.Body)
+	}
 	if err := e.dir.Reload(e.t.Context()); err != nil {
 		e.t.Fatal(err)
 	}
@@ -168,9 +173,26 @@ func (w world) validBody(rt route) string {
 		return `{"enabled": true}`
 	case "PUT /api/v1/partners/{id}/policy", "PUT /api/v1/governance":
 		return `{"mfa": {"required": true}}`
+	case "PUT /api/v1/partners/{id}/branding":
+		return `{"display_name": "Acme Renamed", "primary_color": "#0a5fff"}`
+	case "PUT /api/v1/partners/{id}/branding/logo":
+		return string(walkLogo)
 	}
 	return ""
 }
+
+// validContentType is the Content-Type of validBody's body; "" means the
+// default, JSON.
+func (w world) validContentType(rt route) string {
+	if rt.method+" "+rt.pattern == "PUT /api/v1/partners/{id}/branding/logo" {
+		return "image/png"
+	}
+	return ""
+}
+
+// walkLogo is a logo another than the one the world starts with, so an
+// upload that got through would show in the snapshot.
+var walkLogo = testPNG(24, 12)
 
 // TestTenantIsolationWalk calls every route of the API with every
 // credential that must not reach acme's objects, and checks each is
@@ -191,11 +213,12 @@ func TestTenantIsolationWalk(t *testing.T) {
 		call := func(rt route, auth []string, cookie string) *httpResult {
 			n++
 			req := request{
-				method:     rt.method,
-				path:       w.fill(rt.pattern),
-				body:       w.validBody(rt),
-				auth:       auth,
-				remoteAddr: fmt.Sprintf("203.0.113.%d:5000", n%250+1),
+				method:      rt.method,
+				path:        w.fill(rt.pattern),
+				body:        w.validBody(rt),
+				contentType: w.validContentType(rt),
+				auth:        auth,
+				remoteAddr:  fmt.Sprintf("203.0.113.%d:5000", n%250+1),
 			}
 			if cookie != "" {
 				req.path = "http://acme." + testBase + req.path
@@ -270,6 +293,18 @@ func TestTenantIsolationWalk(t *testing.T) {
 			}
 			if got := call(rt, []string{"Bearer " + w.acmeToken}, ""); got.status != http.StatusOK {
 				t.Errorf("GET %s with acme's own token: %d %s, want 200", rt.pattern, got.status, got.code)
+			}
+		}
+		// The branding writes' bodies are ones the rightful token may send,
+		// so their refusals above are the credentials' doing too.
+		for _, rt := range e.h.table {
+			if rt.reach != partnerWrite || !strings.Contains(rt.pattern, "/branding") || rt.method != http.MethodPut {
+				continue
+			}
+			rec := e.do(request{method: rt.method, path: w.fill(rt.pattern), body: w.validBody(rt),
+				contentType: w.validContentType(rt), auth: bearer(w.acmeToken)})
+			if rec.Code != http.StatusOK {
+				t.Errorf("%s %s with acme's own token: %d %s, want 200", rt.method, rt.pattern, rec.Code, rec.Body)
 			}
 		}
 		// The snapshot behind unchanged does not hold MFA methods: the
