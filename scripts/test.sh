@@ -24,6 +24,20 @@ if [ ${#missing[@]} -gt 0 ]; then
 	apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
+# axe-core, the accessibility engine e2e/a11y_test.go runs in Chromium,
+# into a cache the tests find relative to the repo root (gitignored).
+axe_version=4.10.2
+if ! test -f .cache/axe/node_modules/axe-core/axe.min.js ||
+	! grep -q "\"version\": \"$axe_version\"" .cache/axe/node_modules/axe-core/package.json; then
+	command -v npm >/dev/null || {
+		export DEBIAN_FRONTEND=noninteractive
+		apt-get update -qq
+		apt-get install -y -qq npm >/dev/null
+	}
+	echo "installing: axe-core@$axe_version"
+	npm install --prefix .cache/axe "axe-core@$axe_version" --no-audit --no-fund --silent
+fi
+
 echo "== gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
 if [ -n "$unformatted" ]; then
