@@ -476,32 +476,7 @@ func (g *Gateway) finishEnrolment(w http.ResponseWriter, r *http.Request, p *Par
 		g.renderEnrolment(w, r, p, pd, http.StatusUnauthorized, "That code didn't match. Check the time on your phone and try the newest code.")
 		return
 	}
-	now := g.cfg.Now().UTC().Truncate(time.Millisecond)
-	method := store.MFAMethod{ID: store.NewID("mfa_"), PartnerID: p.ID, UserID: pd.user.ID, Kind: store.MFATOTP, Name: "Authenticator app", CreatedAt: now, LastUsedAt: now}
-	if method.Secret, err = g.sealState(method, st); err == nil {
-		err = g.cfg.MFA.Store.AddMFAMethod(ctx, method)
-	}
-	if err != nil {
-		g.loginUnavailable(w, r, p, pd.user.Email, pd.ReturnTo, err)
-		return
-	}
-	codes, rst, err := recovery.Generate()
-	if err == nil {
-		err = g.replaceRecovery(ctx, p, pd.user.ID, rst, now)
-	}
-	if err != nil {
-		g.loginUnavailable(w, r, p, pd.user.Email, pd.ReturnTo, err)
-		return
-	}
-	g.record(r, p, signInEvent{action: "user.mfa_enroll", user: pd.user, email: pd.user.Email, ok: true})
-	pd.Enrolling = nil
-	pd.Codes = g.cfg.MFA.Secrets.Seal([]byte(strings.Join(codes, "\n")), codesBinding(p.ID, pd.user.ID))
-	if err := g.savePending(ctx, p, pd); err != nil {
-		g.loginUnavailable(w, r, p, pd.user.Email, pd.ReturnTo, err)
-		return
-	}
-	w.Header().Set("Cache-Control", "no-store")
-	http.Redirect(w, r, g.cfg.Prefix+"mfa", http.StatusSeeOther)
+	g.enrolMethod(w, r, p, pd, store.MFATOTP, "Authenticator app", st)
 }
 
 // replaceRecovery stores a user's new recovery codes in place of any old.
@@ -794,4 +769,63 @@ func (g *Gateway) backToStep(w http.ResponseWriter, r *http.Request, p *Partner,
 		return
 	}
 	g.renderMFA(w, r, p, pd, status, msg)
+}
+
+// enrolMethod stores a method proven at this sign-in, replaces the user's
+// recovery codes and shows them before the session starts.
+func (g *Gateway) enrolMethod(w http.ResponseWriter, r *http.Request, p *Partner, pd pendingOf, kind store.MFAKind, name string, state any) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*g.cfg.StoreTimeout)
+	defer cancel()
+	now := g.cfg.Now().UTC().Truncate(time.Millisecond)
+	method := store.MFAMethod{ID: store.NewID("mfa_"), PartnerID: p.ID, UserID: pd.user.ID, Kind: kind, Name: name, CreatedAt: now, LastUsedAt: now}
+	var err error
+	if method.Secret, err = g.sealState(method, state); err == nil {
+		err = g.cfg.MFA.Store.AddMFAMethod(ctx, method)
+	}
+	if err != nil {
+		g.loginUnavailable(w, r, p, pd.user.Email, pd.ReturnTo, err)
+		return
+	}
+	codes, rst, err := recovery.Generate()
+	if err == nil {
+		err = g.replaceRecovery(ctx, p, pd.user.ID, rst, now)
+	}
+	if err != nil {
+		g.loginUnavailable(w, r, p, pd.user.Email, pd.ReturnTo, err)
+		return
+	}
+	g.record(r, p, signInEvent{action: "user.mfa_enroll", user: pd.user, email: pd.user.Email, ok: true, reason: string(kind)})
+	pd.Enrolling = nil
+	pd.Codes = g.cfg.MFA.Secrets.Seal([]byte(strings.Join(codes, "\n")), codesBinding(p.ID, pd.user.ID))
+	if err := g.savePending(ctx, p, pd); err != nil {
+		g.loginUnavailable(w, r, p, pd.user.Email, pd.ReturnTo, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, g.cfg.Prefix+"mfa", http.StatusSeeOther)
+}
+
+// passWithMethod ends a second step an enrolled method of kind passed:
+// the method must still be there (it may have been removed since the
+// code or request went out), and its use is recorded.
+func (g *Gateway) passWithMethod(w http.ResponseWriter, r *http.Request, p *Partner, pd pendingOf, kind store.MFAKind, methodID, gone string) {
+	ctx, cancel := context.WithTimeout(r.Context(), g.cfg.StoreTimeout)
+	defer cancel()
+	_, err := g.cfg.MFA.Store.UpdateMFAMethod(ctx, p.ID, pd.user.ID, methodID, func(m store.MFAMethod) (store.MFAMethod, error) {
+		if m.Kind != kind {
+			return m, store.ErrNotFound
+		}
+		m.LastUsedAt = g.cfg.Now().UTC().Truncate(time.Millisecond)
+		return m, nil
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		g.renderMFA(w, r, p, pd, http.StatusUnauthorized, gone)
+		return
+	}
+	if err != nil {
+		g.loginUnavailable(w, r, p, pd.user.Email, pd.ReturnTo, err)
+		return
+	}
+	g.record(r, p, signInEvent{action: "mfa.verify", user: pd.user, email: pd.user.Email, ok: true, reason: string(kind)})
+	g.passSecondStep(w, r, p, pd)
 }

@@ -378,23 +378,7 @@ func (g *Gateway) continuePush(w http.ResponseWriter, r *http.Request, p *Partne
 		g.enrolMethod(w, r, p, pd, store.MFAPush, "Push device", st)
 		return
 	}
-	_, err = g.cfg.MFA.Store.UpdateMFAMethod(ctx, p.ID, pd.user.ID, ch.MethodID, func(m store.MFAMethod) (store.MFAMethod, error) {
-		if m.Kind != store.MFAPush {
-			return m, store.ErrNotFound
-		}
-		m.LastUsedAt = g.cfg.Now().UTC().Truncate(time.Millisecond)
-		return m, nil
-	})
-	if errors.Is(err, store.ErrNotFound) {
-		g.renderMFA(w, r, p, pd, http.StatusUnauthorized, "That device is no longer set up. Choose another way.")
-		return
-	}
-	if err != nil {
-		g.loginUnavailable(w, r, p, pd.user.Email, pd.ReturnTo, err)
-		return
-	}
-	g.record(r, p, signInEvent{action: "mfa.verify", user: pd.user, email: pd.user.Email, ok: true, reason: string(store.MFAPush)})
-	g.passSecondStep(w, r, p, pd)
+	g.passWithMethod(w, r, p, pd, store.MFAPush, ch.MethodID, "That device is no longer set up. Choose another way.")
 }
 
 // answerPush takes the device's answer. It comes from the push service,

@@ -17,7 +17,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/partnergate/partnergate/mfa/notify"
-	"github.com/partnergate/partnergate/mfa/recovery"
 	"github.com/partnergate/partnergate/policy"
 	"github.com/partnergate/partnergate/store"
 	"github.com/partnergate/partnergate/templates"
@@ -366,24 +365,8 @@ func (g *Gateway) verifySMS(w http.ResponseWriter, r *http.Request, p *Partner, 
 		g.finishSMSEnrolment(w, r, p, pd, tk)
 		return
 	}
-	_, err = g.cfg.MFA.Store.UpdateMFAMethod(ctx, p.ID, pd.user.ID, tk.MethodID, func(m store.MFAMethod) (store.MFAMethod, error) {
-		if m.Kind != store.MFASMS {
-			return m, store.ErrNotFound
-		}
-		m.LastUsedAt = g.cfg.Now().UTC().Truncate(time.Millisecond)
-		return m, nil
-	})
-	if errors.Is(err, store.ErrNotFound) {
-		// Removed since the code was sent: it proves nothing now.
-		g.renderMFA(w, r, p, pd, http.StatusUnauthorized, "That phone is no longer set up. Choose another way.")
-		return
-	}
-	if err != nil {
-		g.loginUnavailable(w, r, p, pd.user.Email, pd.ReturnTo, err)
-		return
-	}
-	g.record(r, p, signInEvent{action: "mfa.verify", user: pd.user, email: pd.user.Email, ok: true, reason: string(store.MFASMS)})
-	g.passSecondStep(w, r, p, pd)
+	// Removed since the code was sent, the phone proves nothing now.
+	g.passWithMethod(w, r, p, pd, store.MFASMS, tk.MethodID, "That phone is no longer set up. Choose another way.")
 }
 
 // finishSMSEnrolment stores the phone whose code checked, with new
@@ -400,38 +383,4 @@ func (g *Gateway) finishSMSEnrolment(w http.ResponseWriter, r *http.Request, p *
 		return
 	}
 	g.enrolMethod(w, r, p, pd, store.MFASMS, "Phone ending "+phoneEnding(st.Phone), st)
-}
-
-// enrolMethod stores a method proven at this sign-in, replaces the user's
-// recovery codes and shows them before the session starts.
-func (g *Gateway) enrolMethod(w http.ResponseWriter, r *http.Request, p *Partner, pd pendingOf, kind store.MFAKind, name string, state any) {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*g.cfg.StoreTimeout)
-	defer cancel()
-	now := g.cfg.Now().UTC().Truncate(time.Millisecond)
-	method := store.MFAMethod{ID: store.NewID("mfa_"), PartnerID: p.ID, UserID: pd.user.ID, Kind: kind, Name: name, CreatedAt: now, LastUsedAt: now}
-	var err error
-	if method.Secret, err = g.sealState(method, state); err == nil {
-		err = g.cfg.MFA.Store.AddMFAMethod(ctx, method)
-	}
-	if err != nil {
-		g.loginUnavailable(w, r, p, pd.user.Email, pd.ReturnTo, err)
-		return
-	}
-	codes, rst, err := recovery.Generate()
-	if err == nil {
-		err = g.replaceRecovery(ctx, p, pd.user.ID, rst, now)
-	}
-	if err != nil {
-		g.loginUnavailable(w, r, p, pd.user.Email, pd.ReturnTo, err)
-		return
-	}
-	g.record(r, p, signInEvent{action: "user.mfa_enroll", user: pd.user, email: pd.user.Email, ok: true, reason: string(kind)})
-	pd.Enrolling = nil
-	pd.Codes = g.cfg.MFA.Secrets.Seal([]byte(strings.Join(codes, "\n")), codesBinding(p.ID, pd.user.ID))
-	if err := g.savePending(ctx, p, pd); err != nil {
-		g.loginUnavailable(w, r, p, pd.user.Email, pd.ReturnTo, err)
-		return
-	}
-	w.Header().Set("Cache-Control", "no-store")
-	http.Redirect(w, r, g.cfg.Prefix+"mfa", http.StatusSeeOther)
 }
