@@ -365,6 +365,16 @@ func TestMFAAfterSSO(t *testing.T) {
 		if b.sessionsIssued() != 0 || !strings.HasSuffix(p.url.Path, "/.partnergate/mfa") {
 			t.Errorf("an IdP's MFA where the policy does not accept it: %d sessions, at %s", b.sessionsIssued(), p.url)
 		}
+
+		// SimpleSAMLphp signs in with a password (its AuthnContext says
+		// so): the second step follows, whatever the policy accepts.
+		e.setPolicy(t, "acme", `{"mfa": {"required": true}}`)
+		idp, sc := e.samlConn(t, "acme", "ssp", samlOpts{})
+		sb := e.browser(t)
+		at, resp := sb.samlLogin(t, idp, e.url("acme", startPath+sc.ID), "alice")
+		if got := sb.submitForm(t, at, resp); sb.sessionsIssued() != 0 || !strings.HasSuffix(got.url.Path, "/.partnergate/mfa") {
+			t.Errorf("a SAML password sign-in under required MFA: %d sessions, at %s", sb.sessionsIssued(), got.url)
+		}
 	})
 }
 

@@ -532,24 +532,8 @@ func (g *Gateway) completeSSO(w http.ResponseWriter, r *http.Request, p *Partner
 	}
 	g.finishFirstStep(w, r, p, out.User, f.ReturnTo, signInVia{
 		Method: "sso", Connection: c.ID, IdPSubject: claims.Subject, IdPSession: claims.SessionID,
-		IdPMFA: idpDidMFA(claims), Created: out.Created,
+		IdPMFA: claims.MultiFactor(), Created: out.Created,
 	})
-}
-
-// idpDidMFA reads the OIDC amr claim (RFC 8176): "mfa", or two factors
-// of different kinds.
-func idpDidMFA(c sso.Claims) bool {
-	amr := c.Attributes["amr"]
-	if slices.Contains(amr, "mfa") {
-		return true
-	}
-	factors := 0
-	for _, v := range []string{"pwd", "otp", "hwk", "swk", "sms", "tel", "fpt", "face", "iris", "pin", "sc"} {
-		if slices.Contains(amr, v) {
-			factors++
-		}
-	}
-	return factors >= 2
 }
 
 // ssoFailed records a failed sign-in for the connection's admins and

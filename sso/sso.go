@@ -26,6 +26,53 @@ type Claims struct {
 	// list claim gives several values, a boolean "true" or "false", and an
 	// object its JSON text.
 	Attributes map[string][]string
+	// AuthnContext holds the SAML assertion's AuthnContextClassRef
+	// values: how the IdP says it authenticated the user.
+	AuthnContext []string
+}
+
+// multiFactorContexts are the authentication contexts (SAML
+// AuthnContextClassRef, OIDC acr) by which common IdPs say they did a
+// second factor: REFEDS MFA, Microsoft's multipleauthn (Entra ID, AD FS),
+// the SAML 2.0 two-factor classes, OpenID PAPE multi-factor and Okta's
+// two-factor levels.
+var multiFactorContexts = []string{
+	"https://refeds.org/profile/mfa",
+	"http://schemas.microsoft.com/claims/multipleauthn",
+	"urn:oasis:names:tc:SAML:2.0:ac:classes:MobileTwoFactorContract",
+	"urn:oasis:names:tc:SAML:2.0:ac:classes:MobileTwoFactorUnregistered",
+	"urn:oasis:names:tc:SAML:2.0:ac:classes:TimeSyncToken",
+	"http://schemas.openid.net/pape/policies/2007/06/multi-factor",
+	"http://schemas.openid.net/pape/policies/2007/06/multi-factor-physical",
+	"urn:okta:loa:2fa:any",
+	"urn:okta:loa:2fa:any:ifpossible",
+	"phr",
+	"phrh",
+}
+
+// MultiFactor reports whether the IdP says it did a second factor itself:
+// OIDC amr "mfa" or two factors of different kinds (RFC 8176), or an
+// OIDC acr or SAML authentication context that means MFA.
+func (c Claims) MultiFactor() bool {
+	amr := c.Attributes["amr"]
+	if slices.Contains(amr, "mfa") {
+		return true
+	}
+	factors := 0
+	for _, v := range []string{"pwd", "otp", "hwk", "swk", "sms", "tel", "fpt", "face", "iris", "pin", "sc"} {
+		if slices.Contains(amr, v) {
+			factors++
+		}
+	}
+	if factors >= 2 {
+		return true
+	}
+	for _, ctx := range append(slices.Clone(c.AuthnContext), c.Attributes["acr"]...) {
+		if slices.Contains(multiFactorContexts, ctx) {
+			return true
+		}
+	}
+	return false
 }
 
 // Profile is a user as a connection's attribute mapping reads the claims.

@@ -97,3 +97,28 @@ func TestMapProfileRefusesUnverifiedEmail(t *testing.T) {
 		t.Errorf("a verified address: %v, %v", p, err)
 	}
 }
+
+// TestMultiFactor: what counts as an IdP's own second factor, in OIDC
+// and SAML terms, and what does not.
+func TestMultiFactor(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		c    sso.Claims
+		want bool
+	}{
+		{"amr mfa", sso.Claims{Attributes: map[string][]string{"amr": {"mfa"}}}, true},
+		{"amr password and one-time code", sso.Claims{Attributes: map[string][]string{"amr": {"pwd", "otp"}}}, true},
+		{"amr password only", sso.Claims{Attributes: map[string][]string{"amr": {"pwd"}}}, false},
+		{"amr one factor twice", sso.Claims{Attributes: map[string][]string{"amr": {"otp", "otp"}}}, false},
+		{"Okta acr", sso.Claims{Attributes: map[string][]string{"acr": {"urn:okta:loa:2fa:any"}}}, true},
+		{"Entra SAML context", sso.Claims{AuthnContext: []string{"http://schemas.microsoft.com/claims/multipleauthn"}}, true},
+		{"REFEDS MFA", sso.Claims{AuthnContext: []string{"https://refeds.org/profile/mfa"}}, true},
+		{"SAML password", sso.Claims{AuthnContext: []string{"urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"}}, false},
+		{"nothing said", sso.Claims{}, false},
+	} {
+		if got := tc.c.MultiFactor(); got != tc.want {
+			t.Errorf("%s: MultiFactor() = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

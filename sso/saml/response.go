@@ -162,9 +162,11 @@ func claimsOf(a *crewjam.Assertion) sso.Claims {
 		c.Subject = a.Subject.NameID.Value
 	}
 	for _, s := range a.AuthnStatements {
-		if s.SessionIndex != "" {
+		if c.SessionID == "" && s.SessionIndex != "" {
 			c.SessionID = s.SessionIndex
-			break
+		}
+		if ref := s.AuthnContext.AuthnContextClassRef; ref != nil && ref.Value != "" {
+			c.AuthnContext = append(c.AuthnContext, ref.Value)
 		}
 	}
 	for _, st := range a.AttributeStatements {

@@ -31,6 +31,9 @@ func TestParseResponseAccepts(t *testing.T) {
 	if claims.Subject != "jane@acme.example" || claims.SessionID != "session-42" || claims.Issuer != idpEntityID {
 		t.Errorf("claims = %+v", claims)
 	}
+	if !slices.Equal(claims.AuthnContext, []string{"urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"}) || claims.MultiFactor() {
+		t.Errorf("authentication context %v (multi-factor %v), want the password class, one factor", claims.AuthnContext, claims.MultiFactor())
+	}
 	if got := claims.Attributes["mail"]; !slices.Equal(got, []string{"jane@acme.example"}) {
 		t.Errorf("attribute by FriendlyName = %q", got)
 	}
