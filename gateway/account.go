@@ -65,7 +65,7 @@ func (g *Gateway) showAccount(w http.ResponseWriter, r *http.Request, p *Partner
 		return
 	}
 	page := templates.AccountSecurity{
-		Page: g.page(p, "Sign-in methods"), Email: id.Email, RemoveAction: g.cfg.Prefix + accountRoute + "/remove",
+		Page: g.page(r.Context(), p, "Sign-in methods"), Email: id.Email, RemoveAction: g.cfg.Prefix + accountRoute + "/remove",
 		CSRFToken: g.csrfToken(w, r, p, "account"), Notice: notice,
 	}
 	for _, m := range methods {

@@ -22,12 +22,13 @@ type BrandingStore interface {
 
 // brandOf is the partner's branding for a page: its display name and
 // its look. Branding is cosmetic, so a store that does not answer gives
-// the product's own look rather than no page.
-func (g *Gateway) brandOf(p *Partner) (string, templates.Brand) {
+// the product's own look rather than no page. ctx is the request's, so a
+// client that went away does not keep a store call waiting.
+func (g *Gateway) brandOf(ctx context.Context, p *Partner) (string, templates.Brand) {
 	if g.cfg.Branding == nil {
 		return p.Name, templates.Brand{}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), g.cfg.StoreTimeout)
+	ctx, cancel := context.WithTimeout(ctx, g.cfg.StoreTimeout)
 	defer cancel()
 	b, err := g.cfg.Branding.GetBranding(ctx, p.ID)
 	if err != nil {

@@ -3,14 +3,17 @@ package gateway_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"image"
 	"image/color"
 	"image/png"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/partnergate/partnergate/gateway"
 	"github.com/partnergate/partnergate/store"
 )
 
@@ -74,4 +77,38 @@ func TestBrandedPages(t *testing.T) {
 			t.Errorf("globex's logo: %d", got.status)
 		}
 	})
+}
+
+// stallingBranding answers no branding read until its caller gives up,
+// and reports why the caller did.
+type stallingBranding struct {
+	gateway.BrandingStore
+	ended chan error
+}
+
+func (s stallingBranding) GetBranding(ctx context.Context, _ string) (store.Branding, error) {
+	<-ctx.Done()
+	s.ended <- ctx.Err()
+	return store.Branding{}, ctx.Err()
+}
+
+// TestReviewBrandingFollowsRequest: a page's branding read ends with its
+// request, not at the store timeout, when the client goes away.
+func TestReviewBrandingFollowsRequest(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, gateway.Limits{})
+	branding := stallingBranding{ended: make(chan error, 1)}
+	cfg := f.cfg
+	cfg.Branding, cfg.StoreTimeout = branding, 5*time.Second
+	gw, err := gateway.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	r := httptest.NewRequest(http.MethodGet, "http://"+testHost+"/.partnergate/login", nil).WithContext(ctx)
+	gw.Serve(httptest.NewRecorder(), r)
+	if err := <-branding.ended; !errors.Is(err, context.Canceled) {
+		t.Errorf("the branding read ended with %v, want the request's cancellation", err)
+	}
 }

@@ -175,7 +175,9 @@ func (g *Gateway) Serve(w http.ResponseWriter, r *http.Request) (*session.Identi
 			http.Error(w, "Bad Request: ambiguous path", http.StatusBadRequest)
 			return nil, false
 		}
-		if g.allowedAddress(w, r, p) {
+		// The push service's callback comes from its network, not the
+		// user's, and needs no address: its signature authenticates it.
+		if g.isPushAnswer(r) || g.allowedAddress(w, r, p) {
 			g.serveReserved(w, r, p)
 		}
 		return nil, false

@@ -74,14 +74,14 @@ func (g *Gateway) serveReserved(w http.ResponseWriter, r *http.Request, p *Partn
 		h.Set("Allow", "GET, HEAD, POST")
 		http.Error(w, "Method Not Allowed", http.StatusMethodNotAllowed)
 	default:
-		g.render(w, http.StatusNotFound, templates.PageNotFound, templates.NotFound{Page: g.page(p, "Page not found"), LoginURL: g.cfg.Prefix + "login"})
+		g.render(w, http.StatusNotFound, templates.PageNotFound, templates.NotFound{Page: g.page(r.Context(), p, "Page not found"), LoginURL: g.cfg.Prefix + "login"})
 	}
 }
 
 func (g *Gateway) showLogin(w http.ResponseWriter, r *http.Request, p *Partner, status int, email, msg, returnTo string) {
 	returnTo = safeReturnPath(returnTo, g.cfg.Prefix)
 	page := templates.Login{
-		Page:      g.page(p, "Sign in"),
+		Page:      g.page(r.Context(), p, "Sign in"),
 		Action:    g.cfg.Prefix + "login",
 		CSRFToken: g.csrfToken(w, r, p, "login"),
 		ReturnTo:  returnTo,
@@ -261,7 +261,7 @@ func (g *Gateway) loginUnavailable(w http.ResponseWriter, r *http.Request, p *Pa
 
 func (g *Gateway) showLogout(w http.ResponseWriter, r *http.Request, p *Partner) {
 	g.render(w, http.StatusOK, templates.PageSignOut, templates.SignOut{
-		Page:      g.page(p, "Sign out"),
+		Page:      g.page(r.Context(), p, "Sign out"),
 		Action:    g.cfg.Prefix + "logout",
 		CSRFToken: g.csrfToken(w, r, p, "logout"),
 	})
@@ -293,15 +293,15 @@ func (g *Gateway) logout(w http.ResponseWriter, r *http.Request, p *Partner) {
 	g.cfg.Logger.Info("signed out", zap.String("partner", p.ID))
 	http.SetCookie(w, g.sessionCookie(r, "", -1))
 	w.Header().Set("Cache-Control", "no-store")
-	g.render(w, http.StatusOK, templates.PageSignedOut, g.signedOutPage(p))
+	g.render(w, http.StatusOK, templates.PageSignedOut, g.signedOutPage(r.Context(), p))
 }
 
-func (g *Gateway) signedOutPage(p *Partner) templates.SignedOut {
-	return templates.SignedOut{Page: g.page(p, "Signed out"), LoginURL: g.cfg.Prefix + "login"}
+func (g *Gateway) signedOutPage(ctx context.Context, p *Partner) templates.SignedOut {
+	return templates.SignedOut{Page: g.page(ctx, p, "Signed out"), LoginURL: g.cfg.Prefix + "login"}
 }
 
-func (g *Gateway) page(p *Partner, title string) templates.Page {
-	name, brand := g.brandOf(p)
+func (g *Gateway) page(ctx context.Context, p *Partner, title string) templates.Page {
+	name, brand := g.brandOf(ctx, p)
 	return templates.Page{PartnerName: name, AssetPrefix: g.cfg.Prefix + "assets/", Title: title, Brand: brand}
 }
 

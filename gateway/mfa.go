@@ -142,7 +142,11 @@ func (g *Gateway) needsSecondStep(ctx context.Context, r *http.Request, p *Partn
 	if err != nil {
 		return false, fmt.Errorf("list MFA methods: %w", err)
 	}
-	if len(usable(methods, pol)) == 0 && !pol.MFARequired() {
+	// Enrolled counts whatever the policy now allows: narrowing the
+	// allowed methods must not turn a user's second step off. One whose
+	// methods are all disallowed sets up an allowed one at that step.
+	enrolled := slices.ContainsFunc(methods, func(m store.MFAMethod) bool { return m.Kind != store.MFARecovery })
+	if !enrolled && !pol.MFARequired() {
 		return false, nil
 	}
 	if via.IdPMFA && pol.AcceptIdPMFA() {
@@ -299,7 +303,7 @@ func (g *Gateway) pendingExpired(w http.ResponseWriter, r *http.Request, p *Part
 }
 
 // showMFA asks for a code of an enrolled method, or sets one up when the
-// policy requires MFA and the user has none it allows.
+// user has none the policy allows.
 func (g *Gateway) showMFA(w http.ResponseWriter, r *http.Request, p *Partner, pd pendingOf) {
 	g.renderMFA(w, r, p, pd, http.StatusOK, "")
 }
@@ -332,7 +336,7 @@ func (g *Gateway) renderMFA(w http.ResponseWriter, r *http.Request, p *Partner, 
 		return
 	}
 	page := templates.MFA{
-		Page: g.page(p, "Verify it's you"), Email: pd.user.Email,
+		Page: g.page(r.Context(), p, "Verify it's you"), Email: pd.user.Email,
 		RecoveryAction: g.cfg.Prefix + "mfa/recovery",
 		CSRFToken:      g.csrfToken(w, r, p, "mfa"), RememberDays: int(pd.pol.RememberDevice().Hours() / 24),
 		Error: msg, CancelURL: g.cfg.Prefix + "login",
@@ -373,7 +377,7 @@ func (g *Gateway) renderEnrolment(w http.ResponseWriter, r *http.Request, p *Par
 	ctx, cancel := context.WithTimeout(r.Context(), g.cfg.StoreTimeout)
 	defer cancel()
 	page := templates.MFAEnroll{
-		Page: g.page(p, "Set up two-step verification"), Email: pd.user.Email,
+		Page: g.page(r.Context(), p, "Set up two-step verification"), Email: pd.user.Email,
 		CSRFToken: g.csrfToken(w, r, p, "mfa"), Error: msg, CancelURL: g.cfg.Prefix + "login",
 	}
 	if allows(pd.pol, policy.TOTP) {
@@ -506,7 +510,7 @@ func (g *Gateway) showCodes(w http.ResponseWriter, r *http.Request, p *Partner, 
 		return
 	}
 	g.render(w, http.StatusOK, templates.PageMFACodes, templates.MFACodes{
-		Page: g.page(p, "Save your recovery codes"), Codes: strings.Split(string(b), "\n"),
+		Page: g.page(r.Context(), p, "Save your recovery codes"), Codes: strings.Split(string(b), "\n"),
 		Action: g.cfg.Prefix + "mfa/continue", CSRFToken: g.csrfToken(w, r, p, "mfa"),
 	})
 }
@@ -627,7 +631,7 @@ func (g *Gateway) admitCode(w http.ResponseWriter, r *http.Request, p *Partner, 
 			g.record(r, p, signInEvent{action: "mfa.verify", user: pd.user, email: pd.user.Email, reason: "rate_limited"})
 		}
 		g.render(w, http.StatusTooManyRequests, templates.PageMFA, templates.MFA{
-			Page: g.page(p, "Verify it's you"), Email: pd.user.Email, Error: msgTooMany, CancelURL: g.cfg.Prefix + "login",
+			Page: g.page(r.Context(), p, "Verify it's you"), Email: pd.user.Email, Error: msgTooMany, CancelURL: g.cfg.Prefix + "login",
 		})
 		return false
 	}
@@ -771,33 +775,87 @@ func (g *Gateway) backToStep(w http.ResponseWriter, r *http.Request, p *Partner,
 	g.renderMFA(w, r, p, pd, status, msg)
 }
 
-// enrolMethod stores a method proven at this sign-in, replaces the user's
-// recovery codes and shows them before the session starts.
+// errEnrolled refuses an enrolment at a sign-in whose user already has a
+// method the policy allows, or that already enrolled one: a second
+// factor is added from an account page, not by whoever holds the
+// password at a sign-in.
+var errEnrolled = errors.New("a second factor is already enrolled")
+
+const msgEnrolled = "Two-step verification is already set up for your account. Use it to continue."
+
+// mayEnrol is nil when the pending sign-in may set up a method, else
+// errEnrolled. Enrolments ask when they start and again when they finish:
+// another may have finished in between.
+func (g *Gateway) mayEnrol(ctx context.Context, p *Partner, pd pendingOf) error {
+	if pd.Codes != nil {
+		return errEnrolled
+	}
+	methods, err := g.cfg.MFA.Store.ListMFAMethods(ctx, p.ID, pd.user.ID)
+	if err != nil {
+		return fmt.Errorf("list MFA methods: %w", err)
+	}
+	if len(usable(methods, pd.pol)) > 0 {
+		return errEnrolled
+	}
+	return nil
+}
+
+// hasUsable refuses to start an enrolment mayEnrol refuses, showing the
+// challenge instead. True when it answered.
+func (g *Gateway) hasUsable(ctx context.Context, w http.ResponseWriter, r *http.Request, p *Partner, pd pendingOf) bool {
+	err := g.mayEnrol(ctx, p, pd)
+	switch {
+	case errors.Is(err, errEnrolled):
+		g.renderMFA(w, r, p, pd, http.StatusOK, "")
+	case err != nil:
+		g.loginUnavailable(w, r, p, pd.user.Email, pd.ReturnTo, err)
+	}
+	return err != nil
+}
+
+// enrol stores m, a method proven at this sign-in, with its state sealed,
+// unless mayEnrol now refuses it; the user's recovery codes are replaced
+// by new ones, kept sealed in the pending sign-in to be shown once.
+func (g *Gateway) enrol(ctx context.Context, r *http.Request, p *Partner, pd pendingOf, m store.MFAMethod, state any) error {
+	if err := g.mayEnrol(ctx, p, pd); err != nil {
+		if errors.Is(err, errEnrolled) {
+			g.record(r, p, signInEvent{action: "user.mfa_enroll", user: pd.user, email: pd.user.Email, reason: "already_enrolled"})
+		}
+		return err
+	}
+	now := g.cfg.Now().UTC().Truncate(time.Millisecond)
+	m.ID, m.PartnerID, m.UserID, m.CreatedAt, m.LastUsedAt = store.NewID("mfa_"), p.ID, pd.user.ID, now, now
+	var err error
+	if m.Secret, err = g.sealState(m, state); err != nil {
+		return err
+	}
+	if err := g.cfg.MFA.Store.AddMFAMethod(ctx, m); err != nil {
+		return err
+	}
+	g.record(r, p, signInEvent{action: "user.mfa_enroll", user: pd.user, email: pd.user.Email, ok: true, reason: string(m.Kind)})
+	codes, rst, err := recovery.Generate()
+	if err != nil {
+		return err
+	}
+	if err := g.replaceRecovery(ctx, p, pd.user.ID, rst, now); err != nil {
+		return err
+	}
+	pd.Enrolling = nil
+	pd.Codes = g.cfg.MFA.Secrets.Seal([]byte(strings.Join(codes, "\n")), codesBinding(p.ID, pd.user.ID))
+	return g.savePending(ctx, p, pd)
+}
+
+// enrolMethod enrols a method of kind proven at this sign-in and shows
+// the new recovery codes before the session starts.
 func (g *Gateway) enrolMethod(w http.ResponseWriter, r *http.Request, p *Partner, pd pendingOf, kind store.MFAKind, name string, state any) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*g.cfg.StoreTimeout)
 	defer cancel()
-	now := g.cfg.Now().UTC().Truncate(time.Millisecond)
-	method := store.MFAMethod{ID: store.NewID("mfa_"), PartnerID: p.ID, UserID: pd.user.ID, Kind: kind, Name: name, CreatedAt: now, LastUsedAt: now}
-	var err error
-	if method.Secret, err = g.sealState(method, state); err == nil {
-		err = g.cfg.MFA.Store.AddMFAMethod(ctx, method)
-	}
-	if err != nil {
-		g.loginUnavailable(w, r, p, pd.user.Email, pd.ReturnTo, err)
+	err := g.enrol(ctx, r, p, pd, store.MFAMethod{Kind: kind, Name: name}, state)
+	if errors.Is(err, errEnrolled) {
+		g.renderMFA(w, r, p, pd, http.StatusConflict, msgEnrolled)
 		return
 	}
-	codes, rst, err := recovery.Generate()
-	if err == nil {
-		err = g.replaceRecovery(ctx, p, pd.user.ID, rst, now)
-	}
 	if err != nil {
-		g.loginUnavailable(w, r, p, pd.user.Email, pd.ReturnTo, err)
-		return
-	}
-	g.record(r, p, signInEvent{action: "user.mfa_enroll", user: pd.user, email: pd.user.Email, ok: true, reason: string(kind)})
-	pd.Enrolling = nil
-	pd.Codes = g.cfg.MFA.Secrets.Seal([]byte(strings.Join(codes, "\n")), codesBinding(p.ID, pd.user.ID))
-	if err := g.savePending(ctx, p, pd); err != nil {
 		g.loginUnavailable(w, r, p, pd.user.Email, pd.ReturnTo, err)
 		return
 	}

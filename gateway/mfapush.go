@@ -111,13 +111,17 @@ func (g *Gateway) servePush(w http.ResponseWriter, r *http.Request, p *Partner, 
 		g.withPendingForm(w, r, p, guard(g.sendPushChallenge))
 	case route == "mfa/push/continue" && post:
 		g.withPendingForm(w, r, p, guard(g.continuePush))
-	case route == "mfa/push/answer" && post:
+	case route == pushAnswerRoute && post:
 		g.answerPush(w, r, p)
 	default:
 		return false
 	}
 	return true
 }
+
+// pushAnswerRoute is where devices' answers arrive, through the push
+// service.
+const pushAnswerRoute = "mfa/push/answer"
 
 func pushKey(id string) string      { return "mfa-push:" + hashHex(id) }
 func pushOfKey(pd pendingOf) string { return "mfa-push-of:" + hashHex(pd.secret) }
@@ -135,7 +139,12 @@ func (g *Gateway) pushCallbackURL(r *http.Request) string {
 	case g.cfg.Scheme != "":
 		scheme = g.cfg.Scheme
 	}
-	return scheme + "://" + strings.ToLower(r.Host) + g.cfg.Prefix + "mfa/push/answer"
+	return scheme + "://" + strings.ToLower(r.Host) + g.cfg.Prefix + pushAnswerRoute
+}
+
+// isPushAnswer: r is the push service's callback with a device's answer.
+func (g *Gateway) isPushAnswer(r *http.Request) bool {
+	return r.Method == http.MethodPost && r.URL.Path == g.cfg.Prefix+pushAnswerRoute
 }
 
 func (g *Gateway) sendPushEnrol(w http.ResponseWriter, r *http.Request, p *Partner, pd pendingOf) {
@@ -278,7 +287,7 @@ func (g *Gateway) showPush(w http.ResponseWriter, r *http.Request, p *Partner, p
 func (g *Gateway) renderPush(w http.ResponseWriter, r *http.Request, p *Partner, pd pendingOf, ch pushChallenge, status int, msg string) {
 	allowScripts(w)
 	g.render(w, status, templates.PageMFAPush, templates.MFAPush{
-		Page: g.page(p, "Approve the request on your device"), Email: pd.user.Email, Number: ch.Number,
+		Page: g.page(r.Context(), p, "Approve the request on your device"), Email: pd.user.Email, Number: ch.Number,
 		Action: g.cfg.Prefix + "mfa/push/continue", StatusURL: g.cfg.Prefix + "mfa/push/status", ScriptURL: g.cfg.Prefix + "assets/push.js",
 		CSRFToken: g.csrfToken(w, r, p, "mfa"), RememberDays: int(pd.pol.RememberDevice().Hours() / 24),
 		Error: msg, BackURL: g.cfg.Prefix + "mfa", CancelURL: g.cfg.Prefix + "login",

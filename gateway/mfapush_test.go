@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/partnergate/partnergate/gateway"
 	"github.com/partnergate/partnergate/mfa/notify"
 	"github.com/partnergate/partnergate/store"
 )
@@ -336,5 +337,57 @@ func TestPushRefusals(t *testing.T) {
 			}
 			refused(t, b, p)
 		})
+	})
+}
+
+// TestReviewPushAnswerOutsideAllowedRanges: a partner's allowed IP ranges
+// bind its users, not the push service: a signed answer from the
+// service's network approves the sign-in, an unsigned one is refused,
+// and no other reserved route opens to that network.
+func TestReviewPushAnswerOutsideAllowedRanges(t *testing.T) {
+	t.Parallel()
+	onEachBackend(t, func(t *testing.T, backend string) {
+		dev := newPushDevice(t)
+		// Requests marked as the push service's come from its network,
+		// the rest from the partner's office.
+		addresses := func(c *gateway.Config) {
+			c.ClientIP = func(r *http.Request) string {
+				if r.Header.Get("X-Test-From") == "push-service" {
+					return "203.0.113.9"
+				}
+				return "10.1.2.3"
+			}
+		}
+		e := newSSOEnv(t, backend, "acme").withSenders(t, nil, dev.sender(t), dev.secret, addresses)
+		ann := e.mfaUser(t, "acme")
+		e.setPolicy(t, "acme", `{"mfa": {"required": true}, "allowed_ip_ranges": ["10.0.0.0/8"]}`)
+		e.addMethod(t, "acme", ann.ID, store.MFAPush, "Push device", map[string]string{"target": "device-1"})
+		b := e.browser(t)
+		p := pushChallengePage(t, e, b)
+		s, number := dev.last(t), pushNumber(t, p)
+		service := e.browser(t)
+		post := func(path string, signed bool) int {
+			t.Helper()
+			body, _ := json.Marshal(map[string]any{"challenge_id": s.ChallengeID, "choice": number, "approve": true})
+			req, _ := http.NewRequest(http.MethodPost, e.url("acme", path), bytes.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("X-Test-From", "push-service")
+			if signed {
+				req.Header.Set(notify.SignatureHeader, sign(dev.secret, e.clock.Now(), body))
+			}
+			return service.do(t, req).status
+		}
+		if st := post("/.partnergate/mfa/push/answer", false); st != http.StatusUnauthorized {
+			t.Errorf("an unsigned answer from outside the ranges: %d", st)
+		}
+		if st := post("/.partnergate/login", true); st != http.StatusForbidden {
+			t.Errorf("the login route from outside the ranges: %d", st)
+		}
+		if st := post("/.partnergate/mfa/push/answer", true); st != http.StatusOK {
+			t.Fatalf("a signed answer from outside the ranges: %d", st)
+		}
+		if app := b.submitForm(t, p, formPosting(t, p, "/mfa/push/continue")); app.url.Path != "/inbox" || b.sessionsIssued() != 1 {
+			t.Errorf("after the approval: at %s, %d sessions", app.url, b.sessionsIssued())
+		}
 	})
 }

@@ -153,22 +153,6 @@ func (g *Gateway) sendSMSEnrol(w http.ResponseWriter, r *http.Request, p *Partne
 	g.sendSMSCode(ctx, w, r, p, pd, phone, tk)
 }
 
-// hasUsable refuses an enrolment to a user who already has a method: a
-// second factor is added from an account page, not by whoever holds the
-// password at a sign-in. True when it answered.
-func (g *Gateway) hasUsable(ctx context.Context, w http.ResponseWriter, r *http.Request, p *Partner, pd pendingOf) bool {
-	methods, err := g.cfg.MFA.Store.ListMFAMethods(ctx, p.ID, pd.user.ID)
-	if err != nil {
-		g.loginUnavailable(w, r, p, pd.user.Email, pd.ReturnTo, err)
-		return true
-	}
-	if len(usable(methods, pd.pol)) > 0 || pd.Codes != nil {
-		g.renderMFA(w, r, p, pd, http.StatusOK, "")
-		return true
-	}
-	return false
-}
-
 func (g *Gateway) sendSMSChallenge(w http.ResponseWriter, r *http.Request, p *Partner, pd pendingOf) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*g.cfg.StoreTimeout)
 	defer cancel()
@@ -312,7 +296,7 @@ func (g *Gateway) showSMSCode(w http.ResponseWriter, r *http.Request, p *Partner
 
 func (g *Gateway) renderSMSCode(w http.ResponseWriter, r *http.Request, p *Partner, pd pendingOf, tk smsCode, status int, msg string) {
 	g.render(w, status, templates.PageMFASMS, templates.MFASMS{
-		Page: g.page(p, "Enter the code we texted you"), Email: pd.user.Email, PhoneEnding: tk.Ending,
+		Page: g.page(r.Context(), p, "Enter the code we texted you"), Email: pd.user.Email, PhoneEnding: tk.Ending,
 		Action: g.cfg.Prefix + "mfa/sms/verify", ResendAction: g.cfg.Prefix + "mfa/sms/resend",
 		CSRFToken: g.csrfToken(w, r, p, "mfa"), RememberDays: int(pd.pol.RememberDevice().Hours() / 24),
 		Error: msg, BackURL: g.cfg.Prefix + "mfa", CancelURL: g.cfg.Prefix + "login",

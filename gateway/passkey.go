@@ -24,7 +24,10 @@ import (
 // and, once passed, hands over to a plain navigation that starts the
 // session.
 
-const passkeyCookieBase = "pg_passkey"
+const (
+	passkeyCookieBase = "pg_passkey"
+	msgNoPasskey      = "Your organization does not allow signing in with a passkey alone."
+)
 
 // passkeyLogin is a passwordless ceremony between begin and done.
 type passkeyLogin struct {
@@ -90,7 +93,7 @@ func (g *Gateway) beginPasskey(w http.ResponseWriter, r *http.Request, p *Partne
 		return
 	}
 	if !passkeyAllowed(pol) {
-		writeJSONError(w, http.StatusForbidden, "Your organization does not allow signing in with a passkey alone.")
+		writeJSONError(w, http.StatusForbidden, msgNoPasskey)
 		return
 	}
 	// A passkey alone must prove its user: verification is required.
@@ -144,6 +147,17 @@ func (g *Gateway) finishPasskey(w http.ResponseWriter, r *http.Request, p *Partn
 	var pl passkeyLogin
 	if err := json.Unmarshal(b, &pl); err != nil {
 		g.webauthnUnavailable(w, p, err)
+		return
+	}
+	// What begin allowed may have changed since (SSO required, passkeys
+	// turned off): the policy of now decides.
+	pol, err := g.policyOf(ctx, p)
+	if err != nil {
+		g.webauthnUnavailable(w, p, err)
+		return
+	}
+	if !passkeyAllowed(pol) {
+		writeJSONError(w, http.StatusForbidden, msgNoPasskey)
 		return
 	}
 	handle, err := passkey.UserHandleOf(body)

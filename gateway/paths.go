@@ -11,7 +11,8 @@ import (
 // answers "/" for anything else: absolute URLs, scheme-relative "//host",
 // "/\host" (browsers read '\' as '/'), whitespace or control characters
 // anywhere, and any of those hidden behind percent-encoding. prefix paths
-// are refused too, so a sign-in never lands on the logout page.
+// are refused too, so a sign-in never lands on the logout page, except
+// the two a user signs in to reach (see returnableReserved).
 func safeReturnPath(raw, prefix string) string {
 	const fallback = "/"
 	if raw == "" || len(raw) > 2048 || raw[0] != '/' {
@@ -35,10 +36,32 @@ func safeReturnPath(raw, prefix string) string {
 	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
 		return fallback
 	}
-	if underPrefixFold(path.Clean(decoded), prefix) {
+	if underPrefixFold(path.Clean(decoded), prefix) && !returnableReserved(raw, prefix) {
 		return fallback
 	}
 	return raw
+}
+
+// returnableReserved reports whether raw, a path under prefix that passed
+// safeReturnPath's other checks, is one a sign-in may return to: the
+// user's own account page, spelt exactly, or the partner admin portal
+// mounted under prefix+"admin/". Case matters, and no dot, empty or
+// encoded separator segment may bend the portal's path into another
+// reserved route.
+func returnableReserved(raw, prefix string) bool {
+	if raw == prefix+accountRoute {
+		return true
+	}
+	portal := prefix + "admin/"
+	rawPath := raw
+	if i := strings.IndexAny(raw, "?#"); i >= 0 {
+		rawPath = raw[:i]
+	}
+	if !strings.HasPrefix(rawPath, portal) || ambiguous(rawPath) {
+		return false
+	}
+	p, ok := unescapeFully(rawPath)
+	return ok && strings.HasPrefix(p, portal) && (p == path.Clean(p) || p == path.Clean(p)+"/")
 }
 
 // unescapeFully percent-decodes until nothing changes, so "%252F" cannot

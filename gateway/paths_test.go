@@ -26,6 +26,41 @@ func TestSafeReturnPath(t *testing.T) {
 	}
 }
 
+// TestSafeReturnPathReservedDestinations: of the reserved paths, a
+// sign-in returns only to the account page, spelt exactly, and to the
+// admin portal under admin/; no spelling bends either into another.
+func TestSafeReturnPathReservedDestinations(t *testing.T) {
+	t.Parallel()
+	for prefix, kept := range map[string][]string{
+		DefaultPrefix: {
+			"/.partnergate/account/security", "/.partnergate/admin/", "/.partnergate/admin/partners/acme",
+			"/.partnergate/admin/partners?page=2", "/.partnergate/admin/users/", "/.partnergate/admin/#top",
+		},
+		"/auth/": {"/auth/account/security", "/auth/admin/", "/.partnergate/logout"},
+	} {
+		for _, in := range kept {
+			if got := safeReturnPath(in, prefix); got != in {
+				t.Errorf("safeReturnPath(%q, %q) = %q, want it kept", in, prefix, got)
+			}
+		}
+	}
+	refused := []string{
+		"/.partnergate/admin", "/.partnergate/adminx/", "/.partnergate/Admin/", "/.PARTNERGATE/admin/",
+		"/.partnergate/admin/../logout", "/.partnergate/admin/x/../../logout", "/.partnergate/admin/./x",
+		"/.partnergate/admin/%2e%2e/logout", "/.partnergate/admin/%2E%2E/logout", "/.partnergate/admin/..%2flogout",
+		"/.partnergate/admin/%252e%252e/logout", "/.partnergate/admin//evil.example", "/.partnergate/admin/%2f%2fevil.example",
+		"/.partnergate/admin/x/..", "/.partnergate/%61dmin/", "/.partnergate/admin\\..\\logout",
+		"/.partnergate/account/security/", "/.partnergate/account/security/remove", "/.partnergate/account/security?removed=1",
+		"/.partnergate/account/security#x", "/.partnergate/Account/Security", "/.partnergate/account/%73ecurity",
+		"/.partnergate/account/security/../../logout", "/.partnergate/logout?next=/.partnergate/admin/",
+	}
+	for _, in := range refused {
+		if got := safeReturnPath(in, DefaultPrefix); got != "/" {
+			t.Errorf("safeReturnPath(%q) = %q, want /", in, got)
+		}
+	}
+}
+
 func TestReachesPrefix(t *testing.T) {
 	t.Parallel()
 	const p = DefaultPrefix

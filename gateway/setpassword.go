@@ -30,7 +30,7 @@ func (g *Gateway) showPasswordLink(w http.ResponseWriter, r *http.Request, p *Pa
 	defer cancel()
 	link, user, err := invite.Check(ctx, g.cfg.Store, p.ID, token)
 	if err != nil {
-		g.linkRefused(w, p, err)
+		g.linkRefused(w, r, p, err)
 		return
 	}
 	g.showPasswordForm(w, r, p, http.StatusOK, link, user.Email, token, "")
@@ -52,7 +52,7 @@ func (g *Gateway) setPassword(w http.ResponseWriter, r *http.Request, p *Partner
 	// and so that no hashing is spent on a dead link.
 	link, user, err := invite.Check(ctx, g.cfg.Store, p.ID, token)
 	if err != nil {
-		g.linkRefused(w, p, err)
+		g.linkRefused(w, r, p, err)
 		return
 	}
 	refuse := func(status int, msg string) {
@@ -94,7 +94,7 @@ func (g *Gateway) setPassword(w http.ResponseWriter, r *http.Request, p *Partner
 	user, err = invite.Redeem(ctx, g.cfg.Store, p.ID, token, hash, g.cfg.Now())
 	if errors.Is(err, invite.ErrInvalid) {
 		// Used, replaced or suspended since the check above.
-		g.linkRefused(w, p, err)
+		g.linkRefused(w, r, p, err)
 		return
 	}
 	if err != nil {
@@ -120,7 +120,7 @@ func (g *Gateway) setPassword(w http.ResponseWriter, r *http.Request, p *Partner
 		title = "Password set"
 	}
 	g.render(w, http.StatusOK, templates.PageSetPassword, templates.SetPassword{
-		Page:     g.page(p, title),
+		Page:     g.page(r.Context(), p, title),
 		State:    templates.SetPasswordDone,
 		Purpose:  string(link.Purpose),
 		LoginURL: g.cfg.Prefix + "login",
@@ -133,7 +133,7 @@ func (g *Gateway) showPasswordForm(w http.ResponseWriter, r *http.Request, p *Pa
 		title = "Set your password"
 	}
 	g.render(w, status, templates.PageSetPassword, templates.SetPassword{
-		Page:      g.page(p, title),
+		Page:      g.page(r.Context(), p, title),
 		State:     templates.SetPasswordForm,
 		Purpose:   string(link.Purpose),
 		Action:    g.cfg.Prefix + "password",
@@ -152,7 +152,7 @@ func (g *Gateway) showPasswordForm(w http.ResponseWriter, r *http.Request, p *Pa
 // should retry it. Unknown, used, expired and replaced links, and links of
 // suspended users, all get this one answer, so it tells nobody which of
 // these a link is.
-func (g *Gateway) linkRefused(w http.ResponseWriter, p *Partner, err error) {
+func (g *Gateway) linkRefused(w http.ResponseWriter, r *http.Request, p *Partner, err error) {
 	if !errors.Is(err, invite.ErrInvalid) {
 		g.cfg.Logger.Error("check password link", zap.String("partner", p.ID), zap.Error(err))
 		w.Header().Set("Retry-After", "5")
@@ -162,7 +162,7 @@ func (g *Gateway) linkRefused(w http.ResponseWriter, p *Partner, err error) {
 	}
 	g.cfg.Logger.Info("password link refused", zap.String("partner", p.ID))
 	g.render(w, http.StatusGone, templates.PageSetPassword, templates.SetPassword{
-		Page:     g.page(p, "Invalid link"),
+		Page:     g.page(r.Context(), p, "Invalid link"),
 		State:    templates.SetPasswordInvalid,
 		LoginURL: g.cfg.Prefix + "login",
 	})

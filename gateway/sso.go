@@ -166,7 +166,7 @@ func (g *Gateway) startTest(w http.ResponseWriter, r *http.Request, p *Partner) 
 			g.ssoUnavailableOrGone(w, r, p, err)
 			return
 		}
-		g.renderSSOError(w, p, http.StatusNotFound, "This test link was already used or has expired. Start a new test from the admin portal.", "")
+		g.renderSSOError(w, r, p, http.StatusNotFound, "This test link was already used or has expired. Start a new test from the admin portal.", "")
 		return
 	}
 	// A test may try a connection before it is switched on.
@@ -242,17 +242,17 @@ func (g *Gateway) beginSSO(w http.ResponseWriter, r *http.Request, p *Partner, c
 		http.Redirect(w, r, target, http.StatusFound)
 		return
 	}
-	g.renderSAMLPost(w, p, c.Name, target, form)
+	g.renderSAMLPost(w, r, p, c.Name, target, form)
 }
 
 // renderSAMLPost sends a SAML message by POST. The page's policy lets its
 // one form post to the IdP and nowhere else.
-func (g *Gateway) renderSAMLPost(w http.ResponseWriter, p *Partner, provider, target string, form map[string]string) {
+func (g *Gateway) renderSAMLPost(w http.ResponseWriter, r *http.Request, p *Partner, provider, target string, form map[string]string) {
 	u, err := url.Parse(target)
 	// The origin goes into a header: a host with anything but host
 	// characters (";" would add a directive) is refused.
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || strings.Trim(u.Host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]") != "" {
-		g.renderSSOError(w, p, http.StatusBadGateway, msgSSOFailed, string(sso.Misconfigured))
+		g.renderSSOError(w, r, p, http.StatusBadGateway, msgSSOFailed, string(sso.Misconfigured))
 		return
 	}
 	fields := make([]templates.Field, 0, len(form))
@@ -261,7 +261,7 @@ func (g *Gateway) renderSAMLPost(w http.ResponseWriter, p *Partner, provider, ta
 	}
 	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; form-action "+u.Scheme+"://"+u.Host+"; frame-ancestors 'none'; base-uri 'none'")
 	g.render(w, http.StatusOK, templates.PageSSOPost, templates.SSOPost{
-		Page: g.page(p, "Continue"), Provider: provider, Action: target, Fields: fields,
+		Page: g.page(r.Context(), p, "Continue"), Provider: provider, Action: target, Fields: fields,
 		ScriptURL: g.cfg.Prefix + "assets/autopost.js",
 	})
 }
@@ -299,13 +299,13 @@ func (g *Gateway) resumeFlow(w http.ResponseWriter, r *http.Request, p *Partner,
 	ctx, cancel := context.WithTimeout(r.Context(), g.cfg.StoreTimeout)
 	defer cancel()
 	if state == "" || len(state) > 256 {
-		g.renderSSOError(w, p, http.StatusBadRequest, msgSSOExpired, string(sso.InvalidState))
+		g.renderSSOError(w, r, p, http.StatusBadRequest, msgSSOExpired, string(sso.InvalidState))
 		return flow{}, conn{}, false
 	}
 	b, err := g.cfg.SSO.Store.TakeTicket(ctx, p.ID, flowKey(state))
 	if errors.Is(err, store.ErrNotFound) {
 		g.cfg.Logger.Info("SSO callback with an unknown or used state", zap.String("partner", p.ID))
-		g.renderSSOError(w, p, http.StatusBadRequest, msgSSOExpired, string(sso.InvalidState))
+		g.renderSSOError(w, r, p, http.StatusBadRequest, msgSSOExpired, string(sso.InvalidState))
 		return flow{}, conn{}, false
 	}
 	if err != nil {
@@ -340,12 +340,12 @@ func (g *Gateway) sameBrowser(r *http.Request, f flow) bool {
 func (g *Gateway) samlACS(w http.ResponseWriter, r *http.Request, p *Partner) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxSAMLForm)
 	if err := r.ParseForm(); err != nil {
-		g.renderSSOError(w, p, http.StatusBadRequest, msgSSOFailed, string(sso.Malformed))
+		g.renderSSOError(w, r, p, http.StatusBadRequest, msgSSOFailed, string(sso.Malformed))
 		return
 	}
 	response, relay := r.PostForm.Get("SAMLResponse"), r.PostForm.Get("RelayState")
 	if response == "" {
-		g.renderSSOError(w, p, http.StatusBadRequest, msgSSOFailed, string(sso.Malformed))
+		g.renderSSOError(w, r, p, http.StatusBadRequest, msgSSOFailed, string(sso.Malformed))
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), g.cfg.StoreTimeout+g.ssoTimeout())
@@ -461,7 +461,7 @@ func (g *Gateway) idpInitiated(ctx context.Context, w http.ResponseWriter, r *ht
 	default:
 		// Nothing of the partner's trusts it: no connection's log is
 		// the place for it.
-		g.renderSSOError(w, p, http.StatusBadRequest, msgSSOFailed, string(sso.Unsolicited))
+		g.renderSSOError(w, r, p, http.StatusBadRequest, msgSSOFailed, string(sso.Unsolicited))
 	}
 }
 
@@ -470,12 +470,12 @@ func (g *Gateway) completeHandoff(w http.ResponseWriter, r *http.Request, p *Par
 	defer cancel()
 	id := r.URL.Query().Get("id")
 	if id == "" || len(id) > 256 {
-		g.renderSSOError(w, p, http.StatusBadRequest, msgSSOExpired, string(sso.InvalidState))
+		g.renderSSOError(w, r, p, http.StatusBadRequest, msgSSOExpired, string(sso.InvalidState))
 		return
 	}
 	b, err := g.cfg.SSO.Store.TakeTicket(ctx, p.ID, handoffKey(id))
 	if errors.Is(err, store.ErrNotFound) {
-		g.renderSSOError(w, p, http.StatusBadRequest, msgSSOExpired, string(sso.InvalidState))
+		g.renderSSOError(w, r, p, http.StatusBadRequest, msgSSOExpired, string(sso.InvalidState))
 		return
 	}
 	if err != nil {
@@ -579,7 +579,7 @@ func (g *Gateway) ssoFailed(w http.ResponseWriter, r *http.Request, p *Partner, 
 	case sso.Internal:
 		status = http.StatusInternalServerError
 	}
-	g.renderSSOError(w, p, status, msg, string(fail.Code))
+	g.renderSSOError(w, r, p, status, msg, string(fail.Code))
 }
 
 func (g *Gateway) testSucceeded(w http.ResponseWriter, r *http.Request, p *Partner, c conn, f flow, claims sso.Claims, profile sso.Profile, out account.Outcome) {
@@ -611,7 +611,7 @@ func (g *Gateway) saveTest(w http.ResponseWriter, r *http.Request, p *Partner, c
 	if err != nil {
 		g.cfg.Logger.Warn("test sign-in result not kept", zap.String("partner", p.ID), zap.String("connection", c.ID), zap.Error(err))
 	}
-	page := templates.SSOTest{Page: g.page(p, "Test sign-in"), Connection: c.Name, Succeeded: res.Status == diagnostics.Succeeded}
+	page := templates.SSOTest{Page: g.page(r.Context(), p, "Test sign-in"), Connection: c.Name, Succeeded: res.Status == diagnostics.Succeeded}
 	if fail := res.Failure; fail != nil {
 		page.Code, page.Message = string(fail.Code), fail.Message
 		for _, fact := range fail.Facts {
@@ -636,9 +636,9 @@ func (g *Gateway) saveTest(w http.ResponseWriter, r *http.Request, p *Partner, c
 	g.render(w, status, templates.PageSSOTest, page)
 }
 
-func (g *Gateway) renderSSOError(w http.ResponseWriter, p *Partner, status int, msg, reference string) {
+func (g *Gateway) renderSSOError(w http.ResponseWriter, r *http.Request, p *Partner, status int, msg, reference string) {
 	g.render(w, status, templates.PageSSOError, templates.SSOError{
-		Page: g.page(p, "Sign-in failed"), Message: msg, Reference: reference, LoginURL: g.cfg.Prefix + "login",
+		Page: g.page(r.Context(), p, "Sign-in failed"), Message: msg, Reference: reference, LoginURL: g.cfg.Prefix + "login",
 	})
 }
 
@@ -646,12 +646,12 @@ func (g *Gateway) renderSSOError(w http.ResponseWriter, p *Partner, status int, 
 // that vanished, or never was, with 404.
 func (g *Gateway) ssoUnavailableOrGone(w http.ResponseWriter, r *http.Request, p *Partner, err error) {
 	if errors.Is(err, store.ErrNotFound) {
-		g.renderSSOError(w, p, http.StatusNotFound, "This sign-in option is not available. Go back to the sign-in page and choose another.", "")
+		g.renderSSOError(w, r, p, http.StatusNotFound, "This sign-in option is not available. Go back to the sign-in page and choose another.", "")
 		return
 	}
 	g.cfg.Logger.Error("SSO unavailable", zap.String("partner", p.ID), zap.Error(err))
 	w.Header().Set("Retry-After", "5")
-	g.renderSSOError(w, p, http.StatusServiceUnavailable, msgUnavailable, "")
+	g.renderSSOError(w, r, p, http.StatusServiceUnavailable, msgUnavailable, "")
 }
 
 func (g *Gateway) loadConnection(ctx context.Context, p *Partner, id string) (conn, error) {
@@ -928,7 +928,7 @@ func (g *Gateway) homeRealm(w http.ResponseWriter, r *http.Request, p *Partner, 
 		return false
 	}
 	g.render(w, http.StatusOK, templates.PageSSORedirect, templates.SSORedirect{
-		Page: g.page(p, "Continue"), Provider: c.Name, URL: g.startURL(c.ID, safeReturnPath(returnTo, g.cfg.Prefix)),
+		Page: g.page(r.Context(), p, "Continue"), Provider: c.Name, URL: g.startURL(c.ID, safeReturnPath(returnTo, g.cfg.Prefix)),
 	})
 	return true
 }

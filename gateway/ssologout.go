@@ -174,20 +174,20 @@ func (g *Gateway) samlLogout(w http.ResponseWriter, r *http.Request, p *Partner)
 	defer cancel()
 	c, err := g.loadConnection(ctx, p, r.URL.Query().Get("connection"))
 	if err != nil || c.cfg.SAML == nil {
-		g.renderSSOError(w, p, http.StatusNotFound, "This sign-out link is not valid here.", "")
+		g.renderSSOError(w, r, p, http.StatusNotFound, "This sign-out link is not valid here.", "")
 		return
 	}
 	cfg, err := g.samlConfig(ctx, r, c)
 	if err != nil {
 		g.cfg.Logger.Warn("SAML logout: connection settings", zap.String("partner", p.ID), zap.Error(err))
-		g.renderSSOError(w, p, http.StatusBadGateway, msgSSOUnavailable, string(sso.AsFailure(err).Code))
+		g.renderSSOError(w, r, p, http.StatusBadGateway, msgSSOUnavailable, string(sso.AsFailure(err).Code))
 		return
 	}
 	nameID, sessionIndex, requestID, err := saml.ParseLogoutRequest(cfg, r)
 	if err != nil {
 		fail := sso.AsFailure(err)
 		g.cfg.Logger.Info("SAML logout refused", zap.String("partner", p.ID), zap.String("connection", c.ID), zap.String("code", string(fail.Code)))
-		g.renderSSOError(w, p, http.StatusBadRequest, "This sign-out request could not be verified.", string(fail.Code))
+		g.renderSSOError(w, r, p, http.StatusBadRequest, "This sign-out request could not be verified.", string(fail.Code))
 		return
 	}
 	// A LogoutRequest works once: crewjam accepts one for about 90
@@ -196,20 +196,20 @@ func (g *Gateway) samlLogout(w http.ResponseWriter, r *http.Request, p *Partner)
 	err = g.cfg.SSO.Store.PutTicket(ctx, p.ID, "saml-logout:"+c.ID+":"+hashHex(requestID), []byte{1}, samlLogoutReplayWindow)
 	if errors.Is(err, store.ErrAlreadyExists) {
 		g.cfg.Logger.Info("SAML logout request replayed", zap.String("partner", p.ID), zap.String("connection", c.ID))
-		g.renderSSOError(w, p, http.StatusBadRequest, "This sign-out request was already used.", string(sso.Replay))
+		g.renderSSOError(w, r, p, http.StatusBadRequest, "This sign-out request was already used.", string(sso.Replay))
 		return
 	}
 	if err != nil {
 		g.cfg.Logger.Error("SAML logout not completed", zap.String("partner", p.ID), zap.Error(err))
 		w.Header().Set("Retry-After", "5")
-		g.renderSSOError(w, p, http.StatusServiceUnavailable, msgUnavailable, "")
+		g.renderSSOError(w, r, p, http.StatusServiceUnavailable, msgUnavailable, "")
 		return
 	}
 	n, err := g.endIdPSession(ctx, p, c, nameID, sessionIndex)
 	if err != nil {
 		g.cfg.Logger.Error("SAML logout not completed", zap.String("partner", p.ID), zap.Error(err))
 		w.Header().Set("Retry-After", "5")
-		g.renderSSOError(w, p, http.StatusServiceUnavailable, msgUnavailable, "")
+		g.renderSSOError(w, r, p, http.StatusServiceUnavailable, msgUnavailable, "")
 		return
 	}
 	g.recordIdPLogout(r, p, c, n)
@@ -220,11 +220,11 @@ func (g *Gateway) samlLogout(w http.ResponseWriter, r *http.Request, p *Partner)
 	http.SetCookie(w, g.sessionCookie(r, "", -1))
 	resp, err := saml.LogoutResponse(cfg, requestID, r.FormValue("RelayState"))
 	if err != nil {
-		g.render(w, http.StatusOK, "signed_out", g.signedOutPage(p))
+		g.render(w, http.StatusOK, "signed_out", g.signedOutPage(r.Context(), p))
 		return
 	}
 	if resp.Form != nil {
-		g.renderSAMLPost(w, p, c.Name, resp.URL, resp.Form)
+		g.renderSAMLPost(w, r, p, c.Name, resp.URL, resp.Form)
 		return
 	}
 	http.Redirect(w, r, resp.URL, http.StatusFound)

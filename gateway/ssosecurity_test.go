@@ -54,7 +54,7 @@ func TestSAMLPostPolicyHost(t *testing.T) {
 		"https://idp.example.com,https://evil.example.com/x": false,
 	} {
 		w := httptest.NewRecorder()
-		g.renderSAMLPost(w, p, "IdP", target, map[string]string{"SAMLRequest": "x"})
+		g.renderSAMLPost(w, httptest.NewRequest(http.MethodGet, "/", nil), p, "IdP", target, map[string]string{"SAMLRequest": "x"})
 		csp := w.Header().Get("Content-Security-Policy")
 		if ok != (w.Code == http.StatusOK) || (ok && !strings.Contains(csp, "form-action https://idp.example.com")) {
 			t.Errorf("%q: status %d, CSP %q", target, w.Code, csp)

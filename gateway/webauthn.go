@@ -12,7 +12,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/partnergate/partnergate/mfa/passkey"
-	"github.com/partnergate/partnergate/mfa/recovery"
 	"github.com/partnergate/partnergate/policy"
 	"github.com/partnergate/partnergate/store"
 	"github.com/partnergate/partnergate/templates"
@@ -115,6 +114,18 @@ func (g *Gateway) webauthnUser(ctx context.Context, p *Partner, u store.User) (p
 func (g *Gateway) beginWebAuthn(w http.ResponseWriter, r *http.Request, p *Partner, pd pendingOf, kind string) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*g.cfg.StoreTimeout)
 	defer cancel()
+	if kind == "register" {
+		err := g.mayEnrol(ctx, p, pd)
+		if errors.Is(err, errEnrolled) {
+			g.record(r, p, signInEvent{action: "user.mfa_enroll", user: pd.user, email: pd.user.Email, reason: "already_enrolled"})
+			writeJSONError(w, http.StatusConflict, msgEnrolled)
+			return
+		}
+		if err != nil {
+			g.webauthnUnavailable(w, p, err)
+			return
+		}
+	}
 	u, _, err := g.webauthnUser(ctx, p, pd.user)
 	if err != nil {
 		g.webauthnUnavailable(w, p, err)
@@ -189,33 +200,19 @@ func (g *Gateway) finishWebAuthn(w http.ResponseWriter, r *http.Request, p *Part
 	g.finishLogin(ctx, w, r, p, pd, u, byCredential, c, body)
 }
 
-// finishRegistration stores the new security key and, as with an app,
-// new recovery codes shown once before the session starts.
+// finishRegistration enrols the new security key, as an app is
+// enrolled: if the sign-in still may, with new recovery codes shown once
+// before the session starts.
 func (g *Gateway) finishRegistration(ctx context.Context, w http.ResponseWriter, r *http.Request, p *Partner, pd pendingOf, u passkey.User, c passkey.Ceremony, body []byte) {
-	now := g.cfg.Now()
-	cred, err := passkey.FinishRegistration(g.relyingParty(r, p), u, c, body, now)
+	cred, err := passkey.FinishRegistration(g.relyingParty(r, p), u, c, body, g.cfg.Now())
 	if err != nil {
 		g.webauthnRefused(w, r, p, pd, "user.mfa_enroll", err)
 		return
 	}
-	stamp := now.UTC().Truncate(time.Millisecond)
-	m := store.MFAMethod{ID: store.NewID("mfa_"), PartnerID: p.ID, UserID: pd.user.ID, Kind: store.MFAWebAuthn,
-		Name: "Security key", CredentialID: cred.IDString(), CreatedAt: stamp, LastUsedAt: stamp}
-	if m.Secret, err = g.sealState(m, cred); err == nil {
-		err = g.cfg.MFA.Store.AddMFAMethod(ctx, m)
-	}
-	if err != nil {
-		g.webauthnUnavailable(w, p, err)
+	err = g.enrol(ctx, r, p, pd, store.MFAMethod{Kind: store.MFAWebAuthn, Name: "Security key", CredentialID: cred.IDString()}, cred)
+	if errors.Is(err, errEnrolled) {
+		writeJSONError(w, http.StatusConflict, msgEnrolled)
 		return
-	}
-	g.record(r, p, signInEvent{action: "user.mfa_enroll", user: pd.user, email: pd.user.Email, ok: true, reason: string(store.MFAWebAuthn)})
-	codes, rst, err := recovery.Generate()
-	if err == nil {
-		err = g.replaceRecovery(ctx, p, pd.user.ID, rst, stamp)
-	}
-	if err == nil {
-		pd.Codes = g.cfg.MFA.Secrets.Seal([]byte(strings.Join(codes, "\n")), codesBinding(p.ID, pd.user.ID))
-		err = g.savePending(ctx, p, pd)
 	}
 	if err != nil {
 		g.webauthnUnavailable(w, p, err)
