@@ -13,13 +13,16 @@ var (
 	errOperatorOnly = &apiError{status: http.StatusForbidden, code: "forbidden", message: "only an operator may do this"}
 	errReadOnly     = &apiError{status: http.StatusForbidden, code: "read_only_token", message: "this admin token is read-only"}
 	errCSRF         = &apiError{status: http.StatusForbidden, code: "csrf_failed", message: "a state change with a session cookie needs the X-CSRF-Token header from GET /api/v1/me"}
+	errSetupOnly    = &apiError{status: http.StatusForbidden, code: "forbidden", message: "only a setup link may do this"}
+	errSetupScope   = &apiError{status: http.StatusForbidden, code: "setup_scope", message: "a setup link reaches only SSO, SCIM, domain and branding setup"}
 )
 
 // guard is the one place that decides whether a caller reaches a route:
-// an operator reaches everything, a partner admin exactly their own
-// partner, read-only tokens only reads. Another partner's objects answer
-// 404, as if they did not exist, so ids cannot be probed. Every write,
-// allowed or not, becomes an audit event.
+// an operator reaches everything but the setup routes, a partner admin
+// exactly their own partner, read-only tokens only reads, a setup link
+// only its partner's setup. Another partner's objects answer 404, as if
+// they did not exist, so ids cannot be probed. Every write, allowed or
+// not, becomes an audit event.
 func (h *Handler) guard(rt route) http.Handler {
 	return h.handle(func(w http.ResponseWriter, r *http.Request) error {
 		c := callerOf(r)
@@ -46,7 +49,14 @@ func (h *Handler) guard(rt route) http.Handler {
 }
 
 func (h *Handler) permit(c *caller, rt route, r *http.Request) error {
+	if c.setup {
+		return permitSetup(c, rt, r)
+	}
 	switch {
+	case rt.reach == setupLink, rt.reach == setupSession:
+		// Redeeming and completing act on the caller's own setup link,
+		// which no other credential has.
+		return errSetupOnly
 	case c.operator, rt.reach == self:
 		return nil
 	case rt.reach == platform:
@@ -57,6 +67,27 @@ func (h *Handler) permit(c *caller, rt route, r *http.Request) error {
 		return errReadOnly
 	case rt.reach == partnerWrite && c.cookie && !h.checkCSRF(r, c):
 		return errCSRF
+	}
+	return nil
+}
+
+// permitSetup keeps a setup link to the setup it was made for: the link
+// only redeems, and the session it becomes reaches only the routes marked
+// inSetup, of its own partner. A setup is handed to someone outside the
+// platform without an account, so it must not reach users, roles,
+// admin tokens or policies.
+func permitSetup(c *caller, rt route, r *http.Request) error {
+	switch {
+	case rt.reach == setupLink && c.setupRedeemed:
+		return errSetupLinkUsed
+	case rt.reach == setupLink:
+		return nil
+	case !c.setupRedeemed, rt.setup != inSetup:
+		return errSetupScope
+	case rt.reach == self:
+		return nil
+	case r.PathValue("id") != c.partnerID:
+		return errPartnerNotFound
 	}
 	return nil
 }

@@ -276,6 +276,9 @@ func (e *env) snapshot() state {
 			must(err)
 			s.Tokens[p.ID] = append(s.Tokens[p.ID], ts...)
 		}
+		links, err := e.store.ListTokens(ctx, p.ID, store.SetupToken)
+		must(err)
+		s.Tokens[p.ID] = append(s.Tokens[p.ID], links...)
 	}
 	return s
 }

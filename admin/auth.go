@@ -77,6 +77,9 @@ func digestKeys(keys []OperatorKey) ([]operatorDigest, error) {
 				return nil, fmt.Errorf("operator key #%d starts with %q, which marks partner %ss", i+1, kind.prefix, kind.noun)
 			}
 		}
+		if strings.HasPrefix(k.Key, apitoken.SetupPrefix) {
+			return nil, fmt.Errorf("operator key #%d starts with %q, which marks setup links", i+1, apitoken.SetupPrefix)
+		}
 		name := k.Name
 		if name == "" {
 			name = "operator-" + strconv.Itoa(i+1)
@@ -118,8 +121,13 @@ type caller struct {
 	// cookie marks a browser session: its writes need the CSRF header.
 	cookie    bool
 	sessionID string
+	// setup marks a setup link, and setupRedeemed the setup session it
+	// became once redeemed; permitSetup bounds what either reaches.
+	setup         bool
+	setupRedeemed bool
 	// actor names the caller in audit events: an operator key by its
-	// name, an admin token by its id and name, a user by id and email.
+	// name, an admin token or setup link by its id and name, a user by
+	// id and email.
 	actor     audit.Actor
 	requestID string
 	ip        string
@@ -135,16 +143,17 @@ func callerOf(r *http.Request) *caller {
 var (
 	errRateLimited  = &apiError{status: http.StatusTooManyRequests, code: "rate_limited", retryAfter: authFailureWindow, message: "too many failed authentications; retry later"}
 	errTokenExpired = &apiError{status: http.StatusUnauthorized, code: "token_expired", message: "this admin token has expired"}
+	errSetupExpired = &apiError{status: http.StatusUnauthorized, code: "token_expired", message: "this setup link has expired"}
 	errTokenOwner   = &apiError{status: http.StatusUnauthorized, code: "token_owner_not_admin", message: "the user who created this admin token is no longer an active partner admin"}
 	errNotAdmin     = &apiError{status: http.StatusForbidden, code: "forbidden", message: "the signed-in user is not an admin of this partner"}
 )
 
-// authenticate finds the caller: an operator key or admin token as a
-// Bearer token, or else a partner admin's session cookie. Failed Bearer
-// attempts are counted per address and per token. Past the address's
-// limit every attempt is refused with 429 before any secret is compared;
-// past a token's limit only wrong secrets for it are. ip is the request's
-// source address.
+// authenticate finds the caller: an operator key, admin token or setup
+// link as a Bearer token, or else a partner admin's session cookie.
+// Failed Bearer attempts are counted per address and per token. Past the
+// address's limit every attempt is refused with 429 before any secret is
+// compared; past a token's limit only wrong secrets for it are. ip is the
+// request's source address.
 func (h *Handler) authenticate(r *http.Request, ip string) (*caller, error) {
 	if len(r.Header.Values("Authorization")) == 0 && h.sessions != nil && hasCookies(r) {
 		return h.sessionCaller(r)
@@ -165,9 +174,14 @@ func (h *Handler) authenticate(r *http.Request, ip string) (*caller, error) {
 	if c := h.operator(token); c != nil {
 		return c, nil
 	}
-	// Only admin tokens open this API: a SCIM token does not parse here,
-	// and one forged with this prefix is refused like a wrong secret.
-	partnerID, tokenID, secret, ok := apitoken.Parse(adminTokenKind.prefix, token)
+	// Only admin tokens and setup links open this API: a SCIM token does
+	// not parse here, and a token of one kind given the other's prefix is
+	// refused like a wrong secret.
+	prefix, kind := adminTokenKind.prefix, adminTokenKind.kind
+	if strings.HasPrefix(token, apitoken.SetupPrefix) {
+		prefix, kind = apitoken.SetupPrefix, store.SetupToken
+	}
+	partnerID, tokenID, secret, ok := apitoken.Parse(prefix, token)
 	if !ok {
 		return nil, h.authFailed(r, ipKey, "", "")
 	}
@@ -178,7 +192,7 @@ func (h *Handler) authenticate(r *http.Request, ip string) (*caller, error) {
 	case err != nil:
 		return nil, err
 	}
-	if !apitoken.Verify(secret, t.SecretHash) || t.Kind != adminTokenKind.kind {
+	if !apitoken.Verify(secret, t.SecretHash) || t.Kind != kind {
 		// The per-token limit applies to wrong secrets only: a token's id
 		// is no secret (read-only tokens list it, audit events name it),
 		// so counting against it must not let anyone who knows the id lock
@@ -197,7 +211,18 @@ func (h *Handler) authenticate(r *http.Request, ip string) (*caller, error) {
 	if !t.ExpiresAt.IsZero() && !h.now().Before(t.ExpiresAt) {
 		// The secret matched, so nobody is guessing: refuse without
 		// counting against the address.
+		if t.Kind == store.SetupToken {
+			return nil, errSetupExpired
+		}
 		return nil, errTokenExpired
+	}
+	if t.Kind == store.SetupToken {
+		return &caller{
+			partnerID:     t.PartnerID,
+			setup:         true,
+			setupRedeemed: t.Redeemed,
+			actor:         audit.Actor{Type: audit.ActorSetupLink, ID: t.ID, Name: t.Name},
+		}, nil
 	}
 	if t.OwnerID != "" {
 		if err := h.checkOwner(r, t); err != nil {

@@ -103,18 +103,20 @@ func (h *Handler) removeDomain(w http.ResponseWriter, r *http.Request) error {
 }
 
 // meJSON tells a caller who it is; csrf_token is what a cookie session
-// sends back in X-CSRF-Token on writes.
+// sends back in X-CSRF-Token on writes, and setup tells a portal to show
+// only the setup it may do.
 type meJSON struct {
 	Kind      string `json:"kind"`
 	Name      string `json:"name"`
 	PartnerID string `json:"partner_id,omitempty"`
 	ReadOnly  bool   `json:"read_only"`
+	Setup     bool   `json:"setup,omitempty"`
 	CSRFToken string `json:"csrf_token,omitempty"`
 }
 
 func (h *Handler) getMe(w http.ResponseWriter, r *http.Request) error {
 	c := callerOf(r)
-	out := meJSON{Kind: string(c.actor.Type), Name: c.actor.Name, PartnerID: c.partnerID, ReadOnly: c.readOnly}
+	out := meJSON{Kind: string(c.actor.Type), Name: c.actor.Name, PartnerID: c.partnerID, ReadOnly: c.readOnly, Setup: c.setup}
 	if c.cookie {
 		out.CSRFToken = h.csrfToken(c.sessionID)
 	}

@@ -218,6 +218,12 @@ const (
 	partnerWrite
 	// self routes describe the caller and need only a credential.
 	self
+	// setupLink is the redeem route: only a setup link not yet redeemed
+	// reaches it.
+	setupLink
+	// setupSession routes finish a setup: only a redeemed setup session
+	// reaches them, never an operator or partner admin.
+	setupSession
 )
 
 // route is one method on one path. action names the audit event a write
@@ -227,8 +233,20 @@ type route struct {
 	pattern string
 	reach   reach
 	action  string
-	fn      handlerFunc
+	// setup says whether a redeemed setup session of the path's partner
+	// reaches the route too (see permitSetup); each row says so, so a new
+	// route is out of a setup's reach unless marked.
+	setup setupScope
+	fn    handlerFunc
 }
+
+// setupScope says whether a redeemed setup session reaches a route.
+type setupScope bool
+
+const (
+	outOfSetup setupScope = false
+	inSetup    setupScope = true
+)
 
 func (h *Handler) routes() {
 	const (
@@ -246,78 +264,84 @@ func (h *Handler) routes() {
 		adminToken  = adminTokens + "/{tokenId}"
 		scimTokens  = partner + "/" + scimTokenKind.collection
 		scimToken   = scimTokens + "/{tokenId}"
+		setupLinks  = partner + "/setup-links"
 	)
 	h.table = []route{
-		{"GET", "/api/v1/me", self, "", h.getMe},
-		{"GET", "/api/v1/sso-presets", self, "", h.listSSOPresets},
-		{"GET", "/api/v1/governance", platform, "", h.getGovernance},
-		{"PUT", "/api/v1/governance", platform, "governance.update", h.putGovernance},
-		{"GET", partners, platform, "", h.listPartners},
-		{"POST", partners, platform, "partner.create", h.createPartner},
-		{"GET", partner, partnerRead, "", h.getPartner},
-		{"PATCH", partner, platform, "partner.update", h.updatePartner},
-		{"DELETE", partner, platform, "partner.delete", h.deletePartner},
-		{"GET", partner + "/domains", partnerRead, "", h.listDomains},
-		{"POST", partner + "/domains", partnerWrite, "domain.add", h.addDomain},
-		{"DELETE", partner + "/domains/{domain}", partnerWrite, "domain.remove", h.removeDomain},
-		{"GET", users, partnerRead, "", h.listUsers},
-		{"POST", users, partnerWrite, "user.create", h.createUser},
-		{"GET", user, partnerRead, "", h.getUser},
-		{"PATCH", user, partnerWrite, "user.update", h.updateUser},
-		{"DELETE", user, partnerWrite, "user.delete", h.deleteUser},
-		{"POST", user + "/suspend", partnerWrite, "user.suspend", h.suspendUser},
-		{"POST", user + "/resume", partnerWrite, "user.resume", h.resumeUser},
-		{"PUT", user + "/password", partnerWrite, "user.password_set", h.setPassword},
-		{"POST", user + "/password-reset", partnerWrite, "user.password_reset", h.resetPassword},
-		{"GET", user + "/sessions", partnerRead, "", h.listSessions},
-		{"DELETE", user + "/sessions", partnerWrite, "user.sign_out", h.revokeSessions},
-		{"DELETE", user + "/sessions/{sessionId}", partnerWrite, "session.revoke", h.revokeSession},
-		{"GET", user + "/mfa-methods", partnerRead, "", h.listMFAMethods},
-		{"DELETE", user + "/mfa-methods/{methodId}", partnerWrite, "user.mfa_remove", h.removeMFAMethod},
-		{"POST", partner + "/invitations", partnerWrite, "user.invite", h.invite},
-		{"GET", groups, partnerRead, "", h.listGroups},
-		{"POST", groups, partnerWrite, "group.create", h.createGroup},
-		{"GET", group, partnerRead, "", h.getGroup},
-		{"PATCH", group, partnerWrite, "group.update", h.updateGroup},
-		{"DELETE", group, partnerWrite, "group.delete", h.deleteGroup},
-		{"GET", group + "/members", partnerRead, "", h.listMembers},
-		{"POST", group + "/members", partnerWrite, "group.members_add", h.addMembers},
-		{"DELETE", group + "/members/{userId}", partnerWrite, "group.member_remove", h.removeMember},
-		{"GET", partner + "/role-mappings", partnerRead, "", h.listRoleMappings},
-		{"POST", partner + "/role-mappings", partnerWrite, "role_mapping.create", h.createRoleMapping},
-		{"GET", partner + "/role-mappings/{mappingId}", partnerRead, "", h.getRoleMapping},
-		{"DELETE", partner + "/role-mappings/{mappingId}", partnerWrite, "role_mapping.delete", h.deleteRoleMapping},
-		{"GET", adminTokens, partnerRead, "", h.listTokens(adminTokenKind)},
-		{"POST", adminTokens, partnerWrite, "admin_token.create", h.createToken(adminTokenKind)},
-		{"GET", adminToken, partnerRead, "", h.getToken(adminTokenKind)},
-		{"DELETE", adminToken, partnerWrite, "admin_token.revoke", h.revokeToken(adminTokenKind)},
-		{"GET", scimTokens, partnerRead, "", h.listTokens(scimTokenKind)},
-		{"POST", scimTokens, partnerWrite, "scim_token.create", h.createToken(scimTokenKind)},
-		{"GET", scimToken, partnerRead, "", h.getToken(scimTokenKind)},
-		{"DELETE", scimToken, partnerWrite, "scim_token.revoke", h.revokeToken(scimTokenKind)},
-		{"GET", partner + "/scim-requests", partnerRead, "", h.listSCIMRequests},
-		{"GET", partner + "/sso-presets/{preset}", partnerRead, "", h.getSSOPreset},
-		{"GET", ssoConns, partnerRead, "", h.listSSOConnections},
-		{"POST", ssoConns, partnerWrite, "sso_connection.create", h.createSSOConnection},
-		{"GET", ssoConn, partnerRead, "", h.getSSOConnection},
-		{"PATCH", ssoConn, partnerWrite, "sso_connection.update", h.updateSSOConnection},
-		{"DELETE", ssoConn, partnerWrite, "sso_connection.delete", h.deleteSSOConnection},
-		{"POST", ssoConn + "/test", partnerWrite, "sso_connection.test", h.startSSOTest},
-		{"GET", ssoConn + "/tests/{testId}", partnerRead, "", h.getSSOTest},
-		{"GET", ssoConn + "/failures", partnerRead, "", h.listSSOFailures},
-		{"GET", partner + "/policy", partnerRead, "", h.getPolicy},
-		{"PUT", partner + "/policy", partnerWrite, "policy.update", h.putPolicy},
-		{"DELETE", partner + "/policy", partnerWrite, "policy.reset", h.deletePolicy},
-		{"GET", partner + "/policy/effective", partnerRead, "", h.getEffectivePolicy},
-		{"GET", partner + "/branding", partnerRead, "", h.getBranding},
-		{"PUT", partner + "/branding", partnerWrite, "branding.update", h.putBranding},
-		{"PUT", partner + "/branding/logo", partnerWrite, "branding.logo_set", h.putLogo},
-		{"DELETE", partner + "/branding/logo", partnerWrite, "branding.logo_remove", h.deleteLogo},
-		{"GET", "/api/v1/policy-report", platform, "", h.getPolicyReport},
-		{"GET", partner + "/audit", partnerRead, "", h.queryAudit},
-		{"GET", partner + "/audit/export", partnerRead, "", h.exportAudit},
-		{"GET", partner + "/audit/verify", partnerRead, "", h.verifyAudit},
-		{"GET", "/api/v1/audit", platform, "", h.queryPlatformAudit},
+		{"GET", "/api/v1/me", self, "", inSetup, h.getMe},
+		{"GET", "/api/v1/sso-presets", self, "", inSetup, h.listSSOPresets},
+		{"GET", "/api/v1/governance", platform, "", outOfSetup, h.getGovernance},
+		{"PUT", "/api/v1/governance", platform, "governance.update", outOfSetup, h.putGovernance},
+		{"GET", partners, platform, "", outOfSetup, h.listPartners},
+		{"POST", partners, platform, "partner.create", outOfSetup, h.createPartner},
+		{"GET", partner, partnerRead, "", inSetup, h.getPartner},
+		{"PATCH", partner, platform, "partner.update", outOfSetup, h.updatePartner},
+		{"DELETE", partner, platform, "partner.delete", outOfSetup, h.deletePartner},
+		{"GET", partner + "/domains", partnerRead, "", inSetup, h.listDomains},
+		{"POST", partner + "/domains", partnerWrite, "domain.add", inSetup, h.addDomain},
+		{"DELETE", partner + "/domains/{domain}", partnerWrite, "domain.remove", outOfSetup, h.removeDomain},
+		{"GET", users, partnerRead, "", outOfSetup, h.listUsers},
+		{"POST", users, partnerWrite, "user.create", outOfSetup, h.createUser},
+		{"GET", user, partnerRead, "", outOfSetup, h.getUser},
+		{"PATCH", user, partnerWrite, "user.update", outOfSetup, h.updateUser},
+		{"DELETE", user, partnerWrite, "user.delete", outOfSetup, h.deleteUser},
+		{"POST", user + "/suspend", partnerWrite, "user.suspend", outOfSetup, h.suspendUser},
+		{"POST", user + "/resume", partnerWrite, "user.resume", outOfSetup, h.resumeUser},
+		{"PUT", user + "/password", partnerWrite, "user.password_set", outOfSetup, h.setPassword},
+		{"POST", user + "/password-reset", partnerWrite, "user.password_reset", outOfSetup, h.resetPassword},
+		{"GET", user + "/sessions", partnerRead, "", outOfSetup, h.listSessions},
+		{"DELETE", user + "/sessions", partnerWrite, "user.sign_out", outOfSetup, h.revokeSessions},
+		{"DELETE", user + "/sessions/{sessionId}", partnerWrite, "session.revoke", outOfSetup, h.revokeSession},
+		{"GET", user + "/mfa-methods", partnerRead, "", outOfSetup, h.listMFAMethods},
+		{"DELETE", user + "/mfa-methods/{methodId}", partnerWrite, "user.mfa_remove", outOfSetup, h.removeMFAMethod},
+		{"POST", partner + "/invitations", partnerWrite, "user.invite", outOfSetup, h.invite},
+		{"GET", groups, partnerRead, "", outOfSetup, h.listGroups},
+		{"POST", groups, partnerWrite, "group.create", outOfSetup, h.createGroup},
+		{"GET", group, partnerRead, "", outOfSetup, h.getGroup},
+		{"PATCH", group, partnerWrite, "group.update", outOfSetup, h.updateGroup},
+		{"DELETE", group, partnerWrite, "group.delete", outOfSetup, h.deleteGroup},
+		{"GET", group + "/members", partnerRead, "", outOfSetup, h.listMembers},
+		{"POST", group + "/members", partnerWrite, "group.members_add", outOfSetup, h.addMembers},
+		{"DELETE", group + "/members/{userId}", partnerWrite, "group.member_remove", outOfSetup, h.removeMember},
+		{"GET", partner + "/role-mappings", partnerRead, "", outOfSetup, h.listRoleMappings},
+		{"POST", partner + "/role-mappings", partnerWrite, "role_mapping.create", outOfSetup, h.createRoleMapping},
+		{"GET", partner + "/role-mappings/{mappingId}", partnerRead, "", outOfSetup, h.getRoleMapping},
+		{"DELETE", partner + "/role-mappings/{mappingId}", partnerWrite, "role_mapping.delete", outOfSetup, h.deleteRoleMapping},
+		{"GET", adminTokens, partnerRead, "", outOfSetup, h.listTokens(adminTokenKind)},
+		{"POST", adminTokens, partnerWrite, "admin_token.create", outOfSetup, h.createToken(adminTokenKind)},
+		{"GET", adminToken, partnerRead, "", outOfSetup, h.getToken(adminTokenKind)},
+		{"DELETE", adminToken, partnerWrite, "admin_token.revoke", outOfSetup, h.revokeToken(adminTokenKind)},
+		{"GET", scimTokens, partnerRead, "", inSetup, h.listTokens(scimTokenKind)},
+		{"POST", scimTokens, partnerWrite, "scim_token.create", inSetup, h.createToken(scimTokenKind)},
+		{"GET", scimToken, partnerRead, "", outOfSetup, h.getToken(scimTokenKind)},
+		{"DELETE", scimToken, partnerWrite, "scim_token.revoke", inSetup, h.revokeToken(scimTokenKind)},
+		{"GET", partner + "/scim-requests", partnerRead, "", inSetup, h.listSCIMRequests},
+		{"GET", partner + "/sso-presets/{preset}", partnerRead, "", inSetup, h.getSSOPreset},
+		{"GET", ssoConns, partnerRead, "", inSetup, h.listSSOConnections},
+		{"POST", ssoConns, partnerWrite, "sso_connection.create", inSetup, h.createSSOConnection},
+		{"GET", ssoConn, partnerRead, "", inSetup, h.getSSOConnection},
+		{"PATCH", ssoConn, partnerWrite, "sso_connection.update", inSetup, h.updateSSOConnection},
+		{"DELETE", ssoConn, partnerWrite, "sso_connection.delete", inSetup, h.deleteSSOConnection},
+		{"POST", ssoConn + "/test", partnerWrite, "sso_connection.test", inSetup, h.startSSOTest},
+		{"GET", ssoConn + "/tests/{testId}", partnerRead, "", inSetup, h.getSSOTest},
+		{"GET", ssoConn + "/failures", partnerRead, "", inSetup, h.listSSOFailures},
+		{"GET", partner + "/policy", partnerRead, "", inSetup, h.getPolicy},
+		{"PUT", partner + "/policy", partnerWrite, "policy.update", outOfSetup, h.putPolicy},
+		{"DELETE", partner + "/policy", partnerWrite, "policy.reset", outOfSetup, h.deletePolicy},
+		{"GET", partner + "/policy/effective", partnerRead, "", inSetup, h.getEffectivePolicy},
+		{"GET", partner + "/branding", partnerRead, "", inSetup, h.getBranding},
+		{"PUT", partner + "/branding", partnerWrite, "branding.update", inSetup, h.putBranding},
+		{"PUT", partner + "/branding/logo", partnerWrite, "branding.logo_set", inSetup, h.putLogo},
+		{"DELETE", partner + "/branding/logo", partnerWrite, "branding.logo_remove", inSetup, h.deleteLogo},
+		{"GET", "/api/v1/policy-report", platform, "", outOfSetup, h.getPolicyReport},
+		{"GET", partner + "/audit", partnerRead, "", outOfSetup, h.queryAudit},
+		{"GET", partner + "/audit/export", partnerRead, "", outOfSetup, h.exportAudit},
+		{"GET", partner + "/audit/verify", partnerRead, "", outOfSetup, h.verifyAudit},
+		{"GET", "/api/v1/audit", platform, "", outOfSetup, h.queryPlatformAudit},
+		{"GET", setupLinks, platform, "", outOfSetup, h.listSetupLinks},
+		{"POST", setupLinks, platform, "setup_link.create", outOfSetup, h.createSetupLink},
+		{"DELETE", setupLinks + "/{linkId}", platform, "setup_link.revoke", outOfSetup, h.revokeSetupLink},
+		{"POST", "/api/v1/setup-links/redeem", setupLink, "setup_link.redeem", outOfSetup, h.redeemSetupLink},
+		{"POST", partner + "/setup/complete", setupSession, "setup_link.complete", inSetup, h.completeSetup},
 	}
 	allow := map[string][]string{}
 	var patterns []string

@@ -21,6 +21,12 @@ type world struct {
 	revoked, globexToken, acmeSCIM string
 	plainCookie, adminCookie       string
 	mfaMethod                      string
+	// Setup links: acme's unredeemed one (setupLinkID), the sessions
+	// acme's and globex's became, one past its expiry, and a session
+	// revoked after it was redeemed.
+	setupLinkID, setupLink     string
+	acmeSetup, globexSetup     string
+	expiredSetup, revokedSetup string
 }
 
 func (e *env) mustJSON(method, path, body string, want int, v any) {
@@ -42,6 +48,23 @@ func (e *env) newSCIMToken(partnerID, body string) (id, secret string) {
 	var tok struct{ ID, Token string }
 	e.mustJSON("POST", "/api/v1/partners/"+partnerID+"/scim-tokens", body, http.StatusCreated, &tok)
 	return tok.ID, tok.Token
+}
+
+func (e *env) newSetupLink(partnerID, body string) (id, secret string) {
+	e.t.Helper()
+	var link struct{ ID, Token string }
+	e.mustJSON("POST", "/api/v1/partners/"+partnerID+"/setup-links", body, http.StatusCreated, &link)
+	return link.ID, link.Token
+}
+
+// redeem turns a setup link into a setup session and returns its token.
+func (e *env) redeem(link string) string {
+	e.t.Helper()
+	rec := e.do(request{method: "POST", path: "/api/v1/setup-links/redeem", auth: bearer(link)})
+	if rec.Code != http.StatusOK {
+		e.t.Fatalf("redeem setup link: %d %s", rec.Code, rec.Body)
+	}
+	return decodeAs[struct{ Token string }](e.t, rec.Body.Bytes()).Token
 }
 
 // signIn starts a real session for the user and returns its cookie value.
@@ -75,7 +98,16 @@ func (e *env) buildWorld() world {
 	w.mapping = m.ID
 	// Expired: valid for an hour, then the clock moves past it.
 	_, w.expired = e.newToken("acme", `{"name": "short", "expires_at": "`+e.clock.Now().Add(time.Hour).Format(time.RFC3339)+`"}`)
+	_, w.expiredSetup = e.newSetupLink("acme", `{"name": "short", "expires_in": "1h"}`)
 	e.clock.Advance(2 * time.Hour)
+	w.setupLinkID, w.setupLink = e.newSetupLink("acme", `{"name": "acme IT"}`)
+	_, link := e.newSetupLink("acme", `{"name": "acme IT, redeemed"}`)
+	w.acmeSetup = e.redeem(link)
+	_, link = e.newSetupLink("globex", `{"name": "globex IT"}`)
+	w.globexSetup = e.redeem(link)
+	revokedLinkID, link := e.newSetupLink("acme", `{"name": "acme IT, revoked"}`)
+	w.revokedSetup = e.redeem(link)
+	e.mustCall("DELETE", "/api/v1/partners/acme/setup-links/"+revokedLinkID, "", http.StatusNoContent)
 	w.token, w.acmeToken = e.newToken("acme", `{"name": "automation"}`)
 	_, w.readOnly = e.newToken("acme", `{"name": "reporting", "read_only": true}`)
 	var revokedID string
@@ -136,6 +168,7 @@ func (w world) fill(pattern string) string {
 		"{connectionId}", w.connection,
 		"{testId}", w.test,
 		"{methodId}", w.mfaMethod,
+		"{linkId}", w.setupLinkID,
 	).Replace(pattern)
 }
 
@@ -263,7 +296,9 @@ func TestTenantIsolationWalk(t *testing.T) {
 			for _, c := range creds {
 				var want expect
 				switch rt.reach {
-				case platform:
+				case platform, setupLink, setupSession:
+					// The setup routes are for setup links alone: every
+					// other credential is refused as on a platform route.
 					want = c.platform
 				case partnerRead:
 					want = c.read
@@ -279,6 +314,55 @@ func TestTenantIsolationWalk(t *testing.T) {
 					continue
 				}
 				got := call(rt, c.auth, c.cookie)
+				checked++
+				if got.status != want.status || got.code != want.code {
+					t.Errorf("%s %s with %s: %d %s, want %d %s", rt.method, rt.pattern, c.name, got.status, got.code, want.status, want.code)
+				}
+			}
+		}
+		// A setup link reaches only the redeem; the session it becomes only
+		// the routes marked inSetup, of its own partner, where another
+		// partner's objects answer 404 as for anyone.
+		setupCreds := []struct {
+			name, token string
+			want        func(route) expect
+		}{
+			{"acme's setup link", w.setupLink, func(rt route) expect {
+				if rt.reach == setupLink {
+					return expect{} // it would redeem
+				}
+				return expect{403, "setup_scope"}
+			}},
+			{"acme's setup session", w.acmeSetup, func(rt route) expect {
+				switch {
+				case rt.reach == setupLink:
+					return expect{410, "setup_link_used"}
+				case rt.setup == inSetup:
+					return expect{} // its own setup
+				}
+				return expect{403, "setup_scope"}
+			}},
+			{"globex's setup session", w.globexSetup, func(rt route) expect {
+				switch {
+				case rt.reach == setupLink:
+					return expect{410, "setup_link_used"}
+				case rt.setup == inSetup && rt.reach == self:
+					return expect{}
+				case rt.setup == inSetup:
+					return expect{404, "not_found"}
+				}
+				return expect{403, "setup_scope"}
+			}},
+			{"expired setup link", w.expiredSetup, func(route) expect { return expect{401, "token_expired"} }},
+			{"revoked setup session", w.revokedSetup, func(route) expect { return expect{401, "unauthorized"} }},
+		}
+		for _, rt := range e.h.table {
+			for _, c := range setupCreds {
+				want := c.want(rt)
+				if want.status == 0 {
+					continue
+				}
+				got := call(rt, bearer(c.token), "")
 				checked++
 				if got.status != want.status || got.code != want.code {
 					t.Errorf("%s %s with %s: %d %s, want %d %s", rt.method, rt.pattern, c.name, got.status, got.code, want.status, want.code)
@@ -315,7 +399,8 @@ func TestTenantIsolationWalk(t *testing.T) {
 		if checked < 4*len(e.h.table) {
 			t.Errorf("only %d refusals checked over %d routes", checked, len(e.h.table))
 		}
-		e.noLeak(w.acmeToken, w.readOnly, w.expired, w.revoked, w.globexToken, w.acmeSCIM, w.plainCookie, w.adminCookie)
+		e.noLeak(w.acmeToken, w.readOnly, w.expired, w.revoked, w.globexToken, w.acmeSCIM, w.plainCookie, w.adminCookie,
+			w.setupLink, w.acmeSetup, w.globexSetup, w.expiredSetup, w.revokedSetup)
 	})
 }
 

@@ -25,6 +25,9 @@ const (
 	AdminPrefix = "pgat."
 	// SCIMPrefix starts a SCIM token, which opens the SCIM endpoint.
 	SCIMPrefix = "pgsc."
+	// SetupPrefix starts a setup link, which lets a partner's IT admin set
+	// up SSO and SCIM once, without an account.
+	SetupPrefix = "pgsl."
 )
 
 // IDPrefix starts every token id; Parse refuses an id without it.

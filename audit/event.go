@@ -58,6 +58,9 @@ const (
 	ActorAdminToken ActorType = "admin_token"
 	// ActorSCIMToken is a SCIM token; ID is its id, Name its name.
 	ActorSCIMToken ActorType = "scim_token"
+	// ActorSetupLink is a partner's setup link or the setup session it
+	// became; ID is its token id, Name its name.
+	ActorSetupLink ActorType = "setup_link"
 	// ActorUser is an end user or a partner admin signed in through the
 	// portal; ID is the user id, Name the email. A failed sign-in of an
 	// unknown email has no ID, only the Name tried.
@@ -148,7 +151,7 @@ func (e Event) check() error {
 		problems = append(problems, fmt.Sprintf("action %q is not lowercase words joined by dots", e.Action))
 	}
 	switch e.Actor.Type {
-	case ActorOperator, ActorAdminToken, ActorSCIMToken, ActorUser, ActorSystem:
+	case ActorOperator, ActorAdminToken, ActorSCIMToken, ActorSetupLink, ActorUser, ActorSystem:
 	default:
 		problems = append(problems, fmt.Sprintf("unknown actor type %q", e.Actor.Type))
 	}

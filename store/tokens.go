@@ -13,6 +13,9 @@ const (
 	AdminToken TokenKind = "admin"
 	// SCIMToken opens the SCIM endpoint for one partner.
 	SCIMToken TokenKind = "scim"
+	// SetupToken is a one-time setup link of one partner and, once
+	// redeemed, the short setup session it became.
+	SetupToken TokenKind = "setup"
 )
 
 // Token is a partner-scoped API credential. The secret itself is never
@@ -29,7 +32,10 @@ type Token struct {
 	// OwnerID is the user whose admin rights the token carries, "" for a
 	// token an operator made: a token stops working when its owner is no
 	// longer an active partner admin.
-	OwnerID   string    `json:"owner_id,omitempty"`
+	OwnerID string `json:"owner_id,omitempty"`
+	// Redeemed marks a setup token whose link was used: its secret was
+	// replaced by the setup session's, so the link itself no longer works.
+	Redeemed  bool      `json:"redeemed,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	// ExpiresAt is the zero time for a token that never expires. Expired
 	// tokens stay readable, so a listing can show them; callers check it.

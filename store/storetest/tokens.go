@@ -77,9 +77,13 @@ func testTokenCreateGet(t *testing.T, s store.Store) {
 	forever := newToken("acme", "t2", store.SCIMToken)
 	forever.ExpiresAt = time.Time{}
 	createToken(t, s, forever)
+	setup := newToken("acme", "t3", store.SetupToken)
+	setup.Redeemed = true
+	createToken(t, s, setup)
 
 	checkTokenStored(t, s, admin)
 	checkTokenStored(t, s, forever)
+	checkTokenStored(t, s, setup)
 	got, err := s.GetToken(t.Context(), "acme", "t2")
 	if err == nil && !got.ExpiresAt.IsZero() {
 		t.Errorf("token that never expires read back expiring at %v", got.ExpiresAt)

@@ -1,0 +1,372 @@
+package admin
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"time"
+	"unicode/utf8"
+
+	"github.com/partnergate/partnergate/apitoken"
+	"github.com/partnergate/partnergate/store"
+)
+
+// A setup link hands one partner's SSO and SCIM setup to the partner's IT
+// admin, who has no account yet. The operator sends the link; the portal
+// redeems it once for a short setup session, which reaches only the setup
+// routes (see permitSetup) and ends when the IT admin completes the setup
+// and becomes the partner's first admin.
+//
+// The link and the session are one token record: redeeming replaces its
+// secret, so whoever copied the link from a mailbox or a chat afterwards
+// holds nothing. A ticket marks the link unused; taking it is what makes
+// a redeem happen once, however many run at the same time.
+
+// Limits of setup links.
+const (
+	defaultSetupLinkTTL = 72 * time.Hour
+	minSetupLinkTTL     = 10 * time.Minute
+	maxSetupLinkTTL     = 168 * time.Hour
+	// setupSessionTTL bounds a redeemed setup: an afternoon's work, not a
+	// standing credential.
+	setupSessionTTL = 8 * time.Hour
+	// maxSetupLinks bounds a partner's live links, so a script gone wrong
+	// cannot mint credentials without end.
+	maxSetupLinks       = 20
+	maxSetupLinkNameLen = 100
+)
+
+// setupAdminsGroup is the group a completed setup makes its IT admin a
+// member of, mapped to PartnerAdminRole: the partner's admins then show
+// in its groups like any other, for its admins to manage.
+const setupAdminsGroup = "Partner admins"
+
+var (
+	setupLinkFields = fieldSet{
+		writable: []string{"name", "expires_in"},
+		readOnly: []string{"id", "created_at", "expires_at", "redeemed", "token"},
+	}
+	setupCompleteFields = fieldSet{writable: []string{"email", "name"}}
+
+	errSetupLinkNotFound = &apiError{status: http.StatusNotFound, code: "not_found", message: "setup link not found"}
+	// errSetupLinkUsed also answers a redeem that lost a race with a
+	// revocation: either way the link is spent.
+	errSetupLinkUsed = &apiError{status: http.StatusGone, code: "setup_link_used", message: "this setup link was already used or revoked; ask for a new one"}
+)
+
+// setupLinkJSON is a setup link on the wire; Token is set only in the
+// answer to its creation.
+type setupLinkJSON struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	CreatedAt time.Time `json:"created_at"`
+	ExpiresAt time.Time `json:"expires_at"`
+	Redeemed  bool      `json:"redeemed"`
+	Token     string    `json:"token,omitempty"`
+}
+
+func toSetupLinkJSON(t store.Token) setupLinkJSON {
+	return setupLinkJSON{ID: t.ID, Name: t.Name, CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt, Redeemed: t.Redeemed}
+}
+
+// setupTicket names the ticket that marks a link unused. Token ids are no
+// secret, so the id may name a key.
+func setupTicket(tokenID string) string { return "setup-link:" + tokenID }
+
+func (h *Handler) listSetupLinks(w http.ResponseWriter, r *http.Request) error {
+	p, err := h.partner(r)
+	if err != nil {
+		return err
+	}
+	links, err := h.store.ListTokens(r.Context(), p.ID, store.SetupToken)
+	if err != nil {
+		return fmt.Errorf("list setup links: %w", err)
+	}
+	out := listJSON[setupLinkJSON]{Data: make([]setupLinkJSON, 0, len(links))}
+	for _, t := range links {
+		out.Data = append(out.Data, toSetupLinkJSON(t))
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+func (h *Handler) createSetupLink(w http.ResponseWriter, r *http.Request) error {
+	p, err := h.partner(r)
+	if err != nil {
+		return err
+	}
+	m, err := readObject(w, r, setupLinkFields)
+	if err != nil {
+		return err
+	}
+	name, err := member[string](m, "name")
+	if err != nil {
+		return err
+	}
+	expiresIn, err := member[string](m, "expires_in")
+	if err != nil {
+		return err
+	}
+	var ps problems
+	if utf8.RuneCountInString(name.val) > maxSetupLinkNameLen {
+		ps.add("name", fmt.Sprintf("name must be at most %d characters", maxSetupLinkNameLen))
+	} else {
+		ps.add("name", checkName("name", name.val, false))
+	}
+	ttl := defaultSetupLinkTTL
+	if v, ok := expiresIn.value(); ok {
+		d, err := time.ParseDuration(v)
+		switch {
+		case err != nil:
+			ps.add("expires_in", "expires_in must be a duration such as 72h")
+		case d < minSetupLinkTTL || d > maxSetupLinkTTL:
+			ps.add("expires_in", fmt.Sprintf("expires_in must be between %v and %v", minSetupLinkTTL, maxSetupLinkTTL))
+		}
+		ttl = d
+	}
+	if err := ps.err(); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	existing, err := h.store.ListTokens(ctx, p.ID, store.SetupToken)
+	if err != nil {
+		return fmt.Errorf("list setup links: %w", err)
+	}
+	now := h.timestamp()
+	live := 0
+	for _, t := range existing {
+		if now.Before(t.ExpiresAt) {
+			live++
+		}
+	}
+	if live >= maxSetupLinks {
+		return conflict("", fmt.Sprintf("this partner already has %d live setup links; revoke one first", maxSetupLinks), nil)
+	}
+	c := callerOf(r)
+	t := store.Token{
+		ID:        store.NewID(apitoken.IDPrefix),
+		PartnerID: p.ID,
+		Kind:      store.SetupToken,
+		Name:      name.val,
+		CreatedBy: string(c.actor.Type) + ":" + c.actor.ID,
+		CreatedAt: now,
+		ExpiresAt: now.Add(ttl),
+	}
+	secret, hash := apitoken.New(apitoken.SetupPrefix, p.ID, t.ID)
+	t.SecretHash = hash
+	noteTarget(r, "setup_link", t.ID, change{Field: "name", To: t.Name}, change{Field: "expires_at", To: t.ExpiresAt.Format(time.RFC3339Nano)})
+	// The ticket before the token: a link without its ticket would work,
+	// yet could never be redeemed, while a ticket without a link is
+	// harmless and expires with it.
+	if err := h.store.PutTicket(ctx, p.ID, setupTicket(t.ID), nil, ttl); err != nil {
+		return fmt.Errorf("mark setup link %s unused: %w", t.ID, err)
+	}
+	if err := h.store.CreateToken(ctx, t); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return errPartnerNotFound
+		}
+		return fmt.Errorf("create setup link: %w", err)
+	}
+	out := toSetupLinkJSON(t)
+	out.Token = secret
+	return writeJSON(w, http.StatusCreated, out)
+}
+
+// revokeSetupLink deletes a link, or ends the setup session it became:
+// every request loads the token, so the next one is refused.
+func (h *Handler) revokeSetupLink(w http.ResponseWriter, r *http.Request) error {
+	p, err := h.partner(r)
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	id := r.PathValue("linkId")
+	t, err := h.store.GetToken(ctx, p.ID, id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return errSetupLinkNotFound
+	case err != nil:
+		return fmt.Errorf("get setup link: %w", err)
+	case t.Kind != store.SetupToken:
+		// Ids of every kind share the partner's keyspace.
+		return errSetupLinkNotFound
+	}
+	noteTarget(r, "setup_link", t.ID)
+	// The ticket first, so a redeem racing this revocation finds the link
+	// used rather than turning it into a session afterwards.
+	if _, err := h.store.TakeTicket(ctx, p.ID, setupTicket(t.ID)); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("use up setup link %s: %w", t.ID, err)
+	}
+	if err := h.store.DeleteToken(ctx, p.ID, t.ID); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return errSetupLinkNotFound
+		}
+		return fmt.Errorf("delete setup link %s: %w", t.ID, err)
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// setupSessionJSON answers a redeem: the session's credential replaces
+// the link's.
+type setupSessionJSON struct {
+	PartnerID string    `json:"partner_id"`
+	Token     string    `json:"token"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// redeemSetupLink uses the caller's link up and answers the setup
+// session's credential in its place. Only permitSetup lets a caller here:
+// a setup link not redeemed yet.
+func (h *Handler) redeemSetupLink(w http.ResponseWriter, r *http.Request) error {
+	c := callerOf(r)
+	// The path names no partner; the event belongs to the link's.
+	noteStream(r, c.partnerID)
+	noteTarget(r, "setup_link", c.actor.ID)
+	ctx := r.Context()
+	if _, err := h.store.TakeTicket(ctx, c.partnerID, setupTicket(c.actor.ID)); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return errSetupLinkUsed
+		}
+		return fmt.Errorf("use up setup link %s: %w", c.actor.ID, err)
+	}
+	t, err := h.store.GetToken(ctx, c.partnerID, c.actor.ID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return errSetupLinkUsed
+	case err != nil:
+		return fmt.Errorf("get setup link %s: %w", c.actor.ID, err)
+	}
+	secret, hash := apitoken.New(apitoken.SetupPrefix, t.PartnerID, t.ID)
+	t.SecretHash, t.Redeemed = hash, true
+	if end := h.timestamp().Add(setupSessionTTL); end.Before(t.ExpiresAt) {
+		t.ExpiresAt = end
+	}
+	// The store has no update of a token, so the record is replaced under
+	// the same id, for a revocation to find the session by the link's id.
+	// A revocation landing between the delete and the create finds
+	// nothing and answers 404; repeating it ends the session.
+	if err := h.store.DeleteToken(ctx, t.PartnerID, t.ID); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return errSetupLinkUsed
+		}
+		return fmt.Errorf("replace setup link %s: %w", t.ID, err)
+	}
+	if err := h.store.CreateToken(ctx, t); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return errSetupLinkUsed
+		}
+		return fmt.Errorf("replace setup link %s: %w", t.ID, err)
+	}
+	return writeJSON(w, http.StatusOK, setupSessionJSON{PartnerID: t.PartnerID, Token: secret, ExpiresAt: t.ExpiresAt})
+}
+
+// completeSetup makes the IT admin the partner's admin and ends the setup
+// session. Each step finds what an earlier attempt made, so a request that
+// failed halfway can be repeated.
+func (h *Handler) completeSetup(w http.ResponseWriter, r *http.Request) error {
+	p, err := h.partner(r)
+	if err != nil {
+		return err
+	}
+	m, err := readObject(w, r, setupCompleteFields)
+	if err != nil {
+		return err
+	}
+	in, err := decodeUser(m)
+	if err != nil {
+		return err
+	}
+	if err := in.validate(true); err != nil {
+		return err
+	}
+	u, err := h.setupUser(r, p.ID, in)
+	if err != nil {
+		return err
+	}
+	noteTarget(r, "user", u.ID, change{Field: "email", To: u.Email}, change{Field: "role", To: PartnerAdminRole})
+	g, err := h.adminsGroup(r, p.ID)
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	if err := h.store.AddGroupMembers(ctx, p.ID, g.ID, []string{u.ID}); err != nil {
+		return fmt.Errorf("add user %s to group %s: %w", u.ID, g.ID, err)
+	}
+	h.announceMembers(r, p.ID, []string{u.ID})
+	// The partner has an admin now; the setup session must not outlive
+	// the setup.
+	c := callerOf(r)
+	if err := h.store.DeleteToken(ctx, p.ID, c.actor.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("end setup session %s: %w", c.actor.ID, err)
+	}
+	u, err = h.store.GetUser(ctx, p.ID, u.ID)
+	if err != nil {
+		return userWriteError(err)
+	}
+	return writeJSON(w, http.StatusOK, struct {
+		User userJSON `json:"user"`
+	}{toUserJSON(u)})
+}
+
+// setupUser finds the partner's user with the email, or creates them
+// active and without a password: they sign in through the SSO just set
+// up, or ask for a password reset.
+func (h *Handler) setupUser(r *http.Request, partnerID string, in userInput) (store.User, error) {
+	ctx := r.Context()
+	now := h.timestamp()
+	u := store.User{ID: store.NewID("u_"), PartnerID: partnerID, Email: in.email.val, Name: in.name.val, Active: true, CreatedAt: now, UpdatedAt: now}
+	err := h.store.CreateUser(ctx, u)
+	if err == nil {
+		return u, nil
+	}
+	// The id has 100 random bits, so a taken one means a taken email.
+	if !errors.Is(err, store.ErrAlreadyExists) {
+		return store.User{}, userWriteError(err)
+	}
+	existing, err := h.store.GetUserByEmail(ctx, partnerID, u.Email)
+	if err != nil {
+		return store.User{}, userWriteError(err)
+	}
+	if !existing.Active {
+		// Someone suspended them on purpose; a setup link is no way round
+		// that.
+		return store.User{}, conflict("email", "this user is suspended; an operator must resume them first", nil)
+	}
+	return existing, nil
+}
+
+// adminsGroup finds or makes setupAdminsGroup and its mapping to
+// PartnerAdminRole. A partner that has the group keeps it as it is.
+func (h *Handler) adminsGroup(r *http.Request, partnerID string) (store.Group, error) {
+	ctx := r.Context()
+	g, err := h.store.GetGroupByName(ctx, partnerID, setupAdminsGroup)
+	if errors.Is(err, store.ErrNotFound) {
+		now := h.timestamp()
+		g = store.Group{ID: store.NewID("g_"), PartnerID: partnerID, Name: setupAdminsGroup, CreatedAt: now, UpdatedAt: now}
+		err = h.store.CreateGroup(ctx, g)
+		if errors.Is(err, store.ErrAlreadyExists) {
+			// A concurrent completion made it first.
+			g, err = h.store.GetGroupByName(ctx, partnerID, setupAdminsGroup)
+		}
+	}
+	if err != nil {
+		return store.Group{}, fmt.Errorf("find or create group %q: %w", setupAdminsGroup, err)
+	}
+	mappings, err := h.store.ListRoleMappings(ctx, partnerID)
+	if err != nil {
+		return store.Group{}, fmt.Errorf("list role mappings: %w", err)
+	}
+	if slices.ContainsFunc(mappings, func(m store.RoleMapping) bool { return m.GroupID == g.ID && m.Role == PartnerAdminRole }) {
+		return g, nil
+	}
+	if len(mappings) >= maxRoleMappings {
+		return store.Group{}, conflict("", fmt.Sprintf("this partner has the maximum of %d role mappings; an operator must remove one first", maxRoleMappings), nil)
+	}
+	rm := store.RoleMapping{ID: store.NewID("rm_"), PartnerID: partnerID, GroupID: g.ID, Role: PartnerAdminRole, CreatedAt: h.timestamp()}
+	if err := h.store.CreateRoleMapping(ctx, rm); err != nil && !errors.Is(err, store.ErrAlreadyExists) {
+		return store.Group{}, fmt.Errorf("map group %s to role %s: %w", g.ID, PartnerAdminRole, err)
+	}
+	h.publish(r, store.Event{Kind: store.AccessChanged, PartnerID: partnerID})
+	return g, nil
+}
