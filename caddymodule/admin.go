@@ -2,21 +2,26 @@ package caddymodule
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/partnergate/partnergate/admin"
 	"github.com/partnergate/partnergate/gateway"
+	"github.com/partnergate/partnergate/portal"
 )
 
 func init() {
 	caddy.RegisterModule(PartnerAdmin{})
 }
 
-// PartnerAdmin serves the admin API under /api/v1/ on the sidecar site.
+// PartnerAdmin serves the admin API under /api/v1/ and the admin portal
+// everywhere else: on the sidecar site for operators and setup links, and
+// under a path of each partner's site for its partner admins.
 type PartnerAdmin struct {
-	api *admin.Handler
+	api    *admin.Handler
+	portal *portal.Handler
 }
 
 // CaddyModule returns the Caddy module information.
@@ -51,11 +56,36 @@ func (h *PartnerAdmin) Provision(ctx caddy.Context) error {
 		Policies:     app.policies,
 		Logger:       ctx.Logger(),
 	})
+	if err != nil {
+		return err
+	}
+	cfg := portal.Config{
+		API:       h.api,
+		SecretKey: app.portalKey,
+		PartnerOf: func(r *http.Request) (string, bool) {
+			p, ok := app.directory.Resolve(r.Host)
+			if !ok {
+				return "", false
+			}
+			return p.ID, true
+		},
+		SiteURL:         app.siteURL,
+		InsecureCookies: app.LinkScheme == "http",
+		Logger:          ctx.Logger(),
+	}
+	if app.AdminURL != "" {
+		cfg.SCIMBaseURL = app.scimBaseURL
+	}
+	h.portal, err = portal.New(cfg)
 	return err
 }
 
 func (h *PartnerAdmin) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
-	h.api.ServeHTTP(w, r)
+	if strings.HasPrefix(r.URL.Path, "/api/") {
+		h.api.ServeHTTP(w, r)
+		return nil
+	}
+	h.portal.ServeHTTP(w, r)
 	return nil
 }
 

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -76,6 +78,10 @@ type App struct {
 	// LinkPort is the port of partner sites in links and in the SSO URLs
 	// the admin API shows, when it is not the scheme's default.
 	LinkPort string `json:"link_port,omitempty"`
+	// AdminURL is the origin of the admin site, e.g.
+	// "https://admin.example.com": the portal shows partner admins their
+	// SCIM base URL under it. Empty, the portal names the host it is on.
+	AdminURL string `json:"admin_url,omitempty"`
 	// AllowPrivateIdPs lets SSO reach identity providers on loopback,
 	// private and link-local addresses, which are refused by default
 	// because partner admins choose the URLs the gateway fetches. Only
@@ -96,6 +102,7 @@ type App struct {
 	templates *templates.Set
 	csrfKey   []byte
 	adminKey  []byte
+	portalKey []byte
 	// secretsKey encrypts SSO connection secrets at rest; secrets opens
 	// them for sign-ins.
 	secretsKey []byte
@@ -269,6 +276,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if a.adminKey, err = keys.Derive(secret, keys.AdminCSRF); err != nil {
 		return fmt.Errorf("secret_key: %w", err)
 	}
+	if a.portalKey, err = keys.Derive(secret, keys.Portal); err != nil {
+		return fmt.Errorf("secret_key: %w", err)
+	}
 	if a.secretsKey, err = keys.Derive(secret, keys.ConnectionSecrets); err != nil {
 		return fmt.Errorf("secret_key: %w", err)
 	}
@@ -404,6 +414,9 @@ func (a *App) Validate() error {
 	}
 	if p, err := strconv.Atoi(a.LinkPort); a.LinkPort != "" && (err != nil || p < 1 || p > 65535) {
 		errs = append(errs, fmt.Errorf("link_port: %q is not a port number", a.LinkPort))
+	}
+	if u, err := url.Parse(a.AdminURL); a.AdminURL != "" && (err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil) {
+		errs = append(errs, fmt.Errorf("admin_url: %q is not an http(s) origin like https://admin.example.com", a.AdminURL))
 	}
 	if a.LinkScheme != "" && a.LinkScheme != "https" && a.LinkScheme != "http" {
 		errs = append(errs, fmt.Errorf("link_scheme: %q is neither https nor http", a.LinkScheme))
@@ -581,3 +594,20 @@ var (
 	_ caddy.Validator    = (*App)(nil)
 	_ caddy.CleanerUpper = (*App)(nil)
 )
+
+// siteURL is the origin of a partner's site on host as links name it.
+func (a *App) siteURL(host string) string {
+	scheme := a.LinkScheme
+	if scheme == "" {
+		scheme = "https"
+	}
+	if a.LinkPort != "" {
+		host = net.JoinHostPort(host, a.LinkPort)
+	}
+	return scheme + "://" + host
+}
+
+// scimBaseURL is a partner's SCIM endpoint on the admin_url site.
+func (a *App) scimBaseURL(partnerID string) string {
+	return strings.TrimSuffix(a.AdminURL, "/") + "/scim/v2/" + partnerID + "/"
+}

@@ -46,6 +46,22 @@ func TestValidateLinkPort(t *testing.T) {
 	}
 }
 
+// TestValidateAdminURL: admin_url must be a bare http(s) origin, since
+// partner admins paste the SCIM URL built on it into their IdP.
+func TestValidateAdminURL(t *testing.T) {
+	t.Parallel()
+	for u, ok := range map[string]bool{"": true, "https://admin.example.com": true, "http://admin.localhost:8080/": true, "admin.example.com": false, "ftp://admin.example.com": false, "https://admin.example.com/x": false, "https://u:p@admin.example.com": false, "https://admin.example.com?a=1": false} {
+		a := App{BaseDomain: "apps.example", AdminURL: u}
+		err := a.Validate()
+		if got := err == nil || !strings.Contains(err.Error(), "admin_url"); got != ok {
+			t.Errorf("admin_url %q: Validate() = %v", u, err)
+		}
+	}
+	if got := (&App{AdminURL: "https://admin.example.com/"}).scimBaseURL("acme"); got != "https://admin.example.com/scim/v2/acme/" {
+		t.Errorf("scimBaseURL = %q", got)
+	}
+}
+
 // TestIdPCallsRefuseLocalAddresses: unless allow_private_idps is set, the
 // client that reaches partners' IdPs cannot reach this machine, where
 // Caddy's admin API listens.

@@ -166,6 +166,10 @@ func parseGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
 			if !d.AllArgs(&app.LinkPort) {
 				return nil, d.ArgErr()
 			}
+		case "admin_url":
+			if !d.AllArgs(&app.AdminURL) {
+				return nil, d.ArgErr()
+			}
 		case "allow_private_idps":
 			if d.NextArg() {
 				return nil, d.ArgErr()

@@ -23,6 +23,9 @@ const (
 	// ConnectionSecrets encrypts the client secrets of SSO connections
 	// at rest (package secretbox).
 	ConnectionSecrets = "partnergate sso connection secrets v1"
+	// Portal seals the admin portal's own sessions (operators, setup
+	// links) and derives their CSRF tokens.
+	Portal = "partnergate admin portal v1"
 )
 
 // Derive returns a 32-byte key for purpose, derived from secret with HKDF-SHA256.
