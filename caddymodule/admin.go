@@ -85,6 +85,13 @@ func (h *PartnerAdmin) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddy
 		h.api.ServeHTTP(w, r)
 		return nil
 	}
+	// The portal finds where it is mounted by comparing the path the
+	// client asked for with the one it sees; Caddy's handle_path rewrites
+	// both, so it gets the client's own.
+	if orig, ok := r.Context().Value(caddyhttp.OriginalRequestCtxKey).(http.Request); ok {
+		r = r.Clone(r.Context())
+		r.RequestURI = orig.RequestURI
+	}
 	h.portal.ServeHTTP(w, r)
 	return nil
 }

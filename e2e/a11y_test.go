@@ -167,6 +167,11 @@ func screenshots(t *testing.T, ctx context.Context, dir, page string) {
 	t.Helper()
 	for _, v := range screenSets {
 		browse(t, ctx, emulate(v), settle)
+		// Content wider than the screen means sideways scrolling, which
+		// nobody on a phone should need.
+		if overflow := query(t, ctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth - window.innerWidth`)); overflow > 0 {
+			t.Errorf("%s at %s: the page is %dpx wider than the screen", page, v.name, overflow)
+		}
 		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 		if err != nil {
 			t.Fatalf("%s: screenshot at %s: %v", page, v.name, err)
@@ -190,7 +195,7 @@ const keyboardProbe = `(() => {
 		focused: describe(el),
 		target: describe(target),
 		onTarget: !!target && el === target,
-		fill: !!form && form.contains(el) && el.tagName === "INPUT" && el.required && !el.readOnly && el.value === "" ? (el.type === "email" ? "someone@example.com" : el.inputMode === "numeric" ? "123456" : "keyboard only 1") : "",
+		fill: !!form && form.contains(el) && el.tagName === "INPUT" && el.required && !el.readOnly && el.value === "" ? (el.type === "email" ? "someone@example.com" : el.type === "url" ? "https://idp.example.com/" : el.inputMode === "numeric" ? "123456" : "keyboard only 1") : "",
 	};
 })()`
 
