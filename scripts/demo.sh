@@ -38,11 +38,26 @@ seed() { # partner name email user-name password
 seed acme "Acme Corp" alice@acme.example "Alice Anders" "acme-demo-password"
 seed globex "Globex Corporation" hank@globex.example "Hank Scorpio" "globex-demo-password"
 
+# Alice administers Acme in the portal: a group mapped to partner_admin.
+body() { # method path [json]: the answer's body
+	curl -sS -X "$1" "http://127.0.0.1:8080$2" \
+		-H 'Host: admin.localhost:8080' -H "Authorization: Bearer $PARTNERGATE_OPERATOR_KEY" \
+		-H 'Content-Type: application/json' ${3:+--data "$3"}
+}
+first_id() { sed -n 's/^[^[]*\[{"id":"\([^"]*\)".*/\1/p'; }
+alice=$(body GET '/api/v1/partners/acme/users?email=alice@acme.example' | first_id)
+if [ -n "$alice" ] && [ -z "$(body GET /api/v1/partners/acme/role-mappings | first_id)" ]; then
+	group=$(body POST /api/v1/partners/acme/groups "{\"name\":\"Acme admins\",\"members\":[\"$alice\"]}" | sed -n 's/^{"id":"\([^"]*\)".*/\1/p')
+	admin POST /api/v1/partners/acme/role-mappings "{\"group\":\"$group\",\"role\":\"partner_admin\"}" >/dev/null
+fi
+
 cat <<MSG
 
 partnergate demo is running.
   Acme:    http://acme.apps.localhost:8080    alice@acme.example / acme-demo-password
   Globex:  http://globex.apps.localhost:8080  hank@globex.example / globex-demo-password
+  Acme's admin portal:  http://acme.apps.localhost:8080/.partnergate/admin/  (as alice)
+  Operator portal:      http://admin.localhost:8080/  (operator key $PARTNERGATE_OPERATOR_KEY)
   Admin API: http://admin.localhost:8080/api/v1/partners  (Bearer $PARTNERGATE_OPERATOR_KEY)
 Press Ctrl-C to stop.
 MSG
