@@ -48,7 +48,11 @@ type Partner struct {
 	Hostnames []string `json:"hostnames"`
 	// Domains are the partner's email domains, lowercase, for routing a
 	// typed email to the partner's SSO connection.
-	Domains   []string  `json:"domains,omitempty"`
+	Domains []string `json:"domains,omitempty"`
+	// Suspended shuts the partner out while keeping its data: its
+	// hostnames serve nothing but a notice, and its admins, setup links
+	// and SCIM clients are refused.
+	Suspended bool      `json:"suspended,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 }
