@@ -124,13 +124,84 @@ func decodeAnswer(rec *recorder, method, path string, out any) error {
 	return nil
 }
 
-// raw sends a request and hands back the answer as it is, for bodies the
-// portal passes through (an audit export, SP metadata).
-func (c *client) raw(method, path string) (*recorder, error) {
-	return c.send(method, path, nil, "")
+// stream sends a request whose 2xx answer goes straight to w as the API
+// writes it, with only the named headers copied: an audit export can be
+// larger than the portal should hold. Any other answer is an *apiError,
+// and w is left untouched for the caller to report it.
+func (c *client) stream(method, path string, w http.ResponseWriter, headers ...string) error {
+	req, err := c.request(method, path, nil, "")
+	if err != nil {
+		return err
+	}
+	p := &passthrough{dst: w, keep: headers, header: http.Header{}}
+	c.api.ServeHTTP(p, req)
+	if p.started {
+		return nil
+	}
+	status := p.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	return decodeAnswer(&recorder{status: status, body: p.refused}, method, path, nil)
+}
+
+// passthrough hands a 2xx answer on to the browser and keeps any other.
+type passthrough struct {
+	dst     http.ResponseWriter
+	keep    []string
+	header  http.Header
+	status  int
+	started bool
+	refused bytes.Buffer
+}
+
+func (p *passthrough) Header() http.Header { return p.header }
+
+func (p *passthrough) WriteHeader(status int) {
+	if p.status != 0 {
+		return
+	}
+	p.status = status
+	if status < 200 || status > 299 {
+		return
+	}
+	for _, name := range p.keep {
+		if v := p.header.Get(name); v != "" {
+			p.dst.Header().Set(name, v)
+		}
+	}
+	p.dst.WriteHeader(status)
+	p.started = true
+}
+
+func (p *passthrough) Write(b []byte) (int, error) {
+	if p.status == 0 {
+		p.WriteHeader(http.StatusOK)
+	}
+	if p.started {
+		return p.dst.Write(b)
+	}
+	return p.refused.Write(b)
+}
+
+// Flush lets a streamed answer reach the browser as it is written.
+func (p *passthrough) Flush() {
+	if f, ok := p.dst.(http.Flusher); ok && p.started {
+		f.Flush()
+	}
 }
 
 func (c *client) send(method, path string, body io.Reader, contentType string) (*recorder, error) {
+	req, err := c.request(method, path, body, contentType)
+	if err != nil {
+		return nil, err
+	}
+	rec := &recorder{header: http.Header{}, status: http.StatusOK}
+	c.api.ServeHTTP(rec, req)
+	return rec, nil
+}
+
+func (c *client) request(method, path string, body io.Reader, contentType string) (*http.Request, error) {
 	req, err := http.NewRequestWithContext(c.from.Context(), method, path, body)
 	if err != nil {
 		return nil, fmt.Errorf("build %s %s: %w", method, path, err)
@@ -160,9 +231,7 @@ func (c *client) send(method, path string, body io.Reader, contentType string) (
 			req.Header.Set("X-CSRF-Token", c.cred.csrf)
 		}
 	}
-	rec := &recorder{header: http.Header{}, status: http.StatusOK}
-	c.api.ServeHTTP(rec, req)
-	return rec, nil
+	return req, nil
 }
 
 // recorder keeps an in-process API answer.

@@ -1,7 +1,6 @@
 package portal
 
 import (
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
@@ -143,27 +142,5 @@ func (h *Handler) exportAudit(w http.ResponseWriter, r *http.Request, v *viewer)
 	if len(q) > 0 {
 		path += "?" + q.Encode()
 	}
-	rec, err := v.api.raw("GET", path)
-	if err != nil {
-		return err
-	}
-	if rec.status < 200 || rec.status > 299 {
-		ae := &apiError{}
-		var env struct {
-			Error *apiError `json:"error"`
-		}
-		if json.Unmarshal(rec.body.Bytes(), &env) == nil && env.Error != nil {
-			ae = env.Error
-		}
-		ae.Status = rec.status
-		return ae
-	}
-	for _, name := range []string{"Content-Type", "Content-Disposition"} {
-		if val := rec.header.Get(name); val != "" {
-			w.Header().Set(name, val)
-		}
-	}
-	w.WriteHeader(rec.status)
-	_, _ = w.Write(rec.body.Bytes())
-	return nil
+	return v.api.stream("GET", path, w, "Content-Type", "Content-Disposition")
 }

@@ -104,3 +104,16 @@ func TestSecurityHeaders(t *testing.T) {
 		t.Errorf("headers: %v", res.header)
 	}
 }
+
+func TestAssetsAreFilesOnly(t *testing.T) {
+	e := newEnv(t, "bolt")
+	b := e.browser(adminHost)
+	if res := b.get("/assets/portal.css"); res.status != http.StatusOK || !strings.Contains(res.body, "--accent") {
+		t.Errorf("portal.css: %d", res.status)
+	}
+	for _, p := range []string{"/assets/", "/assets/missing.css", "/assets/../portal.go"} {
+		if res := b.get(p); res.status == http.StatusOK {
+			t.Errorf("%s answers 200:\n%s", p, res.body)
+		}
+	}
+}

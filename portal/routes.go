@@ -2,6 +2,7 @@ package portal
 
 import (
 	"net/http"
+	"strings"
 )
 
 // routes wires every page. Pages of one area live in that area's file.
@@ -43,6 +44,10 @@ func (h *Handler) home(w http.ResponseWriter, r *http.Request, v *viewer) error 
 func (h *Handler) assets() http.Handler {
 	files := http.FileServerFS(assetFS())
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "" || strings.HasSuffix(r.URL.Path, "/") {
+			http.NotFound(w, r)
+			return
+		}
 		// Asset names carry no version, so a change is picked up within
 		// the hour; pages themselves are never cached.
 		w.Header().Set("Cache-Control", "public, max-age=3600")
