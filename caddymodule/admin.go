@@ -69,6 +69,7 @@ func (h *PartnerAdmin) Provision(ctx caddy.Context) error {
 			}
 			return p.ID, true
 		},
+		AdminSite:       app.isAdminSite,
 		SiteURL:         app.siteURL,
 		InsecureCookies: app.LinkScheme == "http",
 		Logger:          ctx.Logger(),

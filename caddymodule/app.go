@@ -611,3 +611,19 @@ func (a *App) siteURL(host string) string {
 func (a *App) scimBaseURL(partnerID string) string {
 	return strings.TrimSuffix(a.AdminURL, "/") + "/scim/v2/" + partnerID + "/"
 }
+
+// isAdminSite reports whether r, on no partner's hostname, is on the
+// admin site: the host admin_url names, or without it any host outside
+// base_domain, so an unclaimed partner-style name serves no operator
+// sign-in.
+func (a *App) isAdminSite(r *http.Request) bool {
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	if a.AdminURL != "" {
+		u, err := url.Parse(a.AdminURL)
+		return err == nil && strings.EqualFold(host, u.Hostname())
+	}
+	return !strings.HasSuffix(strings.ToLower(host), "."+strings.ToLower(a.BaseDomain))
+}

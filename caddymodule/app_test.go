@@ -62,6 +62,30 @@ func TestValidateAdminURL(t *testing.T) {
 	}
 }
 
+// TestAdminSite: operators and setup links are served on the admin site
+// only, never on an unclaimed name under the partners' domain.
+func TestAdminSite(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		app  App
+		host string
+		want bool
+	}{
+		{App{BaseDomain: "apps.example"}, "admin.example", true},
+		{App{BaseDomain: "apps.example"}, "admin.example:8443", true},
+		{App{BaseDomain: "apps.example"}, "nobody.apps.example", false},
+		{App{BaseDomain: "apps.example"}, "Nobody.APPS.example:8080", false},
+		{App{BaseDomain: "apps.example", AdminURL: "https://admin.example"}, "admin.example", true},
+		{App{BaseDomain: "apps.example", AdminURL: "https://admin.example"}, "other.example", false},
+	} {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Host = tc.host
+		if got := tc.app.isAdminSite(r); got != tc.want {
+			t.Errorf("admin_url %q, host %q: isAdminSite = %v", tc.app.AdminURL, tc.host, got)
+		}
+	}
+}
+
 // TestIdPCallsRefuseLocalAddresses: unless allow_private_idps is set, the
 // client that reaches partners' IdPs cannot reach this machine, where
 // Caddy's admin API listens.

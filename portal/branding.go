@@ -2,7 +2,6 @@ package portal
 
 import (
 	"bytes"
-	"crypto/hmac"
 	"errors"
 	"io"
 	"net/http"
@@ -175,7 +174,7 @@ func (h *Handler) uploadLogo(w http.ResponseWriter, r *http.Request, v *viewer) 
 		return h.renderBranding(w, r, v, errLogoForm.Status, nil, errLogoForm)
 	}
 	defer func() { _ = r.MultipartForm.RemoveAll() }()
-	if got := r.MultipartForm.Value["csrf"]; len(got) != 1 || got[0] == "" || !hmac.Equal([]byte(got[0]), []byte(v.csrf)) {
+	if got := r.MultipartForm.Value["csrf"]; len(got) != 1 || !validCSRF(got[0], v.csrf) {
 		return errCSRF
 	}
 	files := r.MultipartForm.File["logo"]

@@ -54,7 +54,7 @@ func eachBackend(t *testing.T, test func(t *testing.T, e *env)) {
 	}
 }
 
-func newEnv(t testing.TB, backend string) *env {
+func newEnv(t testing.TB, backend string, opts ...func(*Config)) *env {
 	t.Helper()
 	st := teststore.Open(t, backend)
 	e := &env{t: t, store: st}
@@ -83,7 +83,7 @@ func newEnv(t testing.TB, backend string) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.portal, err = New(Config{
+	cfg := Config{
 		API:       e.api,
 		SecretKey: testSecret,
 		PartnerOf: func(r *http.Request) (string, bool) {
@@ -94,7 +94,11 @@ func newEnv(t testing.TB, backend string) *env {
 			return p.ID, true
 		},
 		InsecureCookies: true,
-	})
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	e.portal, err = New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -37,6 +37,10 @@ type Config struct {
 	// GatewayPrefix is the reserved path prefix of partner sites, where
 	// partner admins sign in (default "/.partnergate/").
 	GatewayPrefix string
+	// AdminSite reports whether a request that is on no partner's
+	// hostname is on the admin site, the only place operators and setup
+	// links are served; nil means every such request is.
+	AdminSite func(*http.Request) bool
 	// SiteURL is the origin of a partner's site on host, e.g.
 	// "https://acme.example.com"; nil means https on the default port.
 	SiteURL func(host string) string
@@ -136,20 +140,23 @@ type sealed struct {
 }
 
 const (
+	// cookieName is the sealed cookie's name over http; over https it
+	// carries the __Host- prefix, which browsers accept only host-only,
+	// Secure and on Path=/, so a sibling subdomain cannot plant one.
 	cookieName       = "pg_portal"
 	operatorLifetime = 8 * time.Hour
 	sealedPurpose    = "partnergate portal session"
 )
 
-func (h *Handler) setSession(w http.ResponseWriter, r *http.Request, s sealed) error {
+func (h *Handler) setSession(w http.ResponseWriter, s sealed) error {
 	b, err := json.Marshal(s)
 	if err != nil {
 		return fmt.Errorf("encode portal session: %w", err)
 	}
 	http.SetCookie(w, &http.Cookie{
-		Name:     cookieName,
+		Name:     h.cookieName(),
 		Value:    base64.RawURLEncoding.EncodeToString(h.box.Seal(b, []byte(sealedPurpose))),
-		Path:     basePath(r) + "/",
+		Path:     "/",
 		Expires:  time.Unix(s.Expires, 0),
 		HttpOnly: true,
 		Secure:   !h.cfg.InsecureCookies,
@@ -160,13 +167,20 @@ func (h *Handler) setSession(w http.ResponseWriter, r *http.Request, s sealed) e
 	return nil
 }
 
-func (h *Handler) clearSession(w http.ResponseWriter, r *http.Request) {
-	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: basePath(r) + "/", MaxAge: -1, HttpOnly: true, Secure: !h.cfg.InsecureCookies, SameSite: http.SameSiteStrictMode})
+func (h *Handler) clearSession(w http.ResponseWriter) {
+	http.SetCookie(w, &http.Cookie{Name: h.cookieName(), Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: !h.cfg.InsecureCookies, SameSite: http.SameSiteStrictMode})
+}
+
+func (h *Handler) cookieName() string {
+	if h.cfg.InsecureCookies {
+		return cookieName
+	}
+	return "__Host-" + cookieName
 }
 
 // session opens the sealed cookie; ok is false without a live one.
 func (h *Handler) session(r *http.Request) (s sealed, raw string, ok bool) {
-	c, err := r.Cookie(cookieName)
+	c, err := r.Cookie(h.cookieName())
 	if err != nil || len(c.Value) > 4096 {
 		return s, "", false
 	}
@@ -197,14 +211,57 @@ type me struct {
 	CSRFToken string `json:"csrf_token"`
 }
 
-var errSignedOut = errors.New("portal: not signed in")
+var (
+	errSignedOut = errors.New("portal: not signed in")
+	errNotHere   = &apiError{Status: http.StatusNotFound}
+)
+
+// siteKind is which of the portal's sites a request is on.
+type siteKind int
+
+const (
+	nowhere siteKind = iota
+	partnerSite
+	adminSite
+)
+
+// site places a request: a partner's hostname serves its partner
+// admins; the admin site operators and setup links; any other host (a
+// name under the partners' domain that no partner has) nobody.
+func (h *Handler) site(r *http.Request) siteKind {
+	if _, ok := h.partnerOf(r); ok {
+		return partnerSite
+	}
+	if h.cfg.AdminSite == nil || h.cfg.AdminSite(r) {
+		return adminSite
+	}
+	return nowhere
+}
+
+// sameOrigin reports whether a browser sent a form from this site.
+// Browsers mark their requests with Sec-Fetch-Site or Origin; a request
+// with neither is no cross-site form and passes.
+func sameOrigin(r *http.Request) bool {
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" {
+		return site == "same-origin"
+	}
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	return err == nil && u.Host == r.Host
+}
 
 // identify finds who is using the portal: on a partner's hostname, a
 // partner admin by the partner's session cookie; elsewhere an operator
 // or a setup link by the portal's sealed cookie.
 func (h *Handler) identify(r *http.Request) (*viewer, error) {
 	v := &viewer{base: basePath(r)}
-	if _, onPartner := h.partnerOf(r); onPartner {
+	switch h.site(r) {
+	case nowhere:
+		return nil, errNotHere
+	case partnerSite:
 		v.api = &client{api: h.cfg.API, from: r, cred: credential{cookie: true}}
 		var m me
 		if err := v.api.do(http.MethodGet, apiPath("me"), nil, &m); err != nil {
@@ -291,7 +348,7 @@ func (h *Handler) page(fn pageFunc, kinds ...viewerKind) http.Handler {
 				h.fail(w, r, v, err)
 				return
 			}
-			if got := r.PostForm.Get("csrf"); !hmac.Equal([]byte(got), []byte(v.csrf)) || got == "" {
+			if !validCSRF(r.PostForm.Get("csrf"), v.csrf) {
 				h.fail(w, r, v, errCSRF)
 				return
 			}
@@ -300,6 +357,12 @@ func (h *Handler) page(fn pageFunc, kinds ...viewerKind) http.Handler {
 			h.fail(w, r, v, err)
 		}
 	})
+}
+
+// validCSRF compares a form's token with the viewer's in constant time;
+// an empty one never matches.
+func validCSRF(got, want string) bool {
+	return got != "" && hmac.Equal([]byte(got), []byte(want))
 }
 
 var errCSRF = &apiError{Status: http.StatusForbidden, Code: "csrf_failed", Message: "This form has expired. Go back, reload the page and try again."}
@@ -323,7 +386,11 @@ func parseForm(w http.ResponseWriter, r *http.Request) error {
 // sign-in.
 func (h *Handler) toSignIn(w http.ResponseWriter, r *http.Request) {
 	base := basePath(r)
-	if _, ok := h.partnerOf(r); ok {
+	switch h.site(r) {
+	case nowhere:
+		h.fail(w, r, nil, errNotHere)
+		return
+	case partnerSite:
 		http.Redirect(w, r, h.cfg.GatewayPrefix+"login?return_to="+url.QueryEscape(base+"/"), http.StatusFound)
 		return
 	}

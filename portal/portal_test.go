@@ -2,6 +2,7 @@ package portal
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -115,5 +116,97 @@ func TestAssetsAreFilesOnly(t *testing.T) {
 		if res := b.get(p); res.status == http.StatusOK {
 			t.Errorf("%s answers 200:\n%s", p, res.body)
 		}
+	}
+}
+
+// setupLink creates a setup link for partnerID as the operator and
+// returns its token.
+func (e *env) setupLink(partnerID string) string {
+	e.t.Helper()
+	var out struct {
+		Token string `json:"token"`
+	}
+	e.apiJSON("POST", "/api/v1/partners/"+partnerID+"/setup-links", map[string]any{"name": "IT"}, &out)
+	return out.Token
+}
+
+func TestCrossSiteFormsCannotStartSessions(t *testing.T) {
+	e := newEnv(t, "bolt")
+	e.partner("acme")
+	token := e.setupLink("acme")
+	for _, h := range []http.Header{
+		{"Origin": {"https://evil.example"}},
+		{"Sec-Fetch-Site": {"cross-site"}},
+		{"Sec-Fetch-Site": {"same-site"}, "Origin": {"http://" + adminHost}},
+	} {
+		b := e.browser(adminHost)
+		for path, form := range map[string]url.Values{"/setup": {"token": {token}}, "/sign-in": {"key": {testKey}}} {
+			r := httptest.NewRequest("POST", "http://"+adminHost+path, strings.NewReader(form.Encode()))
+			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			for k, v := range h {
+				r.Header[k] = v
+			}
+			if res := b.do(r); res.status != http.StatusForbidden || len(b.cookies) != 0 {
+				t.Errorf("%s with %v: %d, cookies %v", path, h, res.status, b.cookies)
+			}
+		}
+	}
+	// The link was not used up by the refused posts.
+	b := e.browser(adminHost)
+	r := httptest.NewRequest("POST", "http://"+adminHost+"/setup", strings.NewReader(url.Values{"token": {token}}.Encode()))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	r.Header.Set("Sec-Fetch-Site", "same-origin")
+	if res := b.do(r); res.status != http.StatusSeeOther {
+		t.Errorf("same-origin setup after the refusals: %d\n%s", res.status, res.body)
+	}
+}
+
+func TestSetupLinkDoesNotReplaceAnOperatorSession(t *testing.T) {
+	e := newEnv(t, "bolt")
+	e.partner("acme")
+	token := e.setupLink("acme")
+	op := e.operator()
+	if res := op.post("/setup", url.Values{"token": {token}}); res.status != http.StatusConflict || !strings.Contains(res.body, "signed in here as an operator") {
+		t.Errorf("setup over an operator session: %d", res.status)
+	}
+	if res := op.get("/"); res.status != http.StatusOK || !strings.Contains(res.body, "Platform operator") {
+		t.Errorf("the operator session did not survive: %d", res.status)
+	}
+	it := e.browser(adminHost)
+	if res := it.post("/setup", url.Values{"token": {token}}); res.status != http.StatusSeeOther {
+		t.Errorf("the link was used up by the refused attempt: %d", res.status)
+	}
+}
+
+func TestSecureSessionCookieIsHostOnly(t *testing.T) {
+	e := newEnv(t, "bolt", func(c *Config) { c.InsecureCookies = false })
+	r := httptest.NewRequest("POST", "https://"+adminHost+"/sign-in", strings.NewReader(url.Values{"key": {testKey}}.Encode()))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	w := httptest.NewRecorder()
+	e.serve(w, r)
+	cookies := w.Result().Cookies()
+	if len(cookies) != 1 {
+		t.Fatalf("cookies %v", cookies)
+	}
+	c := cookies[0]
+	if c.Name != "__Host-pg_portal" || c.Path != "/" || c.Domain != "" || !c.Secure || !c.HttpOnly || c.SameSite != http.SameSiteStrictMode {
+		t.Errorf("session cookie %+v", c)
+	}
+}
+
+func TestUnclaimedHostsServeNoPortal(t *testing.T) {
+	e := newEnv(t, "bolt", func(c *Config) {
+		c.AdminSite = func(r *http.Request) bool { return r.Host == adminHost }
+	})
+	e.partner("acme")
+	token := e.setupLink("acme")
+	b := e.browser("nobody." + testBase)
+	for _, res := range []response{b.get("/sign-in"), b.get("/setup/" + token), b.post("/setup", url.Values{"token": {token}}), b.post("/sign-in", url.Values{"key": {testKey}}), b.get("/")} {
+		if res.status != http.StatusNotFound || len(b.cookies) != 0 {
+			t.Errorf("unclaimed host: %d, cookies %v", res.status, b.cookies)
+		}
+	}
+	if res := e.browser(adminHost).post("/setup", url.Values{"token": {token}}); res.status != http.StatusSeeOther {
+		t.Errorf("the link was used up on the unclaimed host: %d", res.status)
 	}
 }

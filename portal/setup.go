@@ -89,7 +89,7 @@ func (h *Handler) finishSetup(w http.ResponseWriter, r *http.Request, v *viewer)
 	if err != nil {
 		return err
 	}
-	h.clearSession(w, r)
+	h.clearSession(w)
 	page := finishedPage{frame: h.frame(r, nil, "Setup complete", ""), Email: email, SignInURL: h.siteURL(partner.DefaultHostname) + h.cfg.GatewayPrefix + "admin/"}
 	return h.render(w, http.StatusOK, "setup_done", page)
 }

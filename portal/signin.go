@@ -13,7 +13,7 @@ type signInPage struct {
 }
 
 func (h *Handler) showSignIn(w http.ResponseWriter, r *http.Request) {
-	if _, ok := h.partnerOf(r); ok {
+	if h.site(r) != adminSite {
 		h.toSignIn(w, r)
 		return
 	}
@@ -24,8 +24,12 @@ func (h *Handler) showSignIn(w http.ResponseWriter, r *http.Request) {
 // the portal's cookie. Failed keys are counted by the API like any other
 // failed authentication, so the form is no way around its rate limit.
 func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
-	if _, ok := h.partnerOf(r); ok {
+	if h.site(r) != adminSite {
 		h.toSignIn(w, r)
+		return
+	}
+	if !sameOrigin(r) {
+		h.fail(w, r, nil, errCrossSite)
 		return
 	}
 	if err := parseForm(w, r); err != nil {
@@ -52,7 +56,7 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
 		h.renderOrFail(w, r, http.StatusUnauthorized, "sign_in", page)
 		return
 	}
-	if err := h.setSession(w, r, sealed{Kind: "operator", Secret: key, Expires: h.now().Add(operatorLifetime).Unix()}); err != nil {
+	if err := h.setSession(w, sealed{Kind: "operator", Secret: key, Expires: h.now().Add(operatorLifetime).Unix()}); err != nil {
 		h.fail(w, r, nil, err)
 		return
 	}
@@ -64,11 +68,11 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) signOut(w http.ResponseWriter, r *http.Request) {
 	v, err := h.identify(r)
 	if err != nil {
-		h.clearSession(w, r)
+		h.clearSession(w)
 		h.toSignIn(w, r)
 		return
 	}
-	if err := parseForm(w, r); err != nil || r.PostForm.Get("csrf") != v.csrf {
+	if err := parseForm(w, r); err != nil || !validCSRF(r.PostForm.Get("csrf"), v.csrf) {
 		h.fail(w, r, v, errCSRF)
 		return
 	}
@@ -76,7 +80,7 @@ func (h *Handler) signOut(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, h.cfg.GatewayPrefix+"logout", http.StatusSeeOther)
 		return
 	}
-	h.clearSession(w, r)
+	h.clearSession(w)
 	http.Redirect(w, r, v.base+"/sign-in", http.StatusSeeOther)
 }
 
@@ -85,6 +89,8 @@ func (h *Handler) renderOrFail(w http.ResponseWriter, r *http.Request, status in
 		h.fail(w, r, nil, err)
 	}
 }
+
+var errCrossSite = &apiError{Status: http.StatusForbidden, Code: "cross_site", Message: "This form was sent from another site. Open the portal directly and try again."}
 
 // setupStartPage is the data of the page a setup link opens. Opening the
 // link changes nothing: mail scanners and link previews fetch links, and
@@ -96,6 +102,10 @@ type setupStartPage struct {
 }
 
 func (h *Handler) showSetupStart(w http.ResponseWriter, r *http.Request) {
+	if h.site(r) != adminSite {
+		h.fail(w, r, nil, errNotHere)
+		return
+	}
 	h.renderOrFail(w, r, http.StatusOK, "setup_start", setupStartPage{frame: h.frame(r, nil, "Set up single sign-on", ""), Token: r.PathValue("token")})
 }
 
@@ -110,8 +120,23 @@ type redeemed struct {
 // back in its place, sealed in the portal's cookie: the link itself never
 // works again, even for whoever copies it from the browser's history.
 func (h *Handler) startSetup(w http.ResponseWriter, r *http.Request) {
+	if h.site(r) != adminSite {
+		h.fail(w, r, nil, errNotHere)
+		return
+	}
+	// A form posted from another site would swap whatever session this
+	// browser has for the poster's setup session.
+	if !sameOrigin(r) {
+		h.fail(w, r, nil, errCrossSite)
+		return
+	}
 	if err := parseForm(w, r); err != nil {
 		h.fail(w, r, nil, err)
+		return
+	}
+	if s, _, ok := h.session(r); ok && s.Kind == "operator" {
+		h.renderOrFail(w, r, http.StatusConflict, "setup_start", setupStartPage{frame: h.frame(r, nil, "Set up single sign-on", ""),
+			Error: "You are signed in here as an operator. Sign out first, or open the link in another browser profile: it is meant for the partner's IT admin."})
 		return
 	}
 	token := r.PostForm.Get("token")
@@ -135,7 +160,7 @@ func (h *Handler) startSetup(w http.ResponseWriter, r *http.Request) {
 		h.renderOrFail(w, r, http.StatusBadRequest, "setup_start", page)
 		return
 	}
-	if err := h.setSession(w, r, sealed{Kind: "setup", Secret: out.Token, Partner: out.PartnerID, Expires: out.ExpiresAt.Unix()}); err != nil {
+	if err := h.setSession(w, sealed{Kind: "setup", Secret: out.Token, Partner: out.PartnerID, Expires: out.ExpiresAt.Unix()}); err != nil {
 		h.fail(w, r, nil, err)
 		return
 	}
