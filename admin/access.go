@@ -15,14 +15,36 @@ var (
 	errCSRF         = &apiError{status: http.StatusForbidden, code: "csrf_failed", message: "a state change with a session cookie needs the X-CSRF-Token header from GET /api/v1/me"}
 	errSetupOnly    = &apiError{status: http.StatusForbidden, code: "forbidden", message: "only a setup link may do this"}
 	errSetupScope   = &apiError{status: http.StatusForbidden, code: "setup_scope", message: "a setup link reaches only SSO, SCIM, domain and branding setup"}
+	errSuspended    = &apiError{status: http.StatusForbidden, code: "partner_suspended", message: "this partner's access is suspended; contact the platform operator"}
 )
+
+// checkNotSuspended shuts out every credential of a suspended partner
+// (admin tokens, admin sessions, setup links) on every route, whatever
+// partner the path names. Operators belong to no partner and keep their
+// access.
+func (h *Handler) checkNotSuspended(r *http.Request, c *caller) error {
+	if c.operator {
+		return nil
+	}
+	p, err := h.store.GetPartner(r.Context(), c.partnerID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		// Deleted under the caller: the routes answer 404 for it.
+		return nil
+	case err != nil:
+		return err
+	case p.Suspended:
+		return errSuspended
+	}
+	return nil
+}
 
 // guard is the one place that decides whether a caller reaches a route:
 // an operator reaches everything but the setup routes, a partner admin
-// exactly their own partner, read-only tokens only reads, a setup link
-// only its partner's setup. Another partner's objects answer 404, as if
-// they did not exist, so ids cannot be probed. Every write, allowed or
-// not, becomes an audit event.
+// exactly their own partner while it is not suspended, read-only tokens
+// only reads, a setup link only its partner's setup. Another partner's
+// objects answer 404, as if they did not exist, so ids cannot be probed.
+// Every write, allowed or not, becomes an audit event.
 func (h *Handler) guard(rt route) http.Handler {
 	return h.handle(func(w http.ResponseWriter, r *http.Request) error {
 		c := callerOf(r)
@@ -49,6 +71,9 @@ func (h *Handler) guard(rt route) http.Handler {
 }
 
 func (h *Handler) permit(c *caller, rt route, r *http.Request) error {
+	if err := h.checkNotSuspended(r, c); err != nil {
+		return err
+	}
 	if c.setup {
 		return permitSetup(c, rt, r)
 	}

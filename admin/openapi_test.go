@@ -209,7 +209,7 @@ func TestOpenAPICatchesDrift(t *testing.T) {
 	t.Parallel()
 	c := loadContract(t)
 	const partner = `{"id": "acme", "name": "Acme", "hostnames": [], "default_hostname": "acme.apps.localhost",
-		"domains": [], "created_at": "2025-03-04T05:06:07.89Z", "updated_at": "2025-03-04T05:06:07.89Z"}`
+		"domains": [], "suspended": false, "created_at": "2025-03-04T05:06:07.89Z", "updated_at": "2025-03-04T05:06:07.89Z"}`
 	// One line: JSON lines allow no newline inside an event.
 	const event = `{"seq": 1, "time": "2025-03-04T05:06:07.89Z", "partner_id": "acme", ` +
 		`"actor": {"type": "operator", "id": "ops", "name": "ops"}, "action": "user.create", ` +

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"slices"
@@ -13,10 +14,10 @@ import (
 var (
 	partnerCreateFields = fieldSet{
 		writable: []string{"id", "name", "hostnames"},
-		readOnly: []string{"created_at", "updated_at", "default_hostname", "domains"},
+		readOnly: []string{"created_at", "updated_at", "default_hostname", "domains", "suspended"},
 	}
 	partnerPatchFields = fieldSet{
-		writable: []string{"name", "hostnames"},
+		writable: []string{"name", "hostnames", "suspended"},
 		readOnly: []string{"id", "created_at", "updated_at", "default_hostname", "domains"},
 	}
 )
@@ -29,6 +30,7 @@ type partnerJSON struct {
 	Hostnames       []string  `json:"hostnames"`
 	DefaultHostname string    `json:"default_hostname"`
 	Domains         []string  `json:"domains"`
+	Suspended       bool      `json:"suspended"`
 	CreatedAt       time.Time `json:"created_at"`
 	UpdatedAt       time.Time `json:"updated_at"`
 }
@@ -46,6 +48,7 @@ func (h *Handler) partnerJSON(p store.Partner) partnerJSON {
 		Hostnames:       nonNil(p.Hostnames),
 		DefaultHostname: p.ID + "." + h.base,
 		Domains:         nonNil(p.Domains),
+		Suspended:       p.Suspended,
 		CreatedAt:       p.CreatedAt,
 		UpdatedAt:       p.UpdatedAt,
 	}
@@ -58,6 +61,7 @@ type partnerInput struct {
 	id        opt[string]
 	name      opt[string]
 	hostnames opt[[]string]
+	suspended opt[bool]
 }
 
 func decodePartner(m members) (partnerInput, error) {
@@ -69,7 +73,10 @@ func decodePartner(m members) (partnerInput, error) {
 	if in.name, err = member[string](m, "name"); err != nil {
 		return in, err
 	}
-	in.hostnames, err = member[[]string](m, "hostnames")
+	if in.hostnames, err = member[[]string](m, "hostnames"); err != nil {
+		return in, err
+	}
+	in.suspended, err = member[bool](m, "suspended")
 	return in, err
 }
 
@@ -158,14 +165,53 @@ func (h *Handler) updatePartner(w http.ResponseWriter, r *http.Request) error {
 			noteTarget(r, "partner", id, change{Field: "hostnames", From: strings.Join(p.Hostnames, ","), To: strings.Join(hostnames, ",")})
 			p.Hostnames = hostnames
 		}
+		if in.suspended.set && in.suspended.val != p.Suspended {
+			noteTarget(r, "partner", id, change{Field: "suspended", From: boolString(p.Suspended), To: boolString(in.suspended.val)})
+			p.Suspended = in.suspended.val
+		}
 		p.UpdatedAt = now
 		return p, nil
 	})
 	if err != nil {
 		return partnerWriteError(err)
 	}
+	// Announced before the revocation, so every node stops admitting the
+	// partner's users before their sessions go.
 	h.publish(r, store.Event{Kind: store.PartnersChanged, PartnerID: id})
+	// Even when already suspended: repeating the request finishes a
+	// revocation that failed.
+	if in.suspended.set && in.suspended.val {
+		if err := h.revokePartnerSessions(r.Context(), id); err != nil {
+			return revocationFailed("the partner was suspended but its users' sessions could not all be ended; repeat the request", err)
+		}
+	}
 	return writeResource(w, http.StatusOK, h.partnerJSON(p))
+}
+
+// revokeBatch is how many users revokePartnerSessions reads at a time, so
+// a large partner is never held in memory at once.
+const revokeBatch = 500
+
+// revokePartnerSessions ends every session of every user of the partner
+// on every node. The store has no per-partner revocation that other
+// nodes would hear of, so it goes user by user.
+func (h *Handler) revokePartnerSessions(ctx context.Context, partnerID string) error {
+	page := store.Page{Limit: revokeBatch}
+	for {
+		users, err := h.store.ListUsers(ctx, partnerID, page)
+		if err != nil {
+			return err
+		}
+		for _, u := range users {
+			if err := h.revoker.RevokeUser(ctx, partnerID, u.ID); err != nil {
+				return err
+			}
+		}
+		if len(users) < page.Limit {
+			return nil
+		}
+		page.After = users[len(users)-1].ID
+	}
 }
 
 // deletePartner ends every user's sessions before removing the partner:
@@ -183,14 +229,8 @@ func (h *Handler) deletePartner(w http.ResponseWriter, r *http.Request) error {
 	// The partner's own stream goes with it; the platform keeps the record.
 	noteStream(r, store.PlatformStream)
 	noteTarget(r, "partner", p.ID, change{Field: "name", From: p.Name})
-	users, err := h.store.ListUsers(r.Context(), p.ID, store.Page{})
-	if err != nil {
-		return err
-	}
-	for _, u := range users {
-		if err := h.revoker.RevokeUser(r.Context(), p.ID, u.ID); err != nil {
-			return revocationFailed("the partner was not deleted because its users' sessions could not all be ended; repeat the request", err)
-		}
+	if err := h.revokePartnerSessions(r.Context(), p.ID); err != nil {
+		return revocationFailed("the partner was not deleted because its users' sessions could not all be ended; repeat the request", err)
 	}
 	if err := h.store.DeletePartner(r.Context(), p.ID); err != nil {
 		return partnerWriteError(err)

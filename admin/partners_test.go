@@ -28,12 +28,12 @@ func TestPartnerLifecycle(t *testing.T) {
 		t.Errorf("Location = %q", got)
 	}
 	acme := `{"id": "acme", "name": "Acme Corp", "hostnames": ["portal.acme.com", "login.acme.com"],
-		"default_hostname": "acme.apps.localhost", "domains": [], "created_at": "` + testTime + `", "updated_at": "` + testTime + `"}`
+		"default_hostname": "acme.apps.localhost", "domains": [], "suspended": false, "created_at": "` + testTime + `", "updated_at": "` + testTime + `"}`
 	assertJSON(t, rec.Body.Bytes(), acme)
 	assertJSON(t, e.mustCall("GET", "/api/v1/partners/acme", "", http.StatusOK), acme)
 
 	e.mustCall("POST", "/api/v1/partners", `{"id": "beta", "name": "Beta"}`, http.StatusCreated)
-	beta := `{"id": "beta", "name": "Beta", "hostnames": [], "default_hostname": "beta.apps.localhost", "domains": [],
+	beta := `{"id": "beta", "name": "Beta", "hostnames": [], "default_hostname": "beta.apps.localhost", "domains": [], "suspended": false,
 		"created_at": "` + testTime + `", "updated_at": "` + testTime + `"}`
 	assertJSON(t, e.mustCall("GET", "/api/v1/partners", "", http.StatusOK), `{"data": [`+acme+`, `+beta+`]}`)
 
@@ -41,15 +41,15 @@ func TestPartnerLifecycle(t *testing.T) {
 	later := t0.Add(time.Minute).Format(time.RFC3339Nano)
 	assertJSON(t, e.mustCall("PATCH", "/api/v1/partners/acme", `{"name": "Acme Inc"}`, http.StatusOK),
 		`{"id": "acme", "name": "Acme Inc", "hostnames": ["portal.acme.com", "login.acme.com"],
-		"default_hostname": "acme.apps.localhost", "domains": [], "created_at": "`+testTime+`", "updated_at": "`+later+`"}`)
+		"default_hostname": "acme.apps.localhost", "domains": [], "suspended": false, "created_at": "`+testTime+`", "updated_at": "`+later+`"}`)
 	assertJSON(t, e.mustCall("PATCH", "/api/v1/partners/acme", `{"hostnames": ["sso.acme.com"]}`, http.StatusOK),
 		`{"id": "acme", "name": "Acme Inc", "hostnames": ["sso.acme.com"],
-		"default_hostname": "acme.apps.localhost", "domains": [], "created_at": "`+testTime+`", "updated_at": "`+later+`"}`)
+		"default_hostname": "acme.apps.localhost", "domains": [], "suspended": false, "created_at": "`+testTime+`", "updated_at": "`+later+`"}`)
 	// A hostname given up by one partner is free for another.
 	e.mustCall("PATCH", "/api/v1/partners/beta", `{"hostnames": ["portal.acme.com"]}`, http.StatusOK)
 	// Merge-patch null clears the list.
 	assertJSON(t, e.mustCall("PATCH", "/api/v1/partners/beta", `{"hostnames": null}`, http.StatusOK),
-		`{"id": "beta", "name": "Beta", "hostnames": [], "default_hostname": "beta.apps.localhost", "domains": [],
+		`{"id": "beta", "name": "Beta", "hostnames": [], "default_hostname": "beta.apps.localhost", "domains": [], "suspended": false,
 		"created_at": "`+testTime+`", "updated_at": "`+later+`"}`)
 	e.mustCall("PATCH", "/api/v1/partners/beta", `{}`, http.StatusOK)
 

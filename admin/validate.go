@@ -209,6 +209,9 @@ func (in partnerInput) validate(create bool, base string) ([]string, error) {
 	if create || in.name.set {
 		ps.add("name", checkName("name", in.name.val, true))
 	}
+	if in.suspended.null {
+		ps.add("suspended", "suspended must be true or false")
+	}
 	hostnames := normalizeHostnames(in.hostnames.val, base, &ps)
 	return hostnames, ps.err()
 }

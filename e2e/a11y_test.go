@@ -323,6 +323,22 @@ func TestAccessibilityOfEndUserPages(t *testing.T) {
 	checkPage(t, ctx, src, dir, "mfa-enroll")
 	checkKeyboard(t, ctx, "mfa-enroll")
 
+	// Last, as it shuts the site: the notice a suspended partner's site
+	// shows for every request. It has no control for a keyboard walk.
+	n.mustAdmin(t, "PATCH", "/api/v1/partners/acme", map[string]any{"suspended": true}, http.StatusOK)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		page := body(get(t, n.client(), n.url(host, "/"), http.Header{"Accept": {"text/html"}}))
+		if strings.Contains(page, "access is suspended") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the site never showed the suspension:\n%s", page)
+		}
+	}
+	browse(t, ctx, chromedp.Navigate(n.url(host, "/")))
+	waitPage(t, ctx, "access is suspended")
+	checkPage(t, ctx, src, dir, "suspended")
+
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		abs = dir

@@ -19,6 +19,9 @@ type Partner struct {
 	// PrimaryHost is where its users sign in: its first custom hostname,
 	// else Host. SSO URLs registered at IdPs name it.
 	PrimaryHost string
+	// Suspended partners' sites serve nothing but a notice. It is kept
+	// here so the check costs every request no store call.
+	Suspended bool
 }
 
 // Directory maps hostnames to partners from an in-memory snapshot, so
@@ -53,7 +56,7 @@ func (d *Directory) Set(partners []store.Partner) {
 	byHost := make(map[string]*Partner, 2*len(partners))
 	implied := make([]*Partner, len(partners))
 	for i, sp := range partners {
-		p := &Partner{ID: sp.ID, Name: sp.Name, Host: sp.ID + "." + d.baseDomain}
+		p := &Partner{ID: sp.ID, Name: sp.Name, Host: sp.ID + "." + d.baseDomain, Suspended: sp.Suspended}
 		p.PrimaryHost = p.Host
 		if len(sp.Hostnames) > 0 {
 			p.PrimaryHost = normalizeHost(sp.Hostnames[0])

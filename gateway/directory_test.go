@@ -61,6 +61,17 @@ func TestDirectory(t *testing.T) {
 	if _, ok := d.Resolve("portal.acme.test"); ok {
 		t.Error("a deleted partner's custom hostname still resolves")
 	}
+	// A suspension reaches the snapshot on the next reload, under every
+	// hostname of the partner.
+	partners = []store.Partner{{ID: "globex", Name: "Globex", Hostnames: []string{"sso.globex.test"}, Suspended: true}}
+	if err := d.Reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, host := range []string{"globex.apps.localhost", "sso.globex.test"} {
+		if p, ok := d.Resolve(host); !ok || !p.Suspended {
+			t.Errorf("Resolve(%q) = %+v, want the suspended globex", host, p)
+		}
+	}
 }
 
 func TestDirectoryImpliedHostWins(t *testing.T) {

@@ -170,6 +170,10 @@ func (g *Gateway) Serve(w http.ResponseWriter, r *http.Request) (*session.Identi
 		http.NotFound(w, r)
 		return nil, false
 	}
+	if p.Suspended {
+		g.serveSuspended(w, r, p)
+		return nil, false
+	}
 	if strings.HasPrefix(r.URL.Path, g.cfg.Prefix) {
 		if ambiguous(r.URL.EscapedPath()) {
 			http.Error(w, "Bad Request: ambiguous path", http.StatusBadRequest)

@@ -41,12 +41,7 @@ const (
 
 func (g *Gateway) serveReserved(w http.ResponseWriter, r *http.Request, p *Partner) {
 	h := w.Header()
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("X-Content-Type-Options", "nosniff")
-	// Not no-referrer: under it browsers send "Origin: null" on form
-	// posts, which the origin check must refuse.
-	h.Set("Referrer-Policy", "same-origin")
+	setPageHeaders(h)
 	route := strings.TrimPrefix(r.URL.Path, g.cfg.Prefix)
 	if g.cfg.SSO != nil && g.serveSSO(w, r, p, route) {
 		return
@@ -76,6 +71,17 @@ func (g *Gateway) serveReserved(w http.ResponseWriter, r *http.Request, p *Partn
 	default:
 		g.render(w, http.StatusNotFound, templates.PageNotFound, templates.NotFound{Page: g.page(r.Context(), p, "Page not found"), LoginURL: g.cfg.Prefix + "login"})
 	}
+}
+
+// setPageHeaders locks down what the gateway's own pages may load and
+// who may frame them.
+func setPageHeaders(h http.Header) {
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("X-Content-Type-Options", "nosniff")
+	// Not no-referrer: under it browsers send "Origin: null" on form
+	// posts, which the origin check must refuse.
+	h.Set("Referrer-Policy", "same-origin")
 }
 
 func (g *Gateway) showLogin(w http.ResponseWriter, r *http.Request, p *Partner, status int, email, msg, returnTo string) {

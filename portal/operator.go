@@ -15,6 +15,8 @@ func (h *Handler) operatorRoutes() {
 	h.mux.Handle("POST /partners", h.page(h.createPartner, op))
 	h.mux.Handle("GET /partners/{pid}", h.page(h.partnerPage, op))
 	h.mux.Handle("POST /partners/{pid}/hostnames", h.page(h.updateHostnames, op))
+	h.mux.Handle("POST /partners/{pid}/suspend", h.page(h.setSuspended(true), op))
+	h.mux.Handle("POST /partners/{pid}/resume", h.page(h.setSuspended(false), op))
 	h.mux.Handle("POST /partners/{pid}/domains", h.page(h.addPartnerDomain, op))
 	h.mux.Handle("POST /partners/{pid}/domains/{domain}/remove", h.page(h.removePartnerDomain, op))
 	h.mux.Handle("POST /partners/{pid}/setup-links", h.page(h.createSetupLink, op))
@@ -27,6 +29,8 @@ func (h *Handler) operatorRoutes() {
 var (
 	noticePartnerCreated   = notice("partner_created", "Partner created. Send its IT admin a setup link to connect their identity provider.")
 	noticeHostnamesSaved   = notice("hostnames_saved", "Hostnames saved.")
+	noticePartnerSuspended = notice("partner_suspended", "Partner suspended. Its users are signed out and cannot sign in until you resume it.")
+	noticePartnerResumed   = notice("partner_resumed", "Partner resumed. Its users can sign in again.")
 	noticePartnerDomain    = notice("partner_domain_added", "Email domain added.")
 	noticeDomainRemoved    = notice("partner_domain_removed", "Email domain removed.")
 	noticeSetupLinkRevoked = notice("setup_link_revoked", "Setup link revoked. It no longer works, and a setup it started has ended.")
@@ -168,6 +172,26 @@ func (h *Handler) updateHostnames(w http.ResponseWriter, r *http.Request, v *vie
 		return err
 	}
 	return done(w, r, v.link("/partners/"+pid), noticeHostnamesSaved)
+}
+
+// setSuspended suspends or resumes the partner; the API ends its users'
+// sessions.
+func (h *Handler) setSuspended(suspended bool) pageFunc {
+	key := noticePartnerResumed
+	if suspended {
+		key = noticePartnerSuspended
+	}
+	return func(w http.ResponseWriter, r *http.Request, v *viewer) error {
+		pid := r.PathValue("pid")
+		err := v.api.do("PATCH", apiPath("partners", pid), map[string]bool{"suspended": suspended}, nil)
+		if ae := asRefusal(err); ae != nil {
+			return h.refusedOn(w, r, v, "suspension", ae, partnerPage{})
+		}
+		if err != nil {
+			return err
+		}
+		return done(w, r, v.link("/partners/"+pid), key)
+	}
 }
 
 func (h *Handler) addPartnerDomain(w http.ResponseWriter, r *http.Request, v *viewer) error {

@@ -193,3 +193,78 @@ func TestGovernanceAndReport(t *testing.T) {
 		}
 	})
 }
+
+var suspendedBadge = `<span class="badge badge-danger">Suspended</span>`
+
+// TestOperatorSuspendsPartner: the operator suspends a partner from its
+// page, which says what that does; the badge shows on the list and the
+// page, the partner's admins are signed out and, with a session that
+// slipped through, shown the API's refusal; resuming undoes it. A forged
+// form changes nothing.
+func TestOperatorSuspendsPartner(t *testing.T) {
+	eachBackend(t, func(t *testing.T, e *env) {
+		e.partner("acme")
+		e.partner("globex")
+		admin := e.partnerAdmin("acme", "ada@acme.example")
+		if res := admin.get("/"); res.status != http.StatusOK {
+			t.Fatalf("partner admin before the suspension: %d\n%s", res.status, res.body)
+		}
+		op := e.operator()
+		page := op.get("/partners/acme")
+		if !strings.Contains(page.body, "signs all its users out at once and stops them from signing in") ||
+			!strings.Contains(page.body, "Suspend partner") || strings.Contains(page.body, suspendedBadge) {
+			t.Errorf("partner page before the suspension:\n%s", page.body)
+		}
+
+		for _, csrf := range []string{"forged", ""} {
+			if res := op.post("/partners/acme/suspend", url.Values{"csrf": {csrf}}); res.status != http.StatusForbidden {
+				t.Errorf("suspend with csrf %q: %d\n%s", csrf, res.status, res.body)
+			}
+		}
+		var p partnerJSON
+		if e.apiJSON("GET", "/api/v1/partners/acme", nil, &p); p.Suspended {
+			t.Fatal("a forged form suspended the partner")
+		}
+
+		res := op.form("/partners/acme", "/partners/acme/suspend", nil)
+		if res.status != http.StatusSeeOther || res.header.Get("Location") != "/partners/acme?done=partner_suspended" {
+			t.Fatalf("suspend: %d %s\n%s", res.status, res.header.Get("Location"), res.body)
+		}
+		if e.apiJSON("GET", "/api/v1/partners/acme", nil, &p); !p.Suspended {
+			t.Fatal("the form did not suspend the partner")
+		}
+		page = op.get("/partners/acme?done=partner_suspended")
+		if !strings.Contains(page.body, "Partner suspended.") || !strings.Contains(page.body, suspendedBadge) || !strings.Contains(page.body, "Resume partner") {
+			t.Errorf("partner page after the suspension:\n%s", page.body)
+		}
+		if list := op.get("/"); strings.Count(list.body, suspendedBadge) != 1 {
+			t.Errorf("partners page shows %d suspended badges, want 1 (acme's):\n%s", strings.Count(list.body, suspendedBadge), list.body)
+		}
+
+		// The admin's session ended: back to the sign-in.
+		if res := admin.get("/"); res.status != http.StatusFound {
+			t.Errorf("partner admin after the suspension: %d, want a redirect to sign in\n%s", res.status, res.body)
+		}
+		ada, err := e.store.GetUserByEmail(t.Context(), "acme", "ada@acme.example")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res := e.signedIn("acme", ada.ID).get("/"); res.status != http.StatusForbidden || !strings.Contains(res.body, "access is suspended") {
+			t.Errorf("partner admin with a session issued after the suspension: %d\n%s", res.status, res.body)
+		}
+
+		res = op.form("/partners/acme", "/partners/acme/resume", nil)
+		if res.status != http.StatusSeeOther || res.header.Get("Location") != "/partners/acme?done=partner_resumed" {
+			t.Fatalf("resume: %d %s\n%s", res.status, res.header.Get("Location"), res.body)
+		}
+		if e.apiJSON("GET", "/api/v1/partners/acme", nil, &p); p.Suspended {
+			t.Error("the form did not resume the partner")
+		}
+		if list := op.get("/"); strings.Contains(list.body, suspendedBadge) {
+			t.Errorf("partners page still shows a suspended badge:\n%s", list.body)
+		}
+		if res := e.signedIn("acme", ada.ID).get("/"); res.status != http.StatusOK {
+			t.Errorf("partner admin after resuming: %d\n%s", res.status, res.body)
+		}
+	})
+}

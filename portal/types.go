@@ -20,6 +20,7 @@ type partnerJSON struct {
 	Hostnames       []string  `json:"hostnames"`
 	DefaultHostname string    `json:"default_hostname"`
 	Domains         []string  `json:"domains"`
+	Suspended       bool      `json:"suspended"`
 	CreatedAt       time.Time `json:"created_at"`
 }
 

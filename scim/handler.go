@@ -129,12 +129,35 @@ func (h *Handler) routes() {
 
 type handlerFunc func(http.ResponseWriter, *http.Request) error
 
+// handle serves pattern with fn, unless the partner is suspended: then
+// every endpoint refuses, so a provisioning client changes nothing while
+// the partner is shut out.
 func (h *Handler) handle(pattern string, fn handlerFunc) {
 	h.mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := fn(w, r); err != nil {
+		err := h.checkNotSuspended(r)
+		if err == nil {
+			err = fn(w, r)
+		}
+		if err != nil {
 			h.fail(w, r, err)
 		}
 	}))
+}
+
+var errSuspended = &schema.Error{Status: http.StatusForbidden, Detail: "partner suspended"}
+
+func (h *Handler) checkNotSuspended(r *http.Request) error {
+	p, err := h.store.GetPartner(r.Context(), partnerOf(r))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		// Deleted since its token was read: the endpoints find nothing.
+		return nil
+	case err != nil:
+		return err
+	case p.Suspended:
+		return errSuspended
+	}
+	return nil
 }
 
 // ServeHTTP authenticates the partner's token before anything else: the

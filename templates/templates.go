@@ -28,6 +28,7 @@ const (
 	PageMFA         = "mfa"
 	PageAccount     = "account_security"
 	PageNotFound    = "not_found"
+	PageSuspended   = "suspended"
 	PageMFAEnroll   = "mfa_enroll"
 	PageMFACodes    = "mfa_codes"
 	PageMFASMS      = "mfa_sms"
@@ -196,6 +197,12 @@ type MFA struct {
 type NotFound struct {
 	Page
 	LoginURL string
+}
+
+// Suspended is the data of the "suspended" page, which a suspended
+// partner's site shows for every request.
+type Suspended struct {
+	Page
 }
 
 // AccountSecurity is the data of the "account_security" page: a signed-in
@@ -419,6 +426,7 @@ var pageData = map[string]func(any) bool{
 	PageMFA:         accepts[MFA],
 	PageAccount:     accepts[AccountSecurity],
 	PageNotFound:    accepts[NotFound],
+	PageSuspended:   accepts[Suspended],
 	PageMFAEnroll:   accepts[MFAEnroll],
 	PageMFACodes:    accepts[MFACodes],
 	PageMFASMS:      accepts[MFASMS],

@@ -67,6 +67,7 @@ func everyPage() []struct {
 		{"sso_test failed", templates.PageSSOTest, sampleSSOTest(false)},
 		{"account_security", templates.PageAccount, sampleAccount()},
 		{"not_found", templates.PageNotFound, templates.NotFound{Page: acme("Page not found"), LoginURL: "/.partnergate/login"}},
+		{"suspended", templates.PageSuspended, templates.Suspended{Page: acme("Access suspended")}},
 		{"branded login", templates.PageLogin, brandedLogin()},
 	}, everyMFAPage()...)
 }
@@ -270,6 +271,27 @@ func TestSignedOutPage(t *testing.T) {
 	}
 	if got, want := text(find(t, doc, "footer", tag("footer"))), "Secured by partnergate"; got != want {
 		t.Errorf("footer = %q, want %q", got, want)
+	}
+}
+
+// TestSuspendedPage checks the notice a suspended partner's site shows
+// offers no way in: nothing to sign in with, nowhere to go but help.
+func TestSuspendedPage(t *testing.T) {
+	t.Parallel()
+	_, doc := render(t, templates.PageSuspended, templates.Suspended{Page: acme("Access suspended")})
+
+	if got, want := text(find(t, doc, "title", tag("title"))), "Access suspended · Acme Corp"; got != want {
+		t.Errorf("title = %q, want %q", got, want)
+	}
+	main := find(t, doc, "main", tag("main"))
+	if got := text(find(t, main, "partner name", hasClass("brand-name"))); got != "Acme Corp" {
+		t.Errorf("partner name = %q, want Acme Corp", got)
+	}
+	if got, want := text(find(t, main, "lede", hasClass("lede"))), "This organization’s access is suspended. Contact your administrator."; got != want {
+		t.Errorf("notice = %q, want %q", got, want)
+	}
+	if got := append(findAll(main, tag("form")), findAll(main, tag("a"))...); len(got) != 0 {
+		t.Errorf("the suspended page offers %d forms or links", len(got))
 	}
 }
 

@@ -15,6 +15,7 @@ var partnerTests = []subtest{
 	{"CreateDuplicateID", testPartnerCreateDuplicateID},
 	{"CreateHostnameTaken", testPartnerCreateHostnameTaken},
 	{"Update", testPartnerUpdate},
+	{"Suspend", testPartnerSuspend},
 	{"UpdateHostnameTaken", testPartnerUpdateHostnameTaken},
 	{"UpdateCallbackError", testPartnerUpdateCallbackError},
 	{"UpdateMissing", testPartnerUpdateMissing},
@@ -94,6 +95,28 @@ func testPartnerUpdate(t *testing.T, s store.Store) {
 	// The dropped hostname is free; the kept and added ones are held.
 	createPartner(t, s, "next", "old.example")
 	checkHostnamesTaken(t, s, "keep.example", "new.example")
+}
+
+func testPartnerSuspend(t *testing.T, s store.Store) {
+	createPartner(t, s, "other")
+	p := createPartner(t, s, "acme", "acme.example")
+	for _, suspended := range []bool{true, false} {
+		want := p
+		want.Suspended = suspended
+		got, err := s.UpdatePartner(t.Context(), "acme", func(cur store.Partner) (store.Partner, error) {
+			cur.Suspended = suspended
+			return cur, nil
+		})
+		if err != nil {
+			t.Fatalf("set suspended to %v: %v", suspended, err)
+		}
+		checkEqual(t, "updated partner", got, want, normPartner)
+		checkPartnerStored(t, s, want)
+		// The directory every node builds reads the list, not single partners.
+		if all := listPartners(t, s); len(all) != 2 || all[0].Suspended != suspended || all[1].Suspended {
+			t.Errorf("suspended %v: listed %+v", suspended, all)
+		}
+	}
 }
 
 func testPartnerUpdateHostnameTaken(t *testing.T, s store.Store) {
