@@ -63,7 +63,7 @@ func TestOnboardingJourney(t *testing.T) {
 	waitPage(t, op, "Create setup link")
 	browse(t, op, chromedp.SetValue(chromedp.ID("link-name"), "Jo Smith, IT at Acme"), chromedp.Submit(chromedp.ID("link-name")))
 	waitPage(t, op, "it is shown only once")
-	link := inputHolding(op, "/setup/pgsl.")
+	link := inputHolding(op, "/setup?token=pgsl.")
 	check(op, "operator-partner")
 	browse(t, op, chromedp.Navigate(admin("/governance")))
 	waitPage(t, op, "Governance")

@@ -3,6 +3,7 @@ package portal
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -82,7 +83,7 @@ func (h *Handler) createPartner(w http.ResponseWriter, r *http.Request, v *viewe
 	if err != nil {
 		return err
 	}
-	return done(w, r, v.link("/partners/"+created.ID), noticePartnerCreated)
+	return done(w, r, v.link("/partners/"+url.PathEscape(created.ID)), noticePartnerCreated)
 }
 
 // setupLinkJSON is a setup link as the API lists it; Token only in the
@@ -171,7 +172,7 @@ func (h *Handler) updateHostnames(w http.ResponseWriter, r *http.Request, v *vie
 	if err != nil {
 		return err
 	}
-	return done(w, r, v.link("/partners/"+pid), noticeHostnamesSaved)
+	return done(w, r, v.link("/partners/"+url.PathEscape(pid)), noticeHostnamesSaved)
 }
 
 // setSuspended suspends or resumes the partner; the API ends its users'
@@ -190,7 +191,7 @@ func (h *Handler) setSuspended(suspended bool) pageFunc {
 		if err != nil {
 			return err
 		}
-		return done(w, r, v.link("/partners/"+pid), key)
+		return done(w, r, v.link("/partners/"+url.PathEscape(pid)), key)
 	}
 }
 
@@ -204,7 +205,7 @@ func (h *Handler) addPartnerDomain(w http.ResponseWriter, r *http.Request, v *vi
 	if err != nil {
 		return err
 	}
-	return done(w, r, v.link("/partners/"+pid), noticePartnerDomain)
+	return done(w, r, v.link("/partners/"+url.PathEscape(pid)), noticePartnerDomain)
 }
 
 func (h *Handler) removePartnerDomain(w http.ResponseWriter, r *http.Request, v *viewer) error {
@@ -216,7 +217,7 @@ func (h *Handler) removePartnerDomain(w http.ResponseWriter, r *http.Request, v 
 	if err != nil {
 		return err
 	}
-	return done(w, r, v.link("/partners/"+pid), noticeDomainRemoved)
+	return done(w, r, v.link("/partners/"+url.PathEscape(pid)), noticeDomainRemoved)
 }
 
 // createSetupLink answers with the partner's page showing the new link:
@@ -233,7 +234,7 @@ func (h *Handler) createSetupLink(w http.ResponseWriter, r *http.Request, v *vie
 	if err != nil {
 		return err
 	}
-	page := partnerPage{NewLink: &link, NewLinkURL: h.adminOrigin(r) + basePath(r) + "/setup/" + link.Token}
+	page := partnerPage{NewLink: &link, NewLinkURL: h.adminOrigin(r) + basePath(r) + "/setup?" + url.Values{"token": {link.Token}}.Encode()}
 	return h.renderPartner(w, r, v, http.StatusCreated, page)
 }
 
@@ -256,7 +257,7 @@ func (h *Handler) revokeSetupLink(w http.ResponseWriter, r *http.Request, v *vie
 	if err != nil {
 		return err
 	}
-	return done(w, r, v.link("/partners/"+pid), noticeSetupLinkRevoked)
+	return done(w, r, v.link("/partners/"+url.PathEscape(pid)), noticeSetupLinkRevoked)
 }
 
 // governanceJSON is the baseline in force and where it comes from.

@@ -201,7 +201,7 @@ func TestUnclaimedHostsServeNoPortal(t *testing.T) {
 	e.partner("acme")
 	token := e.setupLink("acme")
 	b := e.browser("nobody." + testBase)
-	for _, res := range []response{b.get("/sign-in"), b.get("/setup/" + token), b.post("/setup", url.Values{"token": {token}}), b.post("/sign-in", url.Values{"key": {testKey}}), b.get("/")} {
+	for _, res := range []response{b.get("/sign-in"), b.get("/setup?token=" + token), b.post("/setup", url.Values{"token": {token}}), b.post("/sign-in", url.Values{"key": {testKey}}), b.get("/")} {
 		if res.status != http.StatusNotFound || len(b.cookies) != 0 {
 			t.Errorf("unclaimed host: %d, cookies %v", res.status, b.cookies)
 		}

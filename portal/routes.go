@@ -11,7 +11,7 @@ func (h *Handler) routes() {
 	h.mux.HandleFunc("GET /sign-in", h.showSignIn)
 	h.mux.HandleFunc("POST /sign-in", h.signIn)
 	h.mux.HandleFunc("POST /sign-out", h.signOut)
-	h.mux.HandleFunc("GET /setup/{token}", h.showSetupStart)
+	h.mux.HandleFunc("GET /setup", h.showSetupStart)
 	h.mux.HandleFunc("POST /setup", h.startSetup)
 	h.mux.Handle("GET /{$}", h.page(h.home, operatorViewer, partnerAdminViewer, setupViewer))
 	h.mux.Handle("POST /domains", h.page(h.addDomain, partnerAdminViewer, setupViewer))

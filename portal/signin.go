@@ -92,7 +92,8 @@ func (h *Handler) renderOrFail(w http.ResponseWriter, r *http.Request, status in
 
 var errCrossSite = &apiError{Status: http.StatusForbidden, Code: "cross_site", Message: "This form was sent from another site. Open the portal directly and try again."}
 
-// setupStartPage is the data of the page a setup link opens. Opening the
+// setupStartPage is the data of the page a setup link opens. The link
+// carries its token in the query, where access logs can redact it. Opening the
 // link changes nothing: mail scanners and link previews fetch links, and
 // must not use up a one-time link. The button does.
 type setupStartPage struct {
@@ -106,7 +107,7 @@ func (h *Handler) showSetupStart(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, nil, errNotHere)
 		return
 	}
-	h.renderOrFail(w, r, http.StatusOK, "setup_start", setupStartPage{frame: h.frame(r, nil, "Set up single sign-on", ""), Token: r.PathValue("token")})
+	h.renderOrFail(w, r, http.StatusOK, "setup_start", setupStartPage{frame: h.frame(r, nil, "Set up single sign-on", ""), Token: r.URL.Query().Get("token")})
 }
 
 // redeemed is the API's answer to a setup link's redemption.
