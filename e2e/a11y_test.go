@@ -235,7 +235,7 @@ func checkKeyboard(t *testing.T, ctx context.Context, page string) {
 	)
 	var walk []string
 	for i := 0; ; i++ {
-		if i == 25 {
+		if i == 60 {
 			t.Errorf("%s: %d Tab presses never reached the submit control; focus went %s", page, i, strings.Join(walk, " → "))
 			return
 		}
