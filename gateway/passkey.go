@@ -87,13 +87,7 @@ func (g *Gateway) beginPasskey(w http.ResponseWriter, r *http.Request, p *Partne
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), g.cfg.StoreTimeout)
 	defer cancel()
-	pol, err := g.policyOf(ctx, p)
-	if err != nil {
-		g.webauthnUnavailable(w, p, err)
-		return
-	}
-	if !passkeyAllowed(pol) {
-		writeJSONError(w, http.StatusForbidden, msgNoPasskey)
+	if !g.passkeysAllowedNow(ctx, w, p) {
 		return
 	}
 	// A passkey alone must prove its user: verification is required.
@@ -151,13 +145,7 @@ func (g *Gateway) finishPasskey(w http.ResponseWriter, r *http.Request, p *Partn
 	}
 	// What begin allowed may have changed since (SSO required, passkeys
 	// turned off): the policy of now decides.
-	pol, err := g.policyOf(ctx, p)
-	if err != nil {
-		g.webauthnUnavailable(w, p, err)
-		return
-	}
-	if !passkeyAllowed(pol) {
-		writeJSONError(w, http.StatusForbidden, msgNoPasskey)
+	if !g.passkeysAllowedNow(ctx, w, p) {
 		return
 	}
 	handle, err := passkey.UserHandleOf(body)
@@ -243,3 +231,18 @@ func passkeyKey(secret string) string { return "passkey-login:" + hashHex(secret
 
 // randomToken is an unguessable value for a cookie or a link: 260 bits.
 func randomToken() string { return rand.Text() + rand.Text() }
+
+// passkeysAllowedNow reads the partner's policy and answers the refusal
+// when it does not let a passkey sign anyone in alone. True when allowed.
+func (g *Gateway) passkeysAllowedNow(ctx context.Context, w http.ResponseWriter, p *Partner) bool {
+	pol, err := g.policyOf(ctx, p)
+	if err != nil {
+		g.webauthnUnavailable(w, p, err)
+		return false
+	}
+	if !passkeyAllowed(pol) {
+		writeJSONError(w, http.StatusForbidden, msgNoPasskey)
+		return false
+	}
+	return true
+}
