@@ -2,7 +2,6 @@ package portal
 
 import (
 	"bytes"
-	"errors"
 	"io"
 	"net/http"
 	"net/url"
@@ -81,7 +80,7 @@ func (h *Handler) brandingRoutes() {
 	h.mux.Handle("POST /branding", h.page(h.saveBranding, who...))
 	h.mux.Handle("GET /branding/preview", h.page(h.brandingPreview, who...))
 	h.mux.Handle("GET /branding/preview.css", h.page(h.brandingPreviewCSS, who...))
-	h.mux.Handle("POST /branding/logo", h.logoUpload(who...))
+	h.mux.Handle("POST /branding/logo", h.upload(h.uploadLogo, who...))
 	h.mux.Handle("POST /branding/logo/remove", h.page(h.removeLogo, who...))
 }
 
@@ -136,37 +135,11 @@ func (h *Handler) saveBranding(w http.ResponseWriter, r *http.Request, v *viewer
 	return done(w, r, v.link("/branding"), noticeBrandingSaved)
 }
 
-// logoUpload admits a logo upload. h.page leaves a multipart body unread
-// (its cap is for small forms), so this reads the upload within its own
-// cap and checks the CSRF token from it before anything else happens.
-func (h *Handler) logoUpload(kinds ...viewerKind) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		v, err := h.identify(r)
-		if errors.Is(err, errSignedOut) {
-			h.toSignIn(w, r)
-			return
-		}
-		if err != nil {
-			h.fail(w, r, nil, err)
-			return
-		}
-		allowed := false
-		for _, k := range kinds {
-			allowed = allowed || v.kind == k
-		}
-		if !allowed {
-			h.fail(w, r, v, &apiError{Status: http.StatusNotFound})
-			return
-		}
-		if err := h.uploadLogo(w, r, v); err != nil {
-			h.fail(w, r, v, err)
-		}
-	})
-}
-
 var errLogoForm = &apiError{Status: http.StatusRequestEntityTooLarge, Code: "logo_unreadable", Field: "logo",
 	Message: "The upload could not be read. Choose a PNG, JPEG or WebP file of at most 1 MiB."}
 
+// uploadLogo reads the upload within its own cap (forms are capped far
+// lower) and checks the CSRF token from it before anything else.
 func (h *Handler) uploadLogo(w http.ResponseWriter, r *http.Request, v *viewer) error {
 	r.Body = http.MaxBytesReader(w, r.Body, maxLogoForm)
 	if err := r.ParseMultipartForm(maxLogoForm); err != nil {

@@ -325,6 +325,16 @@ type pageFunc func(w http.ResponseWriter, r *http.Request, v *viewer) error
 // page admits the viewers of the given kinds to fn. A state change must
 // carry the viewer's CSRF token in the form field "csrf".
 func (h *Handler) page(fn pageFunc, kinds ...viewerKind) http.Handler {
+	return h.admit(fn, true, kinds...)
+}
+
+// upload admits like page but leaves a POST's body to fn, which reads it
+// within a cap of its own and must check the CSRF token in it first.
+func (h *Handler) upload(fn pageFunc, kinds ...viewerKind) http.Handler {
+	return h.admit(fn, false, kinds...)
+}
+
+func (h *Handler) admit(fn pageFunc, readForm bool, kinds ...viewerKind) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		v, err := h.identify(r)
 		if errors.Is(err, errSignedOut) {
@@ -343,7 +353,7 @@ func (h *Handler) page(fn pageFunc, kinds ...viewerKind) http.Handler {
 			h.fail(w, r, v, &apiError{Status: http.StatusNotFound})
 			return
 		}
-		if r.Method == http.MethodPost {
+		if r.Method == http.MethodPost && readForm {
 			if err := parseForm(w, r); err != nil {
 				h.fail(w, r, v, err)
 				return

@@ -104,6 +104,8 @@ func TestSCIMIsolationAndSetupViewer(t *testing.T) {
 	eachBackend(t, func(t *testing.T, e *env) {
 		e.partner("acme")
 		e.partner("bravo")
+		// A setup link is for a partner without users: start it first.
+		s := e.ssoSetupBrowser("acme")
 		var theirs scimAPIToken
 		e.apiJSON("POST", "/api/v1/partners/bravo/scim-tokens", map[string]any{"name": "<script>x</script>"}, &theirs)
 		a := e.partnerAdmin("acme", "ann@acme.test")
@@ -118,7 +120,6 @@ func TestSCIMIsolationAndSetupViewer(t *testing.T) {
 			t.Error("a token name is not escaped")
 		}
 
-		s := e.ssoSetupBrowser("acme")
 		res = s.get("/scim")
 		if res.status != http.StatusOK {
 			t.Fatalf("setup viewer /scim: %d\n%s", res.status, res.body)

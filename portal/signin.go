@@ -24,16 +24,7 @@ func (h *Handler) showSignIn(w http.ResponseWriter, r *http.Request) {
 // the portal's cookie. Failed keys are counted by the API like any other
 // failed authentication, so the form is no way around its rate limit.
 func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
-	if h.site(r) != adminSite {
-		h.toSignIn(w, r)
-		return
-	}
-	if !sameOrigin(r) {
-		h.fail(w, r, nil, errCrossSite)
-		return
-	}
-	if err := parseForm(w, r); err != nil {
-		h.fail(w, r, nil, err)
+	if !h.sessionForm(w, r) {
 		return
 	}
 	key := strings.TrimSpace(r.PostForm.Get("key"))
@@ -90,6 +81,26 @@ func (h *Handler) renderOrFail(w http.ResponseWriter, r *http.Request, status in
 	}
 }
 
+// sessionForm admits a form that starts a portal session: on the admin
+// site only, and sent from it, since a form posted from another site
+// would swap whatever session this browser has for the poster's. False
+// when it answered.
+func (h *Handler) sessionForm(w http.ResponseWriter, r *http.Request) bool {
+	switch {
+	case h.site(r) != adminSite:
+		h.toSignIn(w, r)
+	case !sameOrigin(r):
+		h.fail(w, r, nil, errCrossSite)
+	default:
+		if err := parseForm(w, r); err != nil {
+			h.fail(w, r, nil, err)
+			return false
+		}
+		return true
+	}
+	return false
+}
+
 var errCrossSite = &apiError{Status: http.StatusForbidden, Code: "cross_site", Message: "This form was sent from another site. Open the portal directly and try again."}
 
 // setupStartPage is the data of the page a setup link opens. The link
@@ -121,18 +132,7 @@ type redeemed struct {
 // back in its place, sealed in the portal's cookie: the link itself never
 // works again, even for whoever copies it from the browser's history.
 func (h *Handler) startSetup(w http.ResponseWriter, r *http.Request) {
-	if h.site(r) != adminSite {
-		h.fail(w, r, nil, errNotHere)
-		return
-	}
-	// A form posted from another site would swap whatever session this
-	// browser has for the poster's setup session.
-	if !sameOrigin(r) {
-		h.fail(w, r, nil, errCrossSite)
-		return
-	}
-	if err := parseForm(w, r); err != nil {
-		h.fail(w, r, nil, err)
+	if !h.sessionForm(w, r) {
 		return
 	}
 	if s, _, ok := h.session(r); ok && s.Kind == "operator" {
