@@ -9,6 +9,14 @@ import (
 	"github.com/partnergate/partnergate/store"
 )
 
+// mayChange reports whether the caller may change or remove an object
+// created by createdBy. A setup session may only undo its own work: the
+// partner's other SSO connections and SCIM tokens are someone else's, so
+// for it they answer 404 as if absent.
+func (c *caller) mayChange(createdBy string) bool {
+	return !c.setup || createdBy == c.creator()
+}
+
 var (
 	errOperatorOnly = &apiError{status: http.StatusForbidden, code: "forbidden", message: "only an operator may do this"}
 	errReadOnly     = &apiError{status: http.StatusForbidden, code: "read_only_token", message: "this admin token is read-only"}
@@ -40,7 +48,8 @@ func (h *Handler) checkNotSuspended(r *http.Request, c *caller) error {
 }
 
 // guard is the one place that decides whether a caller reaches a route:
-// an operator reaches everything but the setup routes, a partner admin
+// an operator reaches everything but the setup routes (only the key opens
+// an operator session, only the session ends itself), a partner admin
 // exactly their own partner while it is not suspended, read-only tokens
 // only reads, a setup link only its partner's setup. Another partner's
 // objects answer 404, as if they did not exist, so ids cannot be probed.
@@ -82,6 +91,12 @@ func (h *Handler) permit(c *caller, rt route, r *http.Request) error {
 		// Redeeming and completing act on the caller's own setup link,
 		// which no other credential has.
 		return errSetupOnly
+	case (rt.reach == operatorKey || rt.reach == operatorSession) && !c.operator:
+		return errOperatorOnly
+	case rt.reach == operatorKey && c.operatorSession != "":
+		return errOperatorKeyOnly
+	case rt.reach == operatorSession && c.operatorSession == "":
+		return errOperatorSessionOnly
 	case c.operator, rt.reach == self:
 		return nil
 	case rt.reach == platform:
@@ -109,7 +124,8 @@ func permitSetup(c *caller, rt route, r *http.Request) error {
 		return nil
 	case !c.setupRedeemed, rt.setup != inSetup:
 		return errSetupScope
-	case rt.reach == self:
+	case rt.reach == self, rt.reach == setupSession && r.PathValue("id") == "":
+		// The path names no partner: the route acts on the caller alone.
 		return nil
 	case r.PathValue("id") != c.partnerID:
 		return errPartnerNotFound

@@ -37,9 +37,10 @@ const (
 	authFailuresPerIP    = 20
 	authFailuresPerToken = 10
 	authFailureWindow    = 10 * time.Minute
-	// authCounterScope holds the per-address counters, which belong to no
-	// partner; no partner id can start with an underscore.
-	authCounterScope = "_admin"
+	// platformScope holds what belongs to no partner: the per-address
+	// counters and operator sessions. No partner id can start with an
+	// underscore.
+	platformScope = "_admin"
 )
 
 // operatorDigest is a configured operator key, kept only as its SHA-256:
@@ -80,6 +81,9 @@ func digestKeys(keys []OperatorKey) ([]operatorDigest, error) {
 		if strings.HasPrefix(k.Key, apitoken.SetupPrefix) {
 			return nil, fmt.Errorf("operator key #%d starts with %q, which marks setup links", i+1, apitoken.SetupPrefix)
 		}
+		if strings.HasPrefix(k.Key, operatorSessionPrefix) {
+			return nil, fmt.Errorf("operator key #%d starts with %q, which marks operator sessions", i+1, operatorSessionPrefix)
+		}
 		name := k.Name
 		if name == "" {
 			name = "operator-" + strconv.Itoa(i+1)
@@ -112,6 +116,12 @@ func isToken68(s string) bool {
 // may reach follows from it, never from the path or the body.
 type caller struct {
 	operator bool
+	// key is the operator key an operator holds, or opened their session
+	// with.
+	key *operatorDigest
+	// operatorSession is the id of the operator session the caller
+	// authenticated with, "" for the key itself.
+	operatorSession string
 	// partnerID is the one partner a non-operator reaches.
 	partnerID string
 	readOnly  bool
@@ -125,9 +135,9 @@ type caller struct {
 	// became once redeemed; permitSetup bounds what either reaches.
 	setup         bool
 	setupRedeemed bool
-	// actor names the caller in audit events: an operator key by its
-	// name, an admin token or setup link by its id and name, a user by
-	// id and email.
+	// actor names the caller in audit events: an operator key, or a
+	// session opened with it, by the key's name; an admin token or setup
+	// link by its id and name; a user by id and email.
 	actor     audit.Actor
 	requestID string
 	ip        string
@@ -140,6 +150,12 @@ func callerOf(r *http.Request) *caller {
 	return c
 }
 
+// creator names the caller as the creator of an object, in the
+// "<actor type>:<actor id>" form Token.CreatedBy holds.
+func (c *caller) creator() string {
+	return string(c.actor.Type) + ":" + c.actor.ID
+}
+
 var (
 	errRateLimited  = &apiError{status: http.StatusTooManyRequests, code: "rate_limited", retryAfter: authFailureWindow, message: "too many failed authentications; retry later"}
 	errTokenExpired = &apiError{status: http.StatusUnauthorized, code: "token_expired", message: "this admin token has expired"}
@@ -148,8 +164,9 @@ var (
 	errNotAdmin     = &apiError{status: http.StatusForbidden, code: "forbidden", message: "the signed-in user is not an admin of this partner"}
 )
 
-// authenticate finds the caller: an operator key, admin token or setup
-// link as a Bearer token, or else a partner admin's session cookie.
+// authenticate finds the caller: an operator key, operator session,
+// admin token or setup link as a Bearer token, or else a partner admin's
+// session cookie.
 // Failed Bearer attempts are counted per address and per token. Past the
 // address's limit every attempt is refused with 429 before any secret is
 // compared; past a token's limit only wrong secrets for it are. ip is the
@@ -160,7 +177,7 @@ func (h *Handler) authenticate(r *http.Request, ip string) (*caller, error) {
 	}
 	ctx := r.Context()
 	ipKey := "authfail:ip:" + ip
-	n, err := h.store.Count(ctx, authCounterScope, ipKey)
+	n, err := h.store.Count(ctx, platformScope, ipKey)
 	if err != nil {
 		return nil, err
 	}
@@ -173,6 +190,9 @@ func (h *Handler) authenticate(r *http.Request, ip string) (*caller, error) {
 	}
 	if c := h.operator(token); c != nil {
 		return c, nil
+	}
+	if strings.HasPrefix(token, operatorSessionPrefix) {
+		return h.operatorSessionCaller(r, ipKey, token)
 	}
 	// Only admin tokens and setup links open this API: a SCIM token does
 	// not parse here, and a token of one kind given the other's prefix is
@@ -270,14 +290,14 @@ func (h *Handler) operator(token string) *caller {
 	if found == nil {
 		return nil
 	}
-	return &caller{operator: true, actor: audit.Actor{Type: audit.ActorOperator, ID: found.name, Name: found.name}}
+	return &caller{operator: true, key: found, actor: audit.Actor{Type: audit.ActorOperator, ID: found.name, Name: found.name}}
 }
 
 // authFailed counts a failed attempt and answers 401. A counter that
 // cannot be written is logged, not fatal: the refusal stands either way.
 func (h *Handler) authFailed(r *http.Request, ipKey, partnerID, tokenKey string) error {
 	ctx := r.Context()
-	if _, err := h.store.Incr(ctx, authCounterScope, ipKey, authFailureWindow); err != nil {
+	if _, err := h.store.Incr(ctx, platformScope, ipKey, authFailureWindow); err != nil {
 		h.log.Warn("count failed admin authentication", zap.Error(err))
 	}
 	if tokenKey != "" {

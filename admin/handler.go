@@ -224,6 +224,11 @@ const (
 	// setupSession routes finish a setup: only a redeemed setup session
 	// reaches them, never an operator or partner admin.
 	setupSession
+	// operatorKey routes need an operator key itself, not a session
+	// opened with one.
+	operatorKey
+	// operatorSession routes act on the caller's own operator session.
+	operatorSession
 )
 
 // route is one method on one path. action names the audit event a write
@@ -342,6 +347,9 @@ func (h *Handler) routes() {
 		{"DELETE", setupLinks + "/{linkId}", platform, "setup_link.revoke", outOfSetup, h.revokeSetupLink},
 		{"POST", "/api/v1/setup-links/redeem", setupLink, "setup_link.redeem", outOfSetup, h.redeemSetupLink},
 		{"POST", partner + "/setup/complete", setupSession, "setup_link.complete", inSetup, h.completeSetup},
+		{"POST", "/api/v1/setup/end", setupSession, "setup_link.end", inSetup, h.endSetup},
+		{"POST", "/api/v1/operator-sessions", operatorKey, "operator_session.create", outOfSetup, h.createOperatorSession},
+		{"DELETE", "/api/v1/operator-sessions/current", operatorSession, "operator_session.delete", outOfSetup, h.deleteOperatorSession},
 	}
 	allow := map[string][]string{}
 	var patterns []string

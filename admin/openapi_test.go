@@ -120,6 +120,10 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 		platform:     {"operatorKey"},
 		setupLink:    {"setupLink"},
 		setupSession: {"setupLink"},
+		operatorKey:  {"operatorKey"},
+		// Everywhere else operatorKey stands for operator sessions too
+		// (see the scheme's description).
+		operatorSession: {"operatorSession"},
 	}
 	for key, rt := range routed {
 		o := documented[key]
@@ -488,18 +492,40 @@ func TestOpenAPITour(t *testing.T) {
 		seen[loadContract(t).Route(httptest.NewRequest(s.method, s.path, nil))] = true
 		return rec
 	}
-	link := decodeAs[struct{ Token string }](t, run(step{"POST", p + "/setup-links", `{"name": "Acme IT", "expires_in": "48h"}`, 201, nil}).Body.Bytes())
-	run(step{"POST", p + "/setup-links", `{"expires_in": "5m"}`, 422, nil})
-	run(step{"GET", p + "/setup-links", "", 200, nil})
-	run(step{"POST", p + "/setup/complete", `{"email": "it@acme.test"}`, 403, nil})
+	// Only for a partner without users.
+	run(step{"POST", p + "/setup-links", `{}`, 409, nil})
+	run(step{"POST", "/api/v1/partners", `{"id": "fresh", "name": "Fresh"}`, 201, nil})
+	const f = "/api/v1/partners/fresh"
+	link := decodeAs[struct{ Token string }](t, run(step{"POST", f + "/setup-links", `{"name": "Fresh IT", "expires_in": "48h"}`, 201, nil}).Body.Bytes())
+	run(step{"POST", f + "/setup-links", `{"expires_in": "5m"}`, 422, nil})
+	run(step{"GET", f + "/setup-links", "", 200, nil})
+	run(step{"POST", f + "/setup/complete", `{"email": "it@fresh.test"}`, 403, nil})
+	early := id(run(step{"POST", f + "/users", `{"email": "early@fresh.test"}`, 201, nil}))
+	runAs(link.Token, step{"POST", "/api/v1/setup-links/redeem", "", 409, nil})
+	run(step{"DELETE", f + "/users/" + early, "", 204, nil})
 	setup := decodeAs[struct{ Token string }](t, runAs(link.Token, step{"POST", "/api/v1/setup-links/redeem", "", 200, nil}).Body.Bytes())
 	runAs(setup.Token, step{"POST", "/api/v1/setup-links/redeem", "", 410, nil})
-	runAs(setup.Token, step{"GET", p + "/users", "", 403, nil})
-	runAs(setup.Token, step{"POST", p + "/setup/complete", `{"email": "it@acme.test", "name": "Acme IT"}`, 200, nil})
+	runAs(setup.Token, step{"GET", f + "/users", "", 403, nil})
+	runAs(setup.Token, step{"POST", f + "/setup/complete", `{"email": "it@fresh.test", "name": "Fresh IT"}`, 200, nil})
 	runAs(setup.Token, step{"GET", "/api/v1/me", "", 401, nil})
-	spare := id(run(step{"POST", p + "/setup-links", `{}`, 201, nil}))
-	run(step{"DELETE", p + "/setup-links/" + spare, "", 204, nil})
-	run(step{"DELETE", p + "/setup-links/" + spare, "", 404, nil})
+	// A partner that stays without users: a session signs out, a link is
+	// revoked.
+	run(step{"POST", "/api/v1/partners", `{"id": "spare", "name": "Spare"}`, 201, nil})
+	ended := decodeAs[struct{ Token string }](t, run(step{"POST", "/api/v1/partners/spare/setup-links", `{}`, 201, nil}).Body.Bytes())
+	setup = decodeAs[struct{ Token string }](t, runAs(ended.Token, step{"POST", "/api/v1/setup-links/redeem", "", 200, nil}).Body.Bytes())
+	runAs(setup.Token, step{"POST", "/api/v1/setup/end", "", 204, nil})
+	runAs(setup.Token, step{"POST", "/api/v1/setup/end", "", 401, nil})
+	spare := id(run(step{"POST", "/api/v1/partners/spare/setup-links", `{}`, 201, nil}))
+	run(step{"DELETE", "/api/v1/partners/spare/setup-links/" + spare, "", 204, nil})
+	run(step{"DELETE", "/api/v1/partners/spare/setup-links/" + spare, "", 404, nil})
+
+	// An operator session, as the portal holds one.
+	session := decodeAs[struct{ Token string }](t, run(step{"POST", "/api/v1/operator-sessions", "", 201, nil}).Body.Bytes())
+	runAs(session.Token, step{"GET", "/api/v1/partners", "", 200, nil})
+	runAs(session.Token, step{"POST", "/api/v1/operator-sessions", "", 403, nil})
+	run(step{"DELETE", "/api/v1/operator-sessions/current", "", 403, nil})
+	runAs(session.Token, step{"DELETE", "/api/v1/operator-sessions/current", "", 204, nil})
+	runAs(session.Token, step{"DELETE", "/api/v1/operator-sessions/current", "", 401, nil})
 
 	run(step{"GET", p + "/audit?limit=2&action=user.*", "", 200, nil})
 	run(step{"GET", p + "/audit?since=yesterday", "", 400, nil})

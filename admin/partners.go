@@ -152,6 +152,11 @@ func (h *Handler) updatePartner(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	noteTarget(r, "partner", id)
+	if in.suspended.set && !in.suspended.val {
+		if err := h.revokeBeforeResume(r.Context(), id); err != nil {
+			return err
+		}
+	}
 	now := h.timestamp()
 	p, err := h.store.UpdatePartner(r.Context(), id, func(p store.Partner) (store.Partner, error) {
 		if err := pre.check(h.partnerJSON(p)); err != nil {
@@ -186,6 +191,26 @@ func (h *Handler) updatePartner(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	return writeResource(w, http.StatusOK, h.partnerJSON(p))
+}
+
+// revokeBeforeResume ends every session of a suspended partner's users
+// once more before it is resumed: a node that had not yet heard of the
+// suspension may have signed someone in after the first revocation, and
+// that session must not come back to life. A partner not suspended is
+// left alone; one whose revocation fails stays suspended, and repeating
+// the request finishes the job.
+func (h *Handler) revokeBeforeResume(ctx context.Context, id string) error {
+	p, err := h.store.GetPartner(ctx, id)
+	switch {
+	case err != nil:
+		return partnerWriteError(err)
+	case !p.Suspended:
+		return nil
+	}
+	if err := h.revokePartnerSessions(ctx, id); err != nil {
+		return revocationFailed("the partner was not resumed because its users' sessions could not all be ended; repeat the request", err)
+	}
+	return nil
 }
 
 // revokeBatch is how many users revokePartnerSessions reads at a time, so

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/partnergate/partnergate/apitoken"
+	"github.com/partnergate/partnergate/audit"
 	"github.com/partnergate/partnergate/store"
 )
 
@@ -17,6 +19,11 @@ import (
 // redeems it once for a short setup session, which reaches only the setup
 // routes (see permitSetup) and ends when the IT admin completes the setup
 // and becomes the partner's first admin.
+//
+// A link is only for a partner without users: SCIM sets any user's
+// password and groups, so a session that could reach existing users
+// could take over their accounts, admins included. A partner with users
+// invites its admin or gets an admin token instead.
 //
 // The link and the session are one token record: redeeming replaces its
 // secret, so whoever copied the link from a mailbox or a chat afterwards
@@ -37,10 +44,17 @@ const (
 	maxSetupLinkNameLen = 100
 )
 
-// setupAdminsGroup is the group a completed setup makes its IT admin a
-// member of, mapped to PartnerAdminRole: the partner's admins then show
-// in its groups like any other, for its admins to manage.
-const setupAdminsGroup = "Partner admins"
+// setupAdminsGroup names the group a completed setup makes its IT admin
+// a member of, mapped to PartnerAdminRole: the partner's admins then show
+// in its groups like any other, for its admins to manage. The group is
+// always a new one, named "Partner admins (2)" and so on if the name is
+// taken: mapping a group that existed would make its members admins too.
+const (
+	setupAdminsGroup = "Partner admins"
+	// maxAdminsGroupNames bounds the names tried, so a partner holding
+	// every one answers an error rather than a loop.
+	maxAdminsGroupNames = 100
+)
 
 var (
 	setupLinkFields = fieldSet{
@@ -52,7 +66,8 @@ var (
 	errSetupLinkNotFound = &apiError{status: http.StatusNotFound, code: "not_found", message: "setup link not found"}
 	// errSetupLinkUsed also answers a redeem that lost a race with a
 	// revocation: either way the link is spent.
-	errSetupLinkUsed = &apiError{status: http.StatusGone, code: "setup_link_used", message: "this setup link was already used or revoked; ask for a new one"}
+	errSetupLinkUsed   = &apiError{status: http.StatusGone, code: "setup_link_used", message: "this setup link was already used or revoked; ask for a new one"}
+	errPartnerHasUsers = &apiError{status: http.StatusConflict, code: "partner_has_users", message: "this partner already has users; invite its admin or create an admin token instead"}
 )
 
 // setupLinkJSON is a setup link on the wire; Token is set only in the
@@ -73,6 +88,23 @@ func toSetupLinkJSON(t store.Token) setupLinkJSON {
 // setupTicket names the ticket that marks a link unused. Token ids are no
 // secret, so the id may name a key.
 func setupTicket(tokenID string) string { return "setup-link:" + tokenID }
+
+// adminsGroupTicket names the ticket that remembers the group a setup's
+// completion made, so a repeated completion finds it instead of making
+// another.
+func adminsGroupTicket(tokenID string) string { return "setup-admins:" + tokenID }
+
+// checkNoUsers refuses a setup of a partner that has users.
+func (h *Handler) checkNoUsers(ctx context.Context, partnerID string) error {
+	users, err := h.store.ListUsers(ctx, partnerID, store.Page{Limit: 1})
+	if err != nil {
+		return fmt.Errorf("list users: %w", err)
+	}
+	if len(users) > 0 {
+		return errPartnerHasUsers
+	}
+	return nil
+}
 
 func (h *Handler) listSetupLinks(w http.ResponseWriter, r *http.Request) error {
 	p, err := h.partner(r)
@@ -128,6 +160,9 @@ func (h *Handler) createSetupLink(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	ctx := r.Context()
+	if err := h.checkNoUsers(ctx, p.ID); err != nil {
+		return err
+	}
 	existing, err := h.store.ListTokens(ctx, p.ID, store.SetupToken)
 	if err != nil {
 		return fmt.Errorf("list setup links: %w", err)
@@ -148,7 +183,7 @@ func (h *Handler) createSetupLink(w http.ResponseWriter, r *http.Request) error 
 		PartnerID: p.ID,
 		Kind:      store.SetupToken,
 		Name:      name.val,
-		CreatedBy: string(c.actor.Type) + ":" + c.actor.ID,
+		CreatedBy: c.creator(),
 		CreatedAt: now,
 		ExpiresAt: now.Add(ttl),
 	}
@@ -173,7 +208,11 @@ func (h *Handler) createSetupLink(w http.ResponseWriter, r *http.Request) error 
 }
 
 // revokeSetupLink deletes a link, or ends the setup session it became:
-// every request loads the token, so the next one is refused.
+// every request loads the token, so the next one is refused. A session is
+// revoked with what it made: its tokens go and its SSO connections are
+// disabled, so nothing it set up outlives the revocation. They are swept
+// before the token goes, so a failure leaves the link to revoke again, and
+// once more after, for a request the session still had in flight.
 func (h *Handler) revokeSetupLink(w http.ResponseWriter, r *http.Request) error {
 	p, err := h.partner(r)
 	if err != nil {
@@ -197,13 +236,74 @@ func (h *Handler) revokeSetupLink(w http.ResponseWriter, r *http.Request) error 
 	if _, err := h.store.TakeTicket(ctx, p.ID, setupTicket(t.ID)); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("use up setup link %s: %w", t.ID, err)
 	}
+	if t.Redeemed {
+		if err := h.undoSetup(r, t); err != nil {
+			return err
+		}
+	}
 	if err := h.store.DeleteToken(ctx, p.ID, t.ID); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return errSetupLinkNotFound
 		}
 		return fmt.Errorf("delete setup link %s: %w", t.ID, err)
 	}
+	if t.Redeemed {
+		if err := h.undoSetup(r, t); err != nil {
+			return err
+		}
+	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// undoSetup revokes the tokens the setup session of link made and
+// disables its SSO connections. The connections stay, for an admin to
+// look at: deleting one would lose its service provider key, which the
+// IdP may already trust.
+func (h *Handler) undoSetup(r *http.Request, link store.Token) error {
+	ctx := r.Context()
+	creator := string(audit.ActorSetupLink) + ":" + link.ID
+	for _, kind := range []store.TokenKind{store.SCIMToken, store.AdminToken} {
+		tokens, err := h.store.ListTokens(ctx, link.PartnerID, kind)
+		if err != nil {
+			return fmt.Errorf("list %s tokens: %w", kind, err)
+		}
+		for _, t := range tokens {
+			if t.CreatedBy != creator {
+				continue
+			}
+			if err := h.store.DeleteToken(ctx, link.PartnerID, t.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf("revoke %s token %s: %w", kind, t.ID, err)
+			}
+			noteTarget(r, "setup_link", link.ID, change{Field: "revoked_" + string(kind) + "_token", To: t.ID})
+		}
+	}
+	conns, err := h.store.ListSSOConnections(ctx, link.PartnerID)
+	if err != nil {
+		return fmt.Errorf("list SSO connections: %w", err)
+	}
+	disabled := false
+	now := h.timestamp()
+	for _, c := range conns {
+		if c.CreatedBy != creator || !c.Enabled {
+			continue
+		}
+		_, err := h.store.UpdateSSOConnection(ctx, link.PartnerID, c.ID, func(cur store.SSOConnection) (store.SSOConnection, error) {
+			cur.Enabled, cur.UpdatedAt = false, now
+			return cur, nil
+		})
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			continue
+		case err != nil:
+			return fmt.Errorf("disable SSO connection %s: %w", c.ID, err)
+		}
+		disabled = true
+		noteTarget(r, "setup_link", link.ID, change{Field: "disabled_sso_connection", To: c.ID})
+	}
+	if disabled {
+		h.publish(r, store.Event{Kind: store.PartnersChanged, PartnerID: link.PartnerID})
+	}
 	return nil
 }
 
@@ -224,6 +324,11 @@ func (h *Handler) redeemSetupLink(w http.ResponseWriter, r *http.Request) error 
 	noteStream(r, c.partnerID)
 	noteTarget(r, "setup_link", c.actor.ID)
 	ctx := r.Context()
+	// Checked before the link is used up, so it still works once the
+	// users are gone.
+	if err := h.checkNoUsers(ctx, c.partnerID); err != nil {
+		return err
+	}
 	if _, err := h.store.TakeTicket(ctx, c.partnerID, setupTicket(c.actor.ID)); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return errSetupLinkUsed
@@ -285,7 +390,8 @@ func (h *Handler) completeSetup(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	noteTarget(r, "user", u.ID, change{Field: "email", To: u.Email}, change{Field: "role", To: PartnerAdminRole})
-	g, err := h.adminsGroup(r, p.ID)
+	c := callerOf(r)
+	g, err := h.adminsGroup(r, p.ID, c.actor.ID)
 	if err != nil {
 		return err
 	}
@@ -296,7 +402,6 @@ func (h *Handler) completeSetup(w http.ResponseWriter, r *http.Request) error {
 	h.announceMembers(r, p.ID, []string{u.ID})
 	// The partner has an admin now; the setup session must not outlive
 	// the setup.
-	c := callerOf(r)
 	if err := h.store.DeleteToken(ctx, p.ID, c.actor.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("end setup session %s: %w", c.actor.ID, err)
 	}
@@ -307,6 +412,21 @@ func (h *Handler) completeSetup(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, struct {
 		User userJSON `json:"user"`
 	}{toUserJSON(u)})
+}
+
+// endSetup ends the caller's setup session at once, as signing out of the
+// portal does, rather than leaving it to live out its hours in a browser.
+// The link stays used; what the session set up stays too.
+func (h *Handler) endSetup(w http.ResponseWriter, r *http.Request) error {
+	c := callerOf(r)
+	// The path names no partner; the event belongs to the link's.
+	noteStream(r, c.partnerID)
+	noteTarget(r, "setup_link", c.actor.ID)
+	if err := h.store.DeleteToken(r.Context(), c.partnerID, c.actor.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("end setup session %s: %w", c.actor.ID, err)
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 // setupUser finds the partner's user with the email, or creates them
@@ -336,22 +456,27 @@ func (h *Handler) setupUser(r *http.Request, partnerID string, in userInput) (st
 	return existing, nil
 }
 
-// adminsGroup finds or makes setupAdminsGroup and its mapping to
-// PartnerAdminRole. A partner that has the group keeps it as it is.
-func (h *Handler) adminsGroup(r *http.Request, partnerID string) (store.Group, error) {
+// adminsGroup makes a new group for the partner's admins, or finds the
+// one an earlier attempt of the same setup made, and maps it to
+// PartnerAdminRole.
+func (h *Handler) adminsGroup(r *http.Request, partnerID, linkID string) (store.Group, error) {
 	ctx := r.Context()
-	g, err := h.store.GetGroupByName(ctx, partnerID, setupAdminsGroup)
-	if errors.Is(err, store.ErrNotFound) {
-		now := h.timestamp()
-		g = store.Group{ID: store.NewID("g_"), PartnerID: partnerID, Name: setupAdminsGroup, CreatedAt: now, UpdatedAt: now}
-		err = h.store.CreateGroup(ctx, g)
-		if errors.Is(err, store.ErrAlreadyExists) {
-			// A concurrent completion made it first.
-			g, err = h.store.GetGroupByName(ctx, partnerID, setupAdminsGroup)
-		}
+	// The group's id is chosen, and remembered, before the group is made:
+	// a completion repeated after a failure, or running at the same time,
+	// then makes or finds that one group.
+	id := store.NewID("g_")
+	err := h.store.PutTicket(ctx, partnerID, adminsGroupTicket(linkID), []byte(id), setupSessionTTL)
+	if errors.Is(err, store.ErrAlreadyExists) {
+		var b []byte
+		b, err = h.store.GetTicket(ctx, partnerID, adminsGroupTicket(linkID))
+		id = string(b)
 	}
 	if err != nil {
-		return store.Group{}, fmt.Errorf("find or create group %q: %w", setupAdminsGroup, err)
+		return store.Group{}, fmt.Errorf("choose the admins' group: %w", err)
+	}
+	g, err := h.newAdminsGroup(ctx, partnerID, id)
+	if err != nil {
+		return store.Group{}, err
 	}
 	mappings, err := h.store.ListRoleMappings(ctx, partnerID)
 	if err != nil {
@@ -369,4 +494,34 @@ func (h *Handler) adminsGroup(r *http.Request, partnerID string) (store.Group, e
 	}
 	h.publish(r, store.Event{Kind: store.AccessChanged, PartnerID: partnerID})
 	return g, nil
+}
+
+// newAdminsGroup returns the group with the id, making it under the first
+// free one of the admins' group names if it does not exist.
+func (h *Handler) newAdminsGroup(ctx context.Context, partnerID, id string) (store.Group, error) {
+	for n := 1; n <= maxAdminsGroupNames; n++ {
+		g, err := h.store.GetGroup(ctx, partnerID, id)
+		if err == nil {
+			return g, nil
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return store.Group{}, fmt.Errorf("get group %s: %w", id, err)
+		}
+		name := setupAdminsGroup
+		if n > 1 {
+			name = fmt.Sprintf("%s (%d)", setupAdminsGroup, n)
+		}
+		now := h.timestamp()
+		g = store.Group{ID: id, PartnerID: partnerID, Name: name, CreatedAt: now, UpdatedAt: now}
+		err = h.store.CreateGroup(ctx, g)
+		if err == nil {
+			return g, nil
+		}
+		// Taken is the name, or the id by a concurrent completion, which
+		// the next round finds.
+		if !errors.Is(err, store.ErrAlreadyExists) {
+			return store.Group{}, fmt.Errorf("create group %q: %w", name, err)
+		}
+	}
+	return store.Group{}, conflict("", fmt.Sprintf("this partner has every group name from %q to %q; rename one first", setupAdminsGroup, fmt.Sprintf("%s (%d)", setupAdminsGroup, maxAdminsGroupNames)), nil)
 }

@@ -1,6 +1,8 @@
 package admin
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -10,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/partnergate/partnergate/apitoken"
 	"github.com/partnergate/partnergate/audit"
 	"github.com/partnergate/partnergate/session"
 	"github.com/partnergate/partnergate/store"
@@ -22,6 +25,23 @@ func (e *env) as(token, method, path, body string) *httptest.ResponseRecorder {
 }
 
 const redeemPath = "/api/v1/setup-links/redeem"
+
+// setupLinkDespiteUsers stores a setup link for a partner that has users,
+// which the API refuses to make, to show what such a link would meet.
+func (e *env) setupLinkDespiteUsers(partnerID string) string {
+	e.t.Helper()
+	id := store.NewID(apitoken.IDPrefix)
+	secret, hash := apitoken.New(apitoken.SetupPrefix, partnerID, id)
+	now := e.clock.Now()
+	if err := e.store.PutTicket(e.t.Context(), partnerID, setupTicket(id), nil, time.Hour); err != nil {
+		e.t.Fatal(err)
+	}
+	if err := e.store.CreateToken(e.t.Context(), store.Token{ID: id, PartnerID: partnerID, Kind: store.SetupToken, Name: "IT",
+		SecretHash: hash, CreatedBy: "operator:ops", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+		e.t.Fatal(err)
+	}
+	return secret
+}
 
 // TestSetupLinkFlow follows a setup from the operator's link to the IT
 // admin becoming the partner's admin: the session sets up SSO and SCIM on
@@ -123,34 +143,216 @@ func TestSetupLinkFlow(t *testing.T) {
 	})
 }
 
-// TestSetupCompleteExistingAdmins: completing for a user the partner
-// already has, with the admins' group and its mapping already there,
-// reuses all three.
-func TestSetupCompleteExistingAdmins(t *testing.T) {
+// TestSetupCompleteNeverMapsExistingGroup: completing finds the user the
+// holder's own directory provisioned, but makes a group of its own for
+// the admins: a group that existed, whoever is in it, never gets the
+// role, and a completion repeated or raced makes only the one group.
+func TestSetupCompleteNeverMapsExistingGroup(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	e.createPartner("acme")
-	const p = "/api/v1/partners/acme"
-	userID := e.createUser("acme", `{"email": "it@acme.example", "name": "Ida"}`)
-	var g struct{ ID string }
-	e.mustJSON("POST", p+"/groups", `{"name": "partner admins"}`, http.StatusCreated, &g)
-	e.mustCall("POST", p+"/role-mappings", `{"group": "`+g.ID+`", "role": "partner_admin"}`, http.StatusCreated)
+	onEachStore(t, func(t *testing.T, backend string) {
+		e := newEnvOn(t, backend)
+		e.createPartner("acme")
+		const p = "/api/v1/partners/acme"
+		var existing struct{ ID string }
+		e.mustJSON("POST", p+"/groups", `{"name": "partner admins"}`, http.StatusCreated, &existing)
 
-	_, link := e.newSetupLink("acme", `{}`)
-	rec := e.as(e.redeem(link), "POST", p+"/setup/complete", `{"email": "it@acme.example", "name": "Someone else"}`)
-	if rec.Code != http.StatusOK {
-		t.Fatalf("complete: %d %s", rec.Code, rec.Body)
-	}
-	got := decodeAs[struct{ User userJSON }](t, rec.Body.Bytes()).User
-	if got.ID != userID || got.Name != "Ida" || !slices.Equal(got.Groups, []string{g.ID}) {
-		t.Errorf("user = %+v", got)
-	}
-	if ms, err := e.store.ListRoleMappings(t.Context(), "acme"); err != nil || len(ms) != 1 {
-		t.Errorf("role mappings = %+v, %v", ms, err)
-	}
-	if gs, err := e.store.ListGroups(t.Context(), "acme", store.Page{}); err != nil || len(gs) != 1 {
-		t.Errorf("groups = %+v, %v", gs, err)
-	}
+		_, link := e.newSetupLink("acme", `{}`)
+		setup := e.redeem(link)
+		// As the holder's SCIM client would provision them.
+		userID := e.createUser("acme", `{"email": "it@acme.example", "name": "Ida"}`)
+		codes := make([]int, 2)
+		var wg sync.WaitGroup
+		for i := range codes {
+			wg.Go(func() {
+				codes[i] = e.as(setup, "POST", p+"/setup/complete", `{"email": "it@acme.example", "name": "Someone else"}`).Code
+			})
+		}
+		wg.Wait()
+		if !slices.Contains(codes, http.StatusOK) {
+			t.Fatalf("concurrent completions = %v, want one 200", codes)
+		}
+		u, err := e.store.GetUser(t.Context(), "acme", userID)
+		if err != nil || u.Name != "Ida" || len(u.Groups) != 1 || u.Groups[0] == existing.ID {
+			t.Fatalf("user = %+v, %v; want Ida in a new group", u, err)
+		}
+		g, err := e.store.GetGroup(t.Context(), "acme", u.Groups[0])
+		if err != nil || g.Name != setupAdminsGroup+" (2)" {
+			t.Errorf("the admins' group = %+v, %v", g, err)
+		}
+		ms, err := e.store.ListRoleMappings(t.Context(), "acme")
+		if err != nil || len(ms) != 1 || ms[0].GroupID != g.ID || ms[0].Role != PartnerAdminRole {
+			t.Errorf("role mappings = %+v, %v; want only the new group's", ms, err)
+		}
+		if gs, err := e.store.ListGroups(t.Context(), "acme", store.Page{}); err != nil || len(gs) != 2 {
+			t.Errorf("groups = %+v, %v; want the existing one and one new", gs, err)
+		}
+	})
+}
+
+// TestSetupLinkNeedsPartnerWithoutUsers: a setup session's SCIM token
+// could set any user's password, so a partner with users gets no link,
+// and a link whose partner gained users is not redeemed, nor used up.
+func TestSetupLinkNeedsPartnerWithoutUsers(t *testing.T) {
+	t.Parallel()
+	onEachStore(t, func(t *testing.T, backend string) {
+		e := newEnvOn(t, backend)
+		e.createPartner("acme")
+		e.createPartner("globex")
+		const p = "/api/v1/partners/acme"
+		e.createUser("globex", `{"email": "admin@globex.example"}`)
+		e.unchanged(func() {
+			rec := e.call("POST", "/api/v1/partners/globex/setup-links", `{}`)
+			assertError(t, rec, http.StatusConflict, "partner_has_users", "")
+			if !strings.Contains(rec.Body.String(), "this partner already has users; invite its admin or create an admin token instead") {
+				t.Errorf("message: %s", rec.Body)
+			}
+		})
+
+		_, link := e.newSetupLink("acme", `{}`)
+		userID := e.createUser("acme", `{"email": "late@acme.example"}`)
+		e.unchanged(func() {
+			assertError(t, e.as(link, "POST", redeemPath, ""), http.StatusConflict, "partner_has_users", "")
+		})
+		e.mustCall("DELETE", p+"/users/"+userID, "", http.StatusNoContent)
+		e.redeem(link)
+	})
+}
+
+// TestSetupLinkRevokeUndoesSession: revoking a setup session revokes the
+// tokens it made and disables its SSO connections, so nothing it set up
+// outlives it; what others made stays as it is.
+func TestSetupLinkRevokeUndoesSession(t *testing.T) {
+	t.Parallel()
+	onEachStore(t, func(t *testing.T, backend string) {
+		e := newEnvOn(t, backend)
+		e.createPartner("acme")
+		const p = "/api/v1/partners/acme"
+		operatorSCIM, _ := e.newSCIMToken("acme", `{"name": "operator's"}`)
+		var operatorConn struct{ ID string }
+		e.mustJSON("POST", p+"/sso-connections", `{"name": "Ops", "preset": "generic-saml", "enabled": true, "saml": {"metadata_url": "https://idp.example.com/md"}}`,
+			http.StatusCreated, &operatorConn)
+
+		linkID, link := e.newSetupLink("acme", `{}`)
+		setup := e.redeem(link)
+		var scim, conn struct{ ID string }
+		if err := json.Unmarshal(e.as(setup, "POST", p+"/scim-tokens", `{"name": "okta"}`).Body.Bytes(), &scim); err != nil || scim.ID == "" {
+			t.Fatalf("SCIM token of the session: %v", err)
+		}
+		rec := e.as(setup, "POST", p+"/sso-connections", strings.Replace(validSSOConnection, `"jit": true`, `"jit": true, "enabled": true`, 1))
+		if err := json.Unmarshal(rec.Body.Bytes(), &conn); err != nil || conn.ID == "" {
+			t.Fatalf("SSO connection of the session: %d %s", rec.Code, rec.Body)
+		}
+		// The session cannot make admin tokens; one it had made would go
+		// all the same.
+		adminTok := store.Token{ID: store.NewID("t_"), PartnerID: "acme", Kind: store.AdminToken, Name: "planted",
+			SecretHash: strings.Repeat("0", 64), CreatedBy: "setup_link:" + linkID, CreatedAt: e.clock.Now()}
+		if err := e.store.CreateToken(t.Context(), adminTok); err != nil {
+			t.Fatal(err)
+		}
+
+		e.mustCall("DELETE", p+"/setup-links/"+linkID, "", http.StatusNoContent)
+		for _, id := range []string{scim.ID, adminTok.ID} {
+			if _, err := e.store.GetToken(t.Context(), "acme", id); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("token %s of the revoked session: %v, want it gone", id, err)
+			}
+		}
+		if c, err := e.store.GetSSOConnection(t.Context(), "acme", conn.ID); err != nil || c.Enabled {
+			t.Errorf("SSO connection of the revoked session: %+v, %v; want it kept, disabled", c, err)
+		}
+		if _, err := e.store.GetToken(t.Context(), "acme", operatorSCIM); err != nil {
+			t.Errorf("the operator's SCIM token: %v", err)
+		}
+		if c, err := e.store.GetSSOConnection(t.Context(), "acme", operatorConn.ID); err != nil || !c.Enabled {
+			t.Errorf("the operator's SSO connection: %+v, %v", c, err)
+		}
+		events := e.auditEvents(p + "/audit?action=setup_link.revoke").Events
+		if len(events) != 1 || !slices.Equal(events[0].Changes, []audit.Change{
+			{Field: "revoked_scim_token", To: scim.ID},
+			{Field: "revoked_admin_token", To: adminTok.ID},
+			{Field: "disabled_sso_connection", To: conn.ID},
+		}) {
+			t.Errorf("revoke events = %+v", events)
+		}
+	})
+}
+
+// TestSetupSessionChangesOnlyItsOwn: a setup session reads the partner's
+// SSO connections and SCIM tokens, but changes, tests and revokes only
+// those it made; the others answer 404 as if absent.
+func TestSetupSessionChangesOnlyItsOwn(t *testing.T) {
+	t.Parallel()
+	onEachStore(t, func(t *testing.T, backend string) {
+		e := newEnvOn(t, backend)
+		e.createPartner("acme")
+		const p = "/api/v1/partners/acme"
+		otherSCIM, _ := e.newSCIMToken("acme", `{"name": "operator's"}`)
+		var other struct{ ID string }
+		e.mustJSON("POST", p+"/sso-connections", `{"name": "Ops", "preset": "generic-saml", "saml": {"metadata_url": "https://idp.example.com/md"}}`,
+			http.StatusCreated, &other)
+		_, link := e.newSetupLink("acme", `{}`)
+		setup := e.redeem(link)
+		var own struct{ ID string }
+		if err := json.Unmarshal(e.as(setup, "POST", p+"/sso-connections", validSSOConnection).Body.Bytes(), &own); err != nil || own.ID == "" {
+			t.Fatalf("own SSO connection: %v", err)
+		}
+		ownSCIM := decodeAs[struct{ ID string }](t, e.as(setup, "POST", p+"/scim-tokens", `{"name": "okta"}`).Body.Bytes()).ID
+
+		conn := p + "/sso-connections/" + other.ID
+		e.unchanged(func() {
+			assertError(t, e.as(setup, "PATCH", conn, `{"enabled": true}`), http.StatusNotFound, "not_found", "")
+			assertError(t, e.as(setup, "DELETE", conn, ""), http.StatusNotFound, "not_found", "")
+			assertError(t, e.as(setup, "POST", conn+"/test", ""), http.StatusNotFound, "not_found", "")
+			assertError(t, e.as(setup, "DELETE", p+"/scim-tokens/"+otherSCIM, ""), http.StatusNotFound, "not_found", "")
+		})
+		if rec := e.as(setup, "GET", conn, ""); rec.Code != http.StatusOK {
+			t.Errorf("reading another's connection: %d %s", rec.Code, rec.Body)
+		}
+		ownConn := p + "/sso-connections/" + own.ID
+		if rec := e.as(setup, "PATCH", ownConn, `{"enabled": true}`); rec.Code != http.StatusOK {
+			t.Errorf("PATCH own connection: %d %s", rec.Code, rec.Body)
+		}
+		if rec := e.as(setup, "POST", ownConn+"/test", ""); rec.Code != http.StatusCreated {
+			t.Errorf("test own connection: %d %s", rec.Code, rec.Body)
+		}
+		if rec := e.as(setup, "DELETE", ownConn, ""); rec.Code != http.StatusNoContent {
+			t.Errorf("DELETE own connection: %d %s", rec.Code, rec.Body)
+		}
+		if rec := e.as(setup, "DELETE", p+"/scim-tokens/"+ownSCIM, ""); rec.Code != http.StatusNoContent {
+			t.Errorf("revoke own SCIM token: %d %s", rec.Code, rec.Body)
+		}
+		// The operator is no setup session: everything is theirs to change.
+		e.mustCall("PATCH", conn, `{"enabled": true}`, http.StatusOK)
+	})
+}
+
+// TestSetupEnd: signing out ends a setup session on the server at once;
+// the link stays used.
+func TestSetupEnd(t *testing.T) {
+	t.Parallel()
+	onEachStore(t, func(t *testing.T, backend string) {
+		e := newEnvOn(t, backend)
+		e.createPartner("acme")
+		const p = "/api/v1/partners/acme"
+		id, link := e.newSetupLink("acme", `{}`)
+		_, unredeemed := e.newSetupLink("acme", `{}`)
+		setup := e.redeem(link)
+		e.unchanged(func() {
+			assertError(t, e.as(unredeemed, "POST", "/api/v1/setup/end", ""), http.StatusForbidden, "setup_scope", "")
+			assertError(t, e.call("POST", "/api/v1/setup/end", ""), http.StatusForbidden, "forbidden", "")
+		})
+		rec := e.as(setup, "POST", "/api/v1/setup/end", "")
+		if rec.Code != http.StatusNoContent {
+			t.Fatalf("end: %d %s", rec.Code, rec.Body)
+		}
+		assertError(t, e.as(setup, "GET", "/api/v1/me", ""), http.StatusUnauthorized, "unauthorized", "")
+		assertError(t, e.as(link, "POST", redeemPath, ""), http.StatusUnauthorized, "unauthorized", "")
+		// Newest first: the end, then the unredeemed link's refused try.
+		events := e.auditEvents(p + "/audit?action=setup_link.end").Events
+		if len(events) != 2 || events[1].Reason != "setup_scope" || events[0].Outcome != audit.Success || events[0].Target != (audit.Target{Type: "setup_link", ID: id}) ||
+			events[0].Actor.Type != audit.ActorSetupLink {
+			t.Errorf("end events = %+v", events)
+		}
+	})
 }
 
 // TestSetupLinkRedeemOnce: a link redeems once, even when two redeems
@@ -336,7 +538,7 @@ func TestSetupLinkWrongSecretLimit(t *testing.T) {
 		assertError(t, e.do(request{method: "POST", path: redeemPath, auth: bearer(guess), remoteAddr: addr}), http.StatusUnauthorized, "unauthorized", "")
 	}
 	assertError(t, e.do(request{method: "POST", path: redeemPath, auth: bearer(guess), remoteAddr: "192.0.2.78:5000"}), http.StatusTooManyRequests, "rate_limited", "")
-	if n, err := e.store.Count(t.Context(), authCounterScope, "authfail:ip:198.51.100.1"); err != nil || n == 0 {
+	if n, err := e.store.Count(t.Context(), platformScope, "authfail:ip:198.51.100.1"); err != nil || n == 0 {
 		t.Errorf("failures counted against the address: %d, %v", n, err)
 	}
 	if rec := e.do(request{method: "POST", path: redeemPath, auth: bearer(link), remoteAddr: "192.0.2.79:5000"}); rec.Code != http.StatusOK {

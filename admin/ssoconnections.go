@@ -227,7 +227,7 @@ func (h *Handler) createSSOConnection(w http.ResponseWriter, r *http.Request) er
 	} else if !ok {
 		ps.add("preset", fmt.Sprintf("unknown preset %q: use one of %s", in.preset.val, strings.Join(preset.IDs(), ", ")))
 	}
-	c := store.SSOConnection{ID: store.NewID("sso_"), PartnerID: p.ID, Preset: pr.ID}
+	c := store.SSOConnection{ID: store.NewID("sso_"), PartnerID: p.ID, Preset: pr.ID, CreatedBy: callerOf(r).creator()}
 	var cfg connection.Config
 	if ok {
 		c.Protocol = string(in.protocol(pr, &ps))
@@ -287,7 +287,7 @@ func (h *Handler) createSSOConnection(w http.ResponseWriter, r *http.Request) er
 }
 
 func (h *Handler) updateSSOConnection(w http.ResponseWriter, r *http.Request) error {
-	cur, err := h.ssoConnection(r)
+	cur, err := h.ssoConnectionToChange(r)
 	if err != nil {
 		return err
 	}
@@ -376,7 +376,7 @@ func (h *Handler) updateSSOConnection(w http.ResponseWriter, r *http.Request) er
 var errConcurrentUpdate = conflict("", "the SSO connection changed while this request was applied; read it and try again", nil)
 
 func (h *Handler) deleteSSOConnection(w http.ResponseWriter, r *http.Request) error {
-	c, err := h.ssoConnection(r)
+	c, err := h.ssoConnectionToChange(r)
 	if err != nil {
 		return err
 	}
@@ -404,6 +404,20 @@ func (h *Handler) ssoConnection(r *http.Request) (store.SSOConnection, error) {
 	c, err := h.store.GetSSOConnection(r.Context(), p.ID, r.PathValue("connectionId"))
 	if err != nil {
 		return store.SSOConnection{}, ssoConnectionError(err)
+	}
+	return c, nil
+}
+
+// ssoConnectionToChange loads the path's connection for a change or a
+// test sign-in, which only its creator may run if the caller is a setup
+// session (see mayChange).
+func (h *Handler) ssoConnectionToChange(r *http.Request) (store.SSOConnection, error) {
+	c, err := h.ssoConnection(r)
+	if err != nil {
+		return store.SSOConnection{}, err
+	}
+	if !callerOf(r).mayChange(c.CreatedBy) {
+		return store.SSOConnection{}, errSSOConnectionNotFound
 	}
 	return c, nil
 }

@@ -23,7 +23,7 @@ type ssoTestJSON struct {
 // startSSOTest makes a single-use link that runs a test sign-in through
 // the connection, enabled or not, on the partner's primary host.
 func (h *Handler) startSSOTest(w http.ResponseWriter, r *http.Request) error {
-	c, err := h.ssoConnection(r)
+	c, err := h.ssoConnectionToChange(r)
 	if err != nil {
 		return err
 	}

@@ -14,7 +14,8 @@ import (
 // TestPartnerSuspension follows a partner through suspension and back:
 // suspending ends every session of its users, shuts out every credential
 // of the partner on every route while operators keep full access, and is
-// audited; resuming lets its credentials back in, but no session returns.
+// audited; resuming lets its credentials back in, but no session returns,
+// not even one a node signed in after the suspension's revocation.
 func TestPartnerSuspension(t *testing.T) {
 	t.Parallel()
 	onEachStore(t, func(t *testing.T, backend string) {
@@ -22,7 +23,7 @@ func TestPartnerSuspension(t *testing.T) {
 		s := e.setupPartnerAdmin()
 		const acme = "/api/v1/partners/acme"
 		_, token := e.newToken("acme", `{"name": "automation"}`)
-		link := decodeAs[setupLinkJSON](t, e.mustCall("POST", acme+"/setup-links", `{"name": "Acme IT"}`, http.StatusCreated))
+		link := e.setupLinkDespiteUsers("acme")
 		outsider := e.createUser("globex", `{"email": "someone@globex.example"}`)
 		globexCookie := e.issueSession("globex", outsider, "192.0.2.12", "globex-browser")
 
@@ -64,7 +65,7 @@ func TestPartnerSuspension(t *testing.T) {
 			{method: "POST", path: acme + "/users", body: `{"email": "new@acme.example"}`, auth: bearer(token)},
 			// Even another partner's path: the caller learns nothing more.
 			{method: "GET", path: "/api/v1/partners/globex/users", auth: bearer(token)},
-			{method: "POST", path: redeemPath, auth: bearer(link.Token)},
+			{method: "POST", path: redeemPath, auth: bearer(link)},
 			cookieRequest("GET", s.host, "/api/v1/me", "", late, ""),
 			cookieRequest("PATCH", s.host, acme+"/users/"+s.plain, `{"name": "x"}`, late, s.csrf),
 		}
@@ -100,8 +101,10 @@ func TestPartnerSuspension(t *testing.T) {
 		if rec := e.as(token, "GET", acme+"/users", ""); rec.Code != http.StatusOK {
 			t.Errorf("the admin token after resuming = %d %s", rec.Code, rec.Body)
 		}
-		if rec := e.do(cookieRequest("GET", s.host, "/api/v1/me", "", s.cookie, "")); rec.Code != http.StatusUnauthorized {
-			t.Errorf("a session ended by the suspension came back: %d %s", rec.Code, rec.Body)
+		for _, cookie := range []string{s.cookie, late} {
+			if rec := e.do(cookieRequest("GET", s.host, "/api/v1/me", "", cookie, "")); rec.Code != http.StatusUnauthorized {
+				t.Errorf("a session of the suspended partner came back: %d %s", rec.Code, rec.Body)
+			}
 		}
 		resumed, err := e.audit.Query(t.Context(), "acme", audit.Query{Filter: audit.Filter{Action: "partner.update"}})
 		if err != nil || len(resumed.Events) == 0 || resumed.Events[0].Outcome != audit.Success ||
@@ -138,6 +141,33 @@ func TestSuspensionRevokesEveryPage(t *testing.T) {
 	e.mustCall("PATCH", "/api/v1/partners/acme", `{"suspended": true}`, http.StatusOK)
 	if got := e.revoker.revoked(); !sameRevocations(got, want) {
 		t.Errorf("revoked %d users, want all %d", len(got), len(want))
+	}
+}
+
+// TestResumeRevocationFails: a resumption whose revocation fails leaves
+// the partner suspended, and repeating it finishes the job; resuming a
+// partner that is not suspended revokes nothing.
+func TestResumeRevocationFails(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.createPartner("acme")
+	user := e.createUser("acme", `{"email": "someone@acme.example"}`)
+	e.mustCall("PATCH", "/api/v1/partners/acme", `{"suspended": true}`, http.StatusOK)
+	before := len(e.revoker.revoked())
+
+	e.revoker.failWith(errBroken)
+	assertError(t, e.call("PATCH", "/api/v1/partners/acme", `{"suspended": false}`), http.StatusInternalServerError, "revocation_failed", "")
+	if p, err := e.store.GetPartner(t.Context(), "acme"); err != nil || !p.Suspended {
+		t.Fatalf("after a failed revocation: %+v, %v; want the partner suspended", p, err)
+	}
+	e.revoker.failWith(nil)
+	e.mustCall("PATCH", "/api/v1/partners/acme", `{"suspended": false}`, http.StatusOK)
+	if got := e.revoker.revoked()[before:]; !slices.Equal(got, []revocation{{"acme", user}}) {
+		t.Errorf("revoked on resuming: %v", got)
+	}
+	e.mustCall("PATCH", "/api/v1/partners/acme", `{"suspended": false}`, http.StatusOK)
+	if got := e.revoker.revoked()[before:]; len(got) != 1 {
+		t.Errorf("resuming a partner not suspended revoked %v", got[1:])
 	}
 }
 

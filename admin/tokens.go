@@ -178,7 +178,7 @@ func (h *Handler) createToken(k *tokenKind) handlerFunc {
 			Kind:      k.kind,
 			Name:      name.val,
 			ReadOnly:  readOnly.val,
-			CreatedBy: string(c.actor.Type) + ":" + c.actor.ID,
+			CreatedBy: c.creator(),
 			CreatedAt: now,
 		}
 		if k.ownerBound {
@@ -222,6 +222,9 @@ func (h *Handler) revokeToken(k *tokenKind) handlerFunc {
 		t, err := h.token(r, k)
 		if err != nil {
 			return err
+		}
+		if !callerOf(r).mayChange(t.CreatedBy) {
+			return k.notFound
 		}
 		if err := checkIfMatch(r, h.tokenJSON(k, t)); err != nil {
 			return err

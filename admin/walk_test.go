@@ -27,6 +27,8 @@ type world struct {
 	setupLinkID, setupLink     string
 	acmeSetup, globexSetup     string
 	expiredSetup, revokedSetup string
+	// An operator session, and one ended.
+	operatorSession, endedOperatorSession string
 }
 
 func (e *env) mustJSON(method, path, body string, want int, v any) {
@@ -55,6 +57,15 @@ func (e *env) newSetupLink(partnerID, body string) (id, secret string) {
 	var link struct{ ID, Token string }
 	e.mustJSON("POST", "/api/v1/partners/"+partnerID+"/setup-links", body, http.StatusCreated, &link)
 	return link.ID, link.Token
+}
+
+// newOperatorSession opens an operator session with the operator key and
+// returns its token.
+func (e *env) newOperatorSession() string {
+	e.t.Helper()
+	var s struct{ Token string }
+	e.mustJSON("POST", "/api/v1/operator-sessions", "", http.StatusCreated, &s)
+	return s.Token
 }
 
 // redeem turns a setup link into a setup session and returns its token.
@@ -88,14 +99,7 @@ func (e *env) buildWorld() world {
 		e.createPartner(p)
 		e.mustCall("POST", "/api/v1/partners/"+p+"/domains", `{"domain": "`+p+`.example"}`, http.StatusCreated)
 	}
-	w.acmeUser = e.createUser("acme", `{"email": "user@acme.example", "password": "`+alicePassword+`"}`)
-	w.acmeAdmin = e.createUser("acme", `{"email": "admin@acme.example"}`)
-	var g struct{ ID string }
-	e.mustJSON("POST", "/api/v1/partners/acme/groups", `{"name": "Admins", "members": ["`+w.acmeAdmin+`"]}`, http.StatusCreated, &g)
-	w.group = g.ID
-	var m struct{ ID string }
-	e.mustJSON("POST", "/api/v1/partners/acme/role-mappings", `{"group": "`+w.group+`", "role": "partner_admin"}`, http.StatusCreated, &m)
-	w.mapping = m.ID
+	// Setup links first: a partner with users gets none.
 	// Expired: valid for an hour, then the clock moves past it.
 	_, w.expired = e.newToken("acme", `{"name": "short", "expires_at": "`+e.clock.Now().Add(time.Hour).Format(time.RFC3339)+`"}`)
 	_, w.expiredSetup = e.newSetupLink("acme", `{"name": "short", "expires_in": "1h"}`)
@@ -108,6 +112,19 @@ func (e *env) buildWorld() world {
 	revokedLinkID, link := e.newSetupLink("acme", `{"name": "acme IT, revoked"}`)
 	w.revokedSetup = e.redeem(link)
 	e.mustCall("DELETE", "/api/v1/partners/acme/setup-links/"+revokedLinkID, "", http.StatusNoContent)
+	w.acmeUser = e.createUser("acme", `{"email": "user@acme.example", "password": "`+alicePassword+`"}`)
+	w.acmeAdmin = e.createUser("acme", `{"email": "admin@acme.example"}`)
+	var g struct{ ID string }
+	e.mustJSON("POST", "/api/v1/partners/acme/groups", `{"name": "Admins", "members": ["`+w.acmeAdmin+`"]}`, http.StatusCreated, &g)
+	w.group = g.ID
+	var m struct{ ID string }
+	e.mustJSON("POST", "/api/v1/partners/acme/role-mappings", `{"group": "`+w.group+`", "role": "partner_admin"}`, http.StatusCreated, &m)
+	w.mapping = m.ID
+	w.operatorSession = e.newOperatorSession()
+	w.endedOperatorSession = e.newOperatorSession()
+	if rec := e.do(request{method: "DELETE", path: "/api/v1/operator-sessions/current", auth: bearer(w.endedOperatorSession)}); rec.Code != http.StatusNoContent {
+		e.t.Fatalf("end an operator session: %d %s", rec.Code, rec.Body)
+	}
 	w.token, w.acmeToken = e.newToken("acme", `{"name": "automation"}`)
 	_, w.readOnly = e.newToken("acme", `{"name": "reporting", "read_only": true}`)
 	var revokedID string
@@ -296,9 +313,10 @@ func TestTenantIsolationWalk(t *testing.T) {
 			for _, c := range creds {
 				var want expect
 				switch rt.reach {
-				case platform, setupLink, setupSession:
-					// The setup routes are for setup links alone: every
-					// other credential is refused as on a platform route.
+				case platform, setupLink, setupSession, operatorKey, operatorSession:
+					// The setup and operator-session routes are for their
+					// own credentials alone: every other is refused as on a
+					// platform route.
 					want = c.platform
 				case partnerRead:
 					want = c.read
@@ -337,6 +355,11 @@ func TestTenantIsolationWalk(t *testing.T) {
 				switch {
 				case rt.reach == setupLink:
 					return expect{410, "setup_link_used"}
+				case rt.setup == inSetup && rt.reach == partnerWrite &&
+					(strings.Contains(rt.pattern, "{connectionId}") || strings.Contains(rt.pattern, "{tokenId}")):
+					// The world's connection and SCIM token are the
+					// operator's: a setup session changes only its own.
+					return expect{404, "not_found"}
 				case rt.setup == inSetup:
 					return expect{} // its own setup
 				}
@@ -346,7 +369,8 @@ func TestTenantIsolationWalk(t *testing.T) {
 				switch {
 				case rt.reach == setupLink:
 					return expect{410, "setup_link_used"}
-				case rt.setup == inSetup && rt.reach == self:
+				case rt.setup == inSetup && !strings.Contains(rt.pattern, "{id}"):
+					// Routes naming no partner act on the caller itself.
 					return expect{}
 				case rt.setup == inSetup:
 					return expect{404, "not_found"}
@@ -355,6 +379,22 @@ func TestTenantIsolationWalk(t *testing.T) {
 			}},
 			{"expired setup link", w.expiredSetup, func(route) expect { return expect{401, "token_expired"} }},
 			{"revoked setup session", w.revokedSetup, func(route) expect { return expect{401, "unauthorized"} }},
+			// An operator session has the key's rights, bar opening
+			// another; only a session ends itself.
+			{"operator session", w.operatorSession, func(rt route) expect {
+				switch rt.reach {
+				case operatorKey, setupLink, setupSession:
+					return expect{403, "forbidden"}
+				}
+				return expect{}
+			}},
+			{"operator key", testKey, func(rt route) expect {
+				if rt.reach == operatorSession {
+					return expect{403, "forbidden"}
+				}
+				return expect{}
+			}},
+			{"ended operator session", w.endedOperatorSession, func(route) expect { return expect{401, "unauthorized"} }},
 		}
 		for _, rt := range e.h.table {
 			for _, c := range setupCreds {
@@ -400,7 +440,7 @@ func TestTenantIsolationWalk(t *testing.T) {
 			t.Errorf("only %d refusals checked over %d routes", checked, len(e.h.table))
 		}
 		e.noLeak(w.acmeToken, w.readOnly, w.expired, w.revoked, w.globexToken, w.acmeSCIM, w.plainCookie, w.adminCookie,
-			w.setupLink, w.acmeSetup, w.globexSetup, w.expiredSetup, w.revokedSetup)
+			w.setupLink, w.acmeSetup, w.globexSetup, w.expiredSetup, w.revokedSetup, w.operatorSession, w.endedOperatorSession)
 	})
 }
 

@@ -55,11 +55,18 @@ func Parse(prefix, raw string) (partnerID, tokenID, secret string, ok bool) {
 // New returns a fresh token of the kind prefix names, to be shown once,
 // and the hash to store in its place.
 func New(prefix, partnerID, tokenID string) (token, hash string) {
+	secret, hash := NewSecret()
+	return prefix + partnerID + "." + tokenID + "." + secret, hash
+}
+
+// NewSecret returns a fresh secret and the hash Verify checks it against,
+// for credentials of other formats that want the same strength.
+func NewSecret() (secret, hash string) {
 	b := make([]byte, 32)
 	_, _ = rand.Read(b) // crypto/rand.Read never fails
-	secret := base64.RawURLEncoding.EncodeToString(b)
+	secret = base64.RawURLEncoding.EncodeToString(b)
 	sum := sha256.Sum256([]byte(secret))
-	return prefix + partnerID + "." + tokenID + "." + secret, hex.EncodeToString(sum[:])
+	return secret, hex.EncodeToString(sum[:])
 }
 
 // Verify reports whether secret is the one whose hash New returned. The

@@ -27,9 +27,14 @@ type SSOConnection struct {
 	// Config holds the protocol settings as a JSON object, kept as a JSON
 	// value (not byte for byte). Secrets inside are encrypted by the
 	// caller: the store never sees them in the clear.
-	Config    json.RawMessage `json:"config,omitempty"`
-	CreatedAt time.Time       `json:"created_at"`
-	UpdatedAt time.Time       `json:"updated_at"`
+	Config json.RawMessage `json:"config,omitempty"`
+	// CreatedBy names who made the connection as "<actor type>:<actor
+	// id>", as Token.CreatedBy does, so what a credential made can be
+	// found when the credential is revoked; "" for connections made
+	// before it was recorded.
+	CreatedBy string    `json:"created_by,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // SSOConnections stores each partner's SSO connections. A partner has few

@@ -37,6 +37,7 @@ func newSSOConnection(partnerID, id string, domains ...string) store.SSOConnecti
 		Domains:   domains,
 		JIT:       true,
 		Config:    json.RawMessage(`{"issuer":"https://idp.example.com/` + id + `","client_id":"cid","client_secret":"enc:v1:Zm9v","scopes":["openid","email"]}`),
+		CreatedBy: "setup_link:t_creator",
 		CreatedAt: at,
 		UpdatedAt: at,
 	}
