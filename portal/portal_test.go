@@ -1,6 +1,7 @@
 package portal
 
 import (
+	"encoding/base64"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -60,6 +61,10 @@ func TestOperatorSignIn(t *testing.T) {
 	}
 	if strings.Contains(b.cookies[cookieName], testKey) {
 		t.Error("the portal cookie carries the operator key in clear")
+	}
+	plain, err := e.portal.box.Open(mustDecode(t, b.cookies[cookieName]), []byte(sealedPurpose))
+	if err != nil || strings.Contains(string(plain), testKey) || !strings.Contains(string(plain), "pgos.") {
+		t.Errorf("the sealed cookie holds %q (%v), want an operator session and not the key", plain, err)
 	}
 	// A forged cookie is no session.
 	forged := e.browser(adminHost)
@@ -208,5 +213,39 @@ func TestUnclaimedHostsServeNoPortal(t *testing.T) {
 	}
 	if res := e.browser(adminHost).post("/setup", url.Values{"token": {token}}); res.status != http.StatusSeeOther {
 		t.Errorf("the link was used up on the unclaimed host: %d", res.status)
+	}
+}
+
+func mustDecode(t *testing.T, s string) []byte {
+	t.Helper()
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestSignOutEndsTheSessionOnTheServer: a copy of the portal cookie
+// taken before signing out works no more after it.
+func TestSignOutEndsTheSessionOnTheServer(t *testing.T) {
+	e := newEnv(t, "bolt")
+	e.partner("acme")
+	token := e.setupLink("acme")
+	setup := e.browser(adminHost)
+	if res := setup.post("/setup", url.Values{"token": {token}}); res.status != http.StatusSeeOther {
+		t.Fatalf("redeem: %d", res.status)
+	}
+	for who, b := range map[string]*browser{"operator": e.operator(), "setup viewer": setup} {
+		copied := e.browser(adminHost)
+		copied.cookies[cookieName] = b.cookies[cookieName]
+		if res := copied.get("/"); res.status != http.StatusOK {
+			t.Fatalf("%s: the copied cookie does not work before sign-out: %d", who, res.status)
+		}
+		if res := b.form("/", "/sign-out", nil); res.status != http.StatusSeeOther || b.cookies[cookieName] != "" {
+			t.Errorf("%s sign-out: %d, cookie %q", who, res.status, b.cookies[cookieName])
+		}
+		if res := copied.get("/"); res.status != http.StatusFound || res.header.Get("Location") != "/sign-in" {
+			t.Errorf("%s: the copied cookie still works after sign-out: %d", who, res.status)
+		}
 	}
 }

@@ -29,25 +29,30 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
 	}
 	key := strings.TrimSpace(r.PostForm.Get("key"))
 	page := signInPage{frame: h.frame(r, nil, "Operator sign-in", "")}
+	// The key opens a server-side session and is then forgotten: the
+	// cookie holds only the session's secret, which signing out ends.
 	c := &client{api: h.cfg.API, from: r, cred: credential{bearer: key}}
-	var m me
-	err := c.do(http.MethodGet, apiPath("me"), nil, &m)
+	var opened struct {
+		Token     string    `json:"token"`
+		ExpiresAt time.Time `json:"expires_at"`
+	}
+	err := c.do(http.MethodPost, apiPath("operator-sessions"), nil, &opened)
 	switch {
 	case key == "":
 		page.Error = "Enter your operator key."
 	case isStatus(err, http.StatusTooManyRequests):
 		page.Error = "Too many failed attempts. Wait a few minutes and try again."
-	case err != nil && !isStatus(err, http.StatusUnauthorized):
+	case isStatus(err, http.StatusUnauthorized), isStatus(err, http.StatusForbidden):
+		page.Error = "That key is not an operator key."
+	case err != nil:
 		h.fail(w, r, nil, err)
 		return
-	case err != nil || m.Kind != "operator":
-		page.Error = "That key is not an operator key."
 	}
 	if page.Error != "" {
 		h.renderOrFail(w, r, http.StatusUnauthorized, "sign_in", page)
 		return
 	}
-	if err := h.setSession(w, sealed{Kind: "operator", Secret: key, Expires: h.now().Add(operatorLifetime).Unix()}); err != nil {
+	if err := h.setSession(w, sealed{Kind: "operator", Secret: opened.Token, Expires: opened.ExpiresAt.Unix()}); err != nil {
 		h.fail(w, r, nil, err)
 		return
 	}
@@ -71,7 +76,18 @@ func (h *Handler) signOut(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, h.cfg.GatewayPrefix+"logout", http.StatusSeeOther)
 		return
 	}
+	// The session ends on the server, so a copy of the cookie dies too.
+	var end error
+	if v.kind == setupViewer {
+		end = v.api.do(http.MethodPost, apiPath("setup", "end"), nil, nil)
+	} else {
+		end = v.api.do(http.MethodDelete, apiPath("operator-sessions", "current"), nil, nil)
+	}
 	h.clearSession(w)
+	if end != nil && !isStatus(end, http.StatusUnauthorized) {
+		h.fail(w, r, nil, end)
+		return
+	}
 	http.Redirect(w, r, v.base+"/sign-in", http.StatusSeeOther)
 }
 
