@@ -34,14 +34,11 @@ func (h *Handler) checkNotSuspended(r *http.Request, c *caller) error {
 	if c.operator {
 		return nil
 	}
-	p, err := h.store.GetPartner(r.Context(), c.partnerID)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		// Deleted under the caller: the routes answer 404 for it.
-		return nil
-	case err != nil:
+	suspended, err := store.PartnerSuspended(r.Context(), h.store, c.partnerID)
+	if err != nil {
 		return err
-	case p.Suspended:
+	}
+	if suspended {
 		return errSuspended
 	}
 	return nil

@@ -147,14 +147,11 @@ func (h *Handler) handle(pattern string, fn handlerFunc) {
 var errSuspended = &schema.Error{Status: http.StatusForbidden, Detail: "partner suspended"}
 
 func (h *Handler) checkNotSuspended(r *http.Request) error {
-	p, err := h.store.GetPartner(r.Context(), partnerOf(r))
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		// Deleted since its token was read: the endpoints find nothing.
-		return nil
-	case err != nil:
+	suspended, err := store.PartnerSuspended(r.Context(), h.store, partnerOf(r))
+	if err != nil {
 		return err
-	case p.Suspended:
+	}
+	if suspended {
 		return errSuspended
 	}
 	return nil

@@ -279,3 +279,17 @@ type Store interface {
 func NewID(prefix string) string {
 	return prefix + strings.ToLower(rand.Text()[:20])
 }
+
+// PartnerSuspended reports whether the partner is suspended. A partner
+// that no longer exists is not: whoever asks finds none of its objects
+// anyway.
+func PartnerSuspended(ctx context.Context, ps Partners, id string) (bool, error) {
+	p, err := ps.GetPartner(ctx, id)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return p.Suspended, nil
+}
