@@ -152,7 +152,7 @@ func (g *Gateway) needsSecondStep(ctx context.Context, r *http.Request, p *Partn
 	if via.IdPMFA && pol.AcceptIdPMFA() {
 		return false, nil
 	}
-	return !g.rememberedDevice(r, p, user.ID, pol), nil
+	return !g.rememberedDevice(r, p, user, methods, pol), nil
 }
 
 // usable are the enrolled methods the policy allows, recovery codes
@@ -657,33 +657,50 @@ func (g *Gateway) passSecondStep(w http.ResponseWriter, r *http.Request, p *Part
 	}
 	http.SetCookie(w, g.flowCookie(r, mfaCookieBase, "", -1))
 	if days := pd.pol.RememberDevice(); days > 0 && r.PostForm.Get("remember") == "on" {
-		http.SetCookie(w, g.flowCookie(r, deviceBase, g.deviceToken(p, pd.user.ID, g.cfg.Now()), int(days.Seconds())))
+		methods, err := g.cfg.MFA.Store.ListMFAMethods(ctx, p.ID, pd.user.ID)
+		if err != nil {
+			// The sign-in stands; only the device goes unremembered.
+			g.cfg.Logger.Warn("list MFA methods to remember a device", zap.String("partner", p.ID), zap.Error(err))
+		} else {
+			http.SetCookie(w, g.flowCookie(r, deviceBase, g.deviceToken(p, pd.user, methods, g.cfg.Now()), int(days.Seconds())))
+		}
 	}
 	g.startSession(w, r, p, pd.user, pd.ReturnTo, pd.Via)
 }
 
 // deviceToken remembers that this browser passed the user's second step
 // at issued; the policy's current remember_device decides how long it
-// counts, so shortening it takes hold at once.
-func (g *Gateway) deviceToken(p *Partner, userID string, issued time.Time) string {
+// counts, so shortening it takes hold at once. It is bound to the user's
+// methods and password as they are now: removing or resetting a method
+// (the answer to a lost device) or changing the password forgets every
+// device.
+func (g *Gateway) deviceToken(p *Partner, user store.User, methods []store.MFAMethod, issued time.Time) string {
 	payload := strconv.FormatInt(issued.Unix(), 10)
-	return payload + "." + g.deviceMAC(p, userID, payload)
+	return payload + "." + g.deviceMAC(p, user, methods, payload)
 }
 
-func (g *Gateway) deviceMAC(p *Partner, userID, payload string) string {
+func (g *Gateway) deviceMAC(p *Partner, user store.User, methods []store.MFAMethod, payload string) string {
+	var ids []string
+	for _, m := range methods {
+		if m.Kind != store.MFARecovery {
+			ids = append(ids, m.ID)
+		}
+	}
+	slices.Sort(ids)
 	m := hmac.New(sha256.New, g.cfg.CSRFKey)
-	m.Write([]byte("device\x00" + p.ID + "\x00" + userID + "\x00" + payload))
+	m.Write([]byte("device\x00" + p.ID + "\x00" + user.ID + "\x00" + payload + "\x00" +
+		strconv.FormatInt(user.PasswordChangedAt.UnixNano(), 10) + "\x00" + strings.Join(ids, ",")))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
-func (g *Gateway) rememberedDevice(r *http.Request, p *Partner, userID string, pol policy.Policy) bool {
+func (g *Gateway) rememberedDevice(r *http.Request, p *Partner, user store.User, methods []store.MFAMethod, pol policy.Policy) bool {
 	keep := pol.RememberDevice()
 	if keep <= 0 {
 		return false
 	}
 	for value := range cookieValues(r.Header, cookieName(r, deviceBase)) {
 		payload, mac, ok := strings.Cut(value, ".")
-		if !ok || !hmac.Equal([]byte(mac), []byte(g.deviceMAC(p, userID, payload))) {
+		if !ok || !hmac.Equal([]byte(mac), []byte(g.deviceMAC(p, user, methods, payload))) {
 			continue
 		}
 		issued, err := strconv.ParseInt(payload, 10, 64)

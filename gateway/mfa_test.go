@@ -443,3 +443,69 @@ func TestAccountSecurityPage(t *testing.T) {
 		}
 	})
 }
+
+// TestRememberedDeviceIsForgotten: a remembered device counts only while
+// the user's methods and password stay as they were when it was
+// remembered. Resetting a method (the answer to a stolen phone) or
+// changing the password brings the second step back on that device.
+func TestRememberedDeviceIsForgotten(t *testing.T) {
+	t.Parallel()
+	onEachBackend(t, func(t *testing.T, backend string) {
+		ctx := context.Background()
+		e := newSSOEnv(t, backend, "acme")
+		ann := e.mfaUser(t, "acme")
+		if err := e.st.PutGovernance(ctx, store.PolicyRecord{Policy: json.RawMessage(`{"session": {"remember_device": "720h"}}`)}); err != nil {
+			t.Fatal(err)
+		}
+		e.policies.HandleEvent(store.Event{Kind: store.GovernanceChanged})
+		e.setPolicy(t, "acme", `{"mfa": {"required": true}}`)
+		b := e.browser(t)
+		p := b.passwordStep(t, e, ann.Email, mfaPassword)
+		secret := secretPattern.FindStringSubmatch(p.body)[1]
+		codes := b.submitCode(t, p, "/mfa/enroll", code(t, secret, e.clock.Now()), false)
+		f, _ := findForm(codes.body, "csrf_token")
+		b.submitForm(t, codes, f)
+
+		remember := func() {
+			t.Helper()
+			e.clock.Advance(30 * time.Second)
+			p := b.passwordStep(t, e, ann.Email, mfaPassword)
+			before := b.sessionsIssued()
+			b.submitCode(t, p, "/mfa/totp", code(t, secret, e.clock.Now()), true)
+			if b.sessionsIssued() != before+1 {
+				t.Fatal("no session after the right code")
+			}
+			if app := b.passwordStep(t, e, ann.Email, mfaPassword); app.url.Path != "/inbox" {
+				t.Fatalf("the device is not remembered: at %s", app.url)
+			}
+		}
+		asksAgain := func(after string) {
+			t.Helper()
+			before := b.sessionsIssued()
+			if p := b.passwordStep(t, e, ann.Email, mfaPassword); !strings.HasSuffix(p.url.Path, "/mfa") || b.sessionsIssued() != before {
+				t.Errorf("after %s the remembered device still skips the second step: at %s", after, p.url)
+			}
+		}
+
+		remember()
+		if _, err := e.st.UpdateUser(ctx, "acme", ann.ID, func(u store.User) (store.User, error) {
+			u.PasswordChangedAt = e.clock.Now().Add(time.Second)
+			return u, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		asksAgain("a password change")
+
+		remember()
+		methods, err := e.st.ListMFAMethods(ctx, "acme", ann.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range methods {
+			if err := e.st.DeleteMFAMethod(ctx, "acme", ann.ID, m.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		asksAgain("an MFA reset")
+	})
+}
