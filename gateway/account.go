@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -84,6 +85,11 @@ func (g *Gateway) showAccount(w http.ResponseWriter, r *http.Request, p *Partner
 	g.render(w, status, templates.PageAccount, page)
 }
 
+// freshSignIn is how recent a sign-in must be to remove a method.
+const freshSignIn = 15 * time.Minute
+
+const msgSignInAgain = "For your security, sign out and sign in again to remove a method: your sign-in is more than 15 minutes old."
+
 // removeOwnMethod removes one of the signed-in user's methods, audited
 // as theirs.
 func (g *Gateway) removeOwnMethod(w http.ResponseWriter, r *http.Request, p *Partner, id *session.Identity) {
@@ -94,6 +100,12 @@ func (g *Gateway) removeOwnMethod(w http.ResponseWriter, r *http.Request, p *Par
 	}
 	if !sameOrigin(r) || !g.checkCSRF(r, p, "account") {
 		g.showAccount(w, r, p, id, http.StatusForbidden, "This page expired. Please try again.")
+		return
+	}
+	// Removing a factor weakens the account, so only a fresh sign-in may:
+	// a session left open, or taken, cannot strip the user's factors.
+	if g.cfg.Now().Sub(id.IssuedAt) > freshSignIn {
+		g.showAccount(w, r, p, id, http.StatusForbidden, msgSignInAgain)
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), g.cfg.StoreTimeout)

@@ -509,3 +509,35 @@ func TestRememberedDeviceIsForgotten(t *testing.T) {
 		asksAgain("an MFA reset")
 	})
 }
+
+// TestRemovingAMethodNeedsAFreshSignIn: a session older than the fresh
+// sign-in window cannot remove the user's factors; signing in again can.
+func TestRemovingAMethodNeedsAFreshSignIn(t *testing.T) {
+	t.Parallel()
+	onEachBackend(t, func(t *testing.T, backend string) {
+		ctx := context.Background()
+		e := newSSOEnv(t, backend, "acme")
+		ann := e.mfaUser(t, "acme")
+		e.setPolicy(t, "acme", `{"mfa": {"required": true}, "session": {"idle_timeout": "1h"}}`)
+		b := e.browser(t)
+		p := b.passwordStep(t, e, ann.Email, mfaPassword)
+		secret := secretPattern.FindStringSubmatch(p.body)[1]
+		codes := b.submitCode(t, p, "/mfa/enroll", code(t, secret, e.clock.Now()), false)
+		f, _ := findForm(codes.body, "csrf_token")
+		b.submitForm(t, codes, f)
+
+		e.clock.Advance(16 * time.Minute)
+		acct := b.get(t, e.url("acme", "/.partnergate/account/security"))
+		form, ok := findForm(acct.body, "method")
+		if acct.status != http.StatusOK || !ok {
+			t.Fatalf("account page after 16 minutes: %d\n%s", acct.status, acct.body)
+		}
+		got := b.post(t, e.url("acme", "/.partnergate/account/security/remove"), form.fields)
+		if got.status != http.StatusForbidden || !strings.Contains(got.body, "sign in again") {
+			t.Errorf("removal from a 16-minute-old sign-in: %d", got.status)
+		}
+		if methods, _ := e.st.ListMFAMethods(ctx, "acme", ann.ID); len(methods) != 2 {
+			t.Errorf("methods after the refused removal: %d, want the app and the recovery codes", len(methods))
+		}
+	})
+}
