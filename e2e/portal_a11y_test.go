@@ -63,4 +63,24 @@ func TestAccessibilityOfPortalPages(t *testing.T) {
 	waitPage(t, ctx, "contrast")
 	checkPage(t, ctx, src, dir, "portal-branding-refused")
 	checkKeyboard(t, ctx, "portal branding refused")
+
+	// The preview follows the form as it is typed in, before saving: a
+	// yellow primary gets dark text, as the server would choose.
+	browse(t, ctx, chromedp.Navigate(portal+"/branding"), chromedp.WaitVisible(chromedp.ID("primary_color")),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("primary_color").value = ""`),
+		chromedp.SendKeys(chromedp.ID("primary_color"), "#ffd60a"),
+		chromedp.SendKeys(chromedp.ID("welcome_message"), "Hello from the preview"))
+	preview := func(js string) string {
+		t.Helper()
+		return query(t, ctx, chromedp.Evaluate[string](`(() => { const d = document.getElementById("brand-preview").contentDocument; return ` + js + `; })()`))
+	}
+	if got := preview(`d.documentElement.style.getPropertyValue("--primary") + " " + d.documentElement.style.getPropertyValue("--on-primary")`); got != "#ffd60a #111827" {
+		t.Errorf("the preview's colours while typing: %q", got)
+	}
+	if got := preview(`d.getElementById("pv-welcome").textContent`); got != "Hello from the preview" {
+		t.Errorf("the preview's welcome while typing: %q", got)
+	}
+	if picker := query(t, ctx, chromedp.Value(chromedp.ID("primary_color_pick"))); picker != "#ffd60a" {
+		t.Errorf("the colour picker did not follow the hex field: %q", picker)
+	}
 }
