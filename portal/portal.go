@@ -211,6 +211,9 @@ type me struct {
 	CSRFToken string `json:"csrf_token"`
 }
 
+// operatorSessionPrefix starts the operator sessions the API opens.
+const operatorSessionPrefix = "pgos."
+
 var (
 	errSignedOut = errors.New("portal: not signed in")
 	errNotHere   = &apiError{Status: http.StatusNotFound}
@@ -287,7 +290,8 @@ func (h *Handler) identify(r *http.Request) (*viewer, error) {
 		return nil, err
 	}
 	switch {
-	case s.Kind == "operator" && m.Kind == "operator":
+	// An operator cookie holds an operator session, never a key.
+	case s.Kind == "operator" && m.Kind == "operator" && strings.HasPrefix(s.Secret, operatorSessionPrefix):
 		v.kind = operatorViewer
 	case s.Kind == "setup" && m.Kind == "setup_link" && m.PartnerID != "":
 		v.kind = setupViewer

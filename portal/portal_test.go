@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestPartnerAdminSeesOverview(t *testing.T) {
@@ -247,5 +248,48 @@ func TestSignOutEndsTheSessionOnTheServer(t *testing.T) {
 		if res := copied.get("/"); res.status != http.StatusFound || res.header.Get("Location") != "/sign-in" {
 			t.Errorf("%s: the copied cookie still works after sign-out: %d", who, res.status)
 		}
+	}
+}
+
+// TestOperatorCookieHoldingAKeyIsNoSession: a sealed cookie carrying an
+// operator key itself, as no sign-in writes one, opens nothing.
+func TestOperatorCookieHoldingAKeyIsNoSession(t *testing.T) {
+	e := newEnv(t, "bolt")
+	w := httptest.NewRecorder()
+	if err := e.portal.setSession(w, sealed{Kind: "operator", Secret: testKey, Expires: time.Now().Add(time.Hour).Unix()}); err != nil {
+		t.Fatal(err)
+	}
+	b := e.browser(adminHost)
+	b.cookies[cookieName] = w.Result().Cookies()[0].Value
+	if res := b.get("/"); res.status != http.StatusFound || res.header.Get("Location") != "/sign-in" {
+		t.Errorf("a cookie holding the operator key: %d %s", res.status, res.header.Get("Location"))
+	}
+}
+
+// TestSignOutKeepsTheCookieWhenTheServerCannotEndIt: if the session
+// cannot be ended on the server, the page says so and the browser keeps
+// the cookie to try again, rather than pretending to have signed out.
+func TestSignOutKeepsTheCookieWhenTheServerCannotEndIt(t *testing.T) {
+	var down bool
+	e := newEnv(t, "bolt", func(c *Config) {
+		api := c.API
+		c.API = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if down && r.Method == http.MethodDelete {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusServiceUnavailable)
+				_, _ = w.Write([]byte(`{"error":{"code":"unavailable","message":"storage is unavailable; retry shortly"}}`))
+				return
+			}
+			api.ServeHTTP(w, r)
+		})
+	})
+	op := e.operator()
+	down = true
+	if res := op.form("/", "/sign-out", nil); res.status != http.StatusServiceUnavailable || op.cookies[cookieName] == "" {
+		t.Errorf("sign-out while the store is down: %d, cookie kept %v", res.status, op.cookies[cookieName] != "")
+	}
+	down = false
+	if res := op.form("/", "/sign-out", nil); res.status != http.StatusSeeOther || op.cookies[cookieName] != "" {
+		t.Errorf("sign-out once the store is back: %d", res.status)
 	}
 }

@@ -83,11 +83,14 @@ func (h *Handler) signOut(w http.ResponseWriter, r *http.Request) {
 	} else {
 		end = v.api.do(http.MethodDelete, apiPath("operator-sessions", "current"), nil, nil)
 	}
-	h.clearSession(w)
+	// The cookie is dropped only once the server has ended the session
+	// (or it was over already): otherwise the person would believe they
+	// signed out while copies of it still work, with no way to retry.
 	if end != nil && !isStatus(end, http.StatusUnauthorized) {
-		h.fail(w, r, nil, end)
+		h.fail(w, r, v, end)
 		return
 	}
+	h.clearSession(w)
 	http.Redirect(w, r, v.base+"/sign-in", http.StatusSeeOther)
 }
 
