@@ -72,7 +72,7 @@ func TestAccessibilityOfPortalPages(t *testing.T) {
 		chromedp.SendKeys(chromedp.ID("welcome_message"), "Hello from the preview"))
 	preview := func(js string) string {
 		t.Helper()
-		return query(t, ctx, chromedp.Evaluate[string](`(() => { const d = document.getElementById("brand-preview").contentDocument; return ` + js + `; })()`))
+		return query(t, ctx, chromedp.Evaluate[string](`(() => { const d = document.getElementById("brand-preview").contentDocument; return `+js+`; })()`))
 	}
 	if got := preview(`d.documentElement.style.getPropertyValue("--primary") + " " + d.documentElement.style.getPropertyValue("--on-primary")`); got != "#ffd60a #111827" {
 		t.Errorf("the preview's colours while typing: %q", got)

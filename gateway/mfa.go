@@ -158,10 +158,23 @@ func (g *Gateway) needsSecondStep(ctx context.Context, r *http.Request, p *Partn
 // usable are the enrolled methods the policy allows, recovery codes
 // aside.
 func usable(methods []store.MFAMethod, pol policy.Policy) []store.MFAMethod {
+	kinds := usableKinds(pol)
 	var out []store.MFAMethod
 	for _, m := range methods {
-		if m.Kind != store.MFARecovery && slices.Contains(pol.MFAMethods(), policy.Method(m.Kind)) {
+		if slices.Contains(kinds, m.Kind) {
 			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// usableKinds are the kinds of method usable counts: one list, so the
+// store's check at enrolment (enrol) refuses exactly what usable shows.
+func usableKinds(pol policy.Policy) []store.MFAKind {
+	var out []store.MFAKind
+	for _, m := range pol.MFAMethods() {
+		if k := store.MFAKind(m); k != store.MFARecovery {
+			out = append(out, k)
 		}
 	}
 	return out
@@ -801,8 +814,9 @@ var errEnrolled = errors.New("a second factor is already enrolled")
 const msgEnrolled = "Two-step verification is already set up for your account. Use it to continue."
 
 // mayEnrol is nil when the pending sign-in may set up a method, else
-// errEnrolled. Enrolments ask when they start and again when they finish:
-// another may have finished in between.
+// errEnrolled. Enrolments ask when they start, so a user who has a method
+// is shown its challenge rather than a setup that would be refused. It is
+// advice only: enrol has the store decide again as it adds the method.
 func (g *Gateway) mayEnrol(ctx context.Context, p *Partner, pd pendingOf) error {
 	if pd.Codes != nil {
 		return errEnrolled
@@ -831,14 +845,16 @@ func (g *Gateway) hasUsable(ctx context.Context, w http.ResponseWriter, r *http.
 }
 
 // enrol stores m, a method proven at this sign-in, with its state sealed,
-// unless mayEnrol now refuses it; the user's recovery codes are replaced
-// by new ones, kept sealed in the pending sign-in to be shown once.
+// unless this sign-in already enrolled one or the user has a method the
+// policy allows; the user's recovery codes are replaced by new ones, kept
+// sealed in the pending sign-in to be shown once.
 func (g *Gateway) enrol(ctx context.Context, r *http.Request, p *Partner, pd pendingOf, m store.MFAMethod, state any) error {
-	if err := g.mayEnrol(ctx, p, pd); err != nil {
-		if errors.Is(err, errEnrolled) {
-			g.record(r, p, signInEvent{action: "user.mfa_enroll", user: pd.user, email: pd.user.Email, reason: "already_enrolled"})
-		}
-		return err
+	refuse := func() error {
+		g.record(r, p, signInEvent{action: "user.mfa_enroll", user: pd.user, email: pd.user.Email, reason: "already_enrolled"})
+		return errEnrolled
+	}
+	if pd.Codes != nil {
+		return refuse()
 	}
 	now := g.cfg.Now().UTC().Truncate(time.Millisecond)
 	m.ID, m.PartnerID, m.UserID, m.CreatedAt, m.LastUsedAt = store.NewID("mfa_"), p.ID, pd.user.ID, now, now
@@ -846,7 +862,17 @@ func (g *Gateway) enrol(ctx context.Context, r *http.Request, p *Partner, pd pen
 	if m.Secret, err = g.sealState(m, state); err != nil {
 		return err
 	}
-	if err := g.cfg.MFA.Store.AddMFAMethod(ctx, m); err != nil {
+	// The store checks for a method and adds this one in one step: a
+	// check here first would let two enrolments finishing together both
+	// pass it, and whoever holds only the password add a second factor
+	// beside the user's first. m's own kind counts even if the policy
+	// dropped it since the enrolment began, so such enrolments cannot
+	// both land either.
+	err = g.cfg.MFA.Store.AddMFAMethodIfNone(ctx, m, append(usableKinds(pd.pol), m.Kind))
+	if errors.Is(err, store.ErrMFAEnrolled) {
+		return refuse()
+	}
+	if err != nil {
 		return err
 	}
 	g.record(r, p, signInEvent{action: "user.mfa_enroll", user: pd.user, email: pd.user.Email, ok: true, reason: string(m.Kind)})

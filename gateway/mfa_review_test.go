@@ -7,9 +7,13 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/partnergate/partnergate/gateway"
 	"github.com/partnergate/partnergate/store"
 )
 
@@ -172,6 +176,117 @@ func TestReviewEnrolmentRecheckedAtFinish(t *testing.T) {
 			})
 		})
 	}
+}
+
+// gatedAdds holds every add of a method other than recovery codes until
+// n have arrived, so n enrolments reach the store together, each past
+// whatever the gateway checked before its add.
+type gatedAdds struct {
+	gateway.MFAStore
+	n    int
+	mu   sync.Mutex
+	seen int
+	open chan struct{}
+}
+
+func newGatedAdds(n int) *gatedAdds { return &gatedAdds{n: n, open: make(chan struct{})} }
+
+// wait blocks until n adds arrived, or long enough that they never will:
+// then opened says so.
+func (g *gatedAdds) wait(kind store.MFAKind) {
+	if kind == store.MFARecovery {
+		return
+	}
+	g.mu.Lock()
+	if g.seen++; g.seen == g.n {
+		close(g.open)
+	}
+	g.mu.Unlock()
+	select {
+	case <-g.open:
+	case <-time.After(10 * time.Second):
+	}
+}
+
+func (g *gatedAdds) opened() bool {
+	select {
+	case <-g.open:
+		return true
+	default:
+		return false
+	}
+}
+
+func (g *gatedAdds) AddMFAMethod(ctx context.Context, m store.MFAMethod) error {
+	g.wait(m.Kind)
+	return g.MFAStore.AddMFAMethod(ctx, m)
+}
+
+func (g *gatedAdds) AddMFAMethodIfNone(ctx context.Context, m store.MFAMethod, kinds []store.MFAKind) error {
+	g.wait(m.Kind)
+	return g.MFAStore.AddMFAMethodIfNone(ctx, m, kinds)
+}
+
+// TestReviewConcurrentEnrolmentsStoreOne: two sign-ins of a user without
+// a method, one setting up an app and one a security key, finish at the
+// same instant: both passed every check before either was stored, yet
+// one method is stored, the other finish is refused, and only the
+// winner's recovery codes exist.
+func TestReviewConcurrentEnrolmentsStoreOne(t *testing.T) {
+	t.Parallel()
+	onEachBackend(t, func(t *testing.T, backend string) {
+		gate := newGatedAdds(2)
+		e := newSSOEnv(t, backend, "acme").withSenders(t, nil, nil, nil, func(c *gateway.Config) {
+			gate.MFAStore = c.MFA.Store
+			c.MFA.Store = gate
+		})
+		ann := e.mfaUser(t, "acme")
+		e.setPolicy(t, "acme", `{"mfa": {"required": true, "methods": ["totp", "webauthn"]}}`)
+
+		app, key := e.browser(t), e.browser(t)
+		appPage := app.passwordStep(t, e, ann.Email, mfaPassword)
+		secret := secretPattern.FindStringSubmatch(appPage.body)
+		keyPage := key.passwordStep(t, e, ann.Email, mfaPassword)
+		token := dataCSRF.FindStringSubmatch(keyPage.body)
+		if secret == nil || token == nil {
+			t.Fatalf("no app and security key setup:\n%s\n%s", appPage.body, keyPage.body)
+		}
+		begun := key.postJSON(t, e.url("acme", registerBegin), token[1], "")
+		if begun.status != http.StatusOK {
+			t.Fatalf("register/begin: %d %s", begun.status, begun.body)
+		}
+		created := newSoftKey(t, e, "acme").create(t, begun.body)
+
+		var appDone, keyDone page
+		var wg sync.WaitGroup
+		wg.Go(func() { appDone = app.submitCode(t, appPage, "/mfa/enroll", code(t, secret[1], e.clock.Now()), false) })
+		wg.Go(func() { keyDone = key.postJSON(t, e.url("acme", registerFinish), token[1], created) })
+		wg.Wait()
+		if !gate.opened() {
+			t.Fatal("the two enrolments did not reach the store together")
+		}
+
+		statuses := []int{appDone.status, keyDone.status}
+		if slices.Sort(statuses); !slices.Equal(statuses, []int{http.StatusOK, http.StatusConflict}) {
+			t.Errorf("finishes: app %d, security key %d; want one 200 and one 409", appDone.status, keyDone.status)
+		}
+		methods, err := e.st.ListMFAMethods(context.Background(), "acme", ann.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var kinds []string
+		for _, m := range methods {
+			kinds = append(kinds, string(m.Kind))
+		}
+		slices.Sort(kinds)
+		want := []string{"recovery", "totp"}
+		if keyDone.status == http.StatusOK {
+			want = []string{"recovery", "webauthn"}
+		}
+		if !slices.Equal(kinds, want) {
+			t.Errorf("ann's methods: %v, want %v", kinds, want)
+		}
+	})
 }
 
 // TestReviewSecurityKeyEnrolAndSignIn: the way in the refusals above

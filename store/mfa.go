@@ -2,8 +2,13 @@ package store
 
 import (
 	"context"
+	"errors"
 	"time"
 )
+
+// ErrMFAEnrolled means AddMFAMethodIfNone found the user already has a
+// method of one of the kinds it was given, so it added nothing.
+var ErrMFAEnrolled = errors.New("mfa method already enrolled")
 
 // MFAKind is the kind of a second factor.
 type MFAKind string
@@ -44,6 +49,14 @@ type MFAMethods interface {
 	// no method outlives a concurrent DeleteUser) and ErrAlreadyExists if
 	// the id, or a non-empty CredentialID, is taken within the partner.
 	AddMFAMethod(ctx context.Context, m MFAMethod) error
+	// AddMFAMethodIfNone adds m as AddMFAMethod does, but only if the
+	// user has no method whose Kind is in kinds, else it fails with
+	// ErrMFAEnrolled and stores nothing. The check and the add are one
+	// atomic step, so of concurrent calls for one user at most one adds
+	// a method of those kinds: a user's first factor, enrolled by
+	// whoever holds the password, cannot be joined by a second one
+	// racing it. No kinds adds unconditionally.
+	AddMFAMethodIfNone(ctx context.Context, m MFAMethod, kinds []MFAKind) error
 	GetMFAMethod(ctx context.Context, partnerID, userID, id string) (MFAMethod, error)
 	// ListMFAMethods returns the user's methods ordered by id; none for
 	// an unknown user.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
@@ -47,20 +48,39 @@ func mfaMethods(tx *bbolt.Tx, partnerID, userID string) *bbolt.Bucket {
 // AddMFAMethod implements store.MFAMethods. The user is checked in the
 // write transaction, so no method outlives a concurrent DeleteUser.
 func (s *Store) AddMFAMethod(ctx context.Context, m store.MFAMethod) error {
-	err := s.update(ctx, func(tx *bbolt.Tx) error { return addMFAMethod(tx, m) })
+	return s.AddMFAMethodIfNone(ctx, m, nil)
+}
+
+// AddMFAMethodIfNone implements store.MFAMethods. The user's methods are
+// read in the write transaction that adds m, and bbolt runs one write
+// transaction at a time, so no other method can be added in between.
+func (s *Store) AddMFAMethodIfNone(ctx context.Context, m store.MFAMethod, kinds []store.MFAKind) error {
+	err := s.update(ctx, func(tx *bbolt.Tx) error { return addMFAMethod(tx, m, kinds) })
 	if err != nil {
 		return fmt.Errorf("add mfa method %q of user %q in partner %q: %w", m.ID, m.UserID, m.PartnerID, err)
 	}
 	return nil
 }
 
-func addMFAMethod(tx *bbolt.Tx, m store.MFAMethod) error {
+// addMFAMethod adds m unless the user has a method of one of kinds.
+func addMFAMethod(tx *bbolt.Tx, m store.MFAMethod, kinds []store.MFAKind) error {
 	if m.ID == "" {
 		return errors.New("empty id")
 	}
 	users := nested(tx, bucketUsers, m.PartnerID)
 	if users == nil || m.UserID == "" || users.Get([]byte(m.UserID)) == nil {
 		return fmt.Errorf("user %q: %w", m.UserID, store.ErrNotFound)
+	}
+	if len(kinds) > 0 {
+		have, err := decodeAll[store.MFAMethod](mfaMethods(tx, m.PartnerID, m.UserID))
+		if err != nil {
+			return fmt.Errorf("mfa methods of user %q: %w", m.UserID, err)
+		}
+		for _, h := range have {
+			if slices.Contains(kinds, h.Kind) {
+				return fmt.Errorf("method %q of kind %q: %w", h.ID, h.Kind, store.ErrMFAEnrolled)
+			}
+		}
 	}
 	ids, err := nestedForWrite(tx, bucketMFAIDs, m.PartnerID)
 	if err != nil {

@@ -48,13 +48,20 @@ func mfaIdentity(m store.MFAMethod) [5]string {
 // user, which DeletePartner and DeleteUser remove first, so no method
 // outlives either.
 func (s *Store) AddMFAMethod(ctx context.Context, m store.MFAMethod) error {
-	if err := s.addMFAMethod(ctx, m); err != nil {
+	return s.AddMFAMethodIfNone(ctx, m, nil)
+}
+
+// AddMFAMethodIfNone implements store.MFAMethods. The user's methods are
+// read from their hash, which the add watches: a method added by another
+// call after the read fails the EXEC, and the retry sees it.
+func (s *Store) AddMFAMethodIfNone(ctx context.Context, m store.MFAMethod, kinds []store.MFAKind) error {
+	if err := s.addMFAMethod(ctx, m, kinds); err != nil {
 		return fmt.Errorf("add mfa method %q of user %q: %w", m.ID, m.UserID, err)
 	}
 	return nil
 }
 
-func (s *Store) addMFAMethod(ctx context.Context, m store.MFAMethod) error {
+func (s *Store) addMFAMethod(ctx context.Context, m store.MFAMethod, kinds []store.MFAKind) error {
 	k, err := scopeOf(m.PartnerID)
 	if err != nil {
 		return err
@@ -88,6 +95,11 @@ func (s *Store) addMFAMethod(ctx context.Context, m store.MFAMethod) error {
 			return fmt.Errorf("partner %q: %w", m.PartnerID, store.ErrNotFound)
 		case !found[1]:
 			return fmt.Errorf("user %q: %w", m.UserID, store.ErrNotFound)
+		}
+		if err := noMFAMethodOf(ctx, tx, k.mfaMethods(m.UserID), kinds); err != nil {
+			return err
+		}
+		switch {
 		case found[2]:
 			return store.ErrAlreadyExists
 		case len(found) > 3 && found[3]:
@@ -103,6 +115,28 @@ func (s *Store) addMFAMethod(ctx context.Context, m store.MFAMethod) error {
 		})
 		return err
 	}, watched...)
+}
+
+// noMFAMethodOf fails with store.ErrMFAEnrolled if the hash at key holds a
+// method of one of kinds; none reads nothing.
+func noMFAMethodOf(ctx context.Context, tx *goredis.Tx, key string, kinds []store.MFAKind) error {
+	if len(kinds) == 0 {
+		return nil
+	}
+	all, err := tx.HGetAll(ctx, key).Result()
+	if err != nil {
+		return err
+	}
+	for id, raw := range all {
+		var m store.MFAMethod
+		if err := json.Unmarshal([]byte(raw), &m); err != nil {
+			return fmt.Errorf("decode %s %s: %w", key, id, err)
+		}
+		if slices.Contains(kinds, m.Kind) {
+			return fmt.Errorf("method %q of kind %q: %w", id, m.Kind, store.ErrMFAEnrolled)
+		}
+	}
+	return nil
 }
 
 // GetMFAMethod implements store.MFAMethods.

@@ -16,6 +16,8 @@ var mfaTests = []subtest{
 	{"Millisecond", testMFAMillisecond},
 	{"AddNeedsUser", testMFAAddNeedsUser},
 	{"AddDuplicate", testMFAAddDuplicate},
+	{"AddIfNone", testMFAAddIfNone},
+	{"AddIfNoneRace", testMFAAddIfNoneRace},
 	{"CredentialPerPartner", testMFACredentialPerPartner},
 	{"FindByCredential", testMFAFindByCredential},
 	{"Update", testMFAUpdate},
@@ -257,6 +259,119 @@ func testMFAAddDuplicate(t *testing.T, s store.Store) {
 	addMFAMethod(t, s, newMFAMethod("acme", "u1", "t1", store.MFATOTP))
 	addMFAMethod(t, s, newMFAMethod("acme", "u2", "t2", store.MFATOTP))
 	checkByCredential(t, s, "acme", "", "", "")
+}
+
+// enrolKinds are the kinds AddMFAMethodIfNone is given below: those a
+// policy might allow, recovery codes aside.
+var enrolKinds = []store.MFAKind{store.MFAWebAuthn, store.MFATOTP}
+
+func testMFAAddIfNone(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	createPartner(t, s, "acme")
+	createUser(t, s, "acme", "u1", "u1@acme.com")
+	createUser(t, s, "acme", "u2", "u2@acme.com")
+	createUser(t, s, "acme", "u3", "u3@acme.com")
+
+	// None yet: added, with its credential id indexed. Another user's
+	// method of those kinds does not count.
+	addMFAMethod(t, s, newMFAMethod("acme", "u2", "t2", store.MFATOTP))
+	first := newMFAMethod("acme", "u1", "k1", store.MFAWebAuthn)
+	if err := s.AddMFAMethodIfNone(ctx, first, enrolKinds); err != nil {
+		t.Fatalf("add the first method: %v", err)
+	}
+	checkMFAStored(t, s, first)
+	checkByCredential(t, s, "acme", first.CredentialID, "u1", "k1")
+
+	// One of those kinds now: refused, whatever the new one's kind, and
+	// nothing of it stored, its id and credential id left free.
+	for _, kind := range []store.MFAKind{store.MFAWebAuthn, store.MFATOTP, store.MFASMS} {
+		m := newMFAMethod("acme", "u1", "x-"+string(kind), kind)
+		err := s.AddMFAMethodIfNone(ctx, m, enrolKinds)
+		checkErr(t, "add a "+string(kind)+" method beside a security key", err, store.ErrMFAEnrolled)
+		checkMFAGone(t, s, "acme", "u1", m.ID)
+	}
+	checkMFAList(t, s, "acme", "u1", first)
+	checkByCredential(t, s, "acme", "cred-x-webauthn", "", "")
+	addMFAMethod(t, s, newMFAMethod("acme", "u2", "x-webauthn", store.MFAWebAuthn))
+	checkByCredential(t, s, "acme", "cred-x-webauthn", "u2", "x-webauthn")
+
+	// Only other kinds: added.
+	rec := addMFAMethod(t, s, newMFAMethod("acme", "u3", "r3", store.MFARecovery))
+	sms := addMFAMethod(t, s, newMFAMethod("acme", "u3", "s3", store.MFASMS))
+	totp := newMFAMethod("acme", "u3", "t3", store.MFATOTP)
+	if err := s.AddMFAMethodIfNone(ctx, totp, enrolKinds); err != nil {
+		t.Fatalf("add beside recovery codes and a phone: %v", err)
+	}
+	checkMFAList(t, s, "acme", "u3", rec, sms, totp)
+
+	// No kinds: nothing counts.
+	push := newMFAMethod("acme", "u3", "p3", store.MFAPush)
+	if err := s.AddMFAMethodIfNone(ctx, push, nil); err != nil {
+		t.Fatalf("add with no kinds: %v", err)
+	}
+	checkMFAStored(t, s, push)
+
+	// AddMFAMethod's refusals stand.
+	err := s.AddMFAMethodIfNone(ctx, newMFAMethod("acme", "ghost", "g1", store.MFATOTP), enrolKinds)
+	checkErr(t, "add for a missing user", err, store.ErrNotFound)
+	createUser(t, s, "acme", "u4", "u4@acme.com")
+	err = s.AddMFAMethodIfNone(ctx, newMFAMethod("acme", "u4", "k1", store.MFATOTP), enrolKinds)
+	checkErr(t, "add a taken id", err, store.ErrAlreadyExists)
+	dup := newMFAMethod("acme", "u4", "k4", store.MFAWebAuthn)
+	dup.CredentialID = first.CredentialID
+	err = s.AddMFAMethodIfNone(ctx, dup, enrolKinds)
+	checkErr(t, "add a taken credential id", err, store.ErrAlreadyExists)
+	checkMFAList(t, s, "acme", "u4")
+}
+
+// testMFAAddIfNoneRace races first enrolments of one user, of both kinds
+// counted: exactly one may land, and the others leave no trace.
+func testMFAAddIfNoneRace(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	createPartner(t, s, "acme")
+	for round := range 3 {
+		user := fmt.Sprintf("u%d", round)
+		createUser(t, s, "acme", user, user+"@acme.com")
+		// Recovery codes, which do not count, are there already; their
+		// id sorts after the racers'.
+		rec := addMFAMethod(t, s, newMFAMethod("acme", user, "x-rec-"+user, store.MFARecovery))
+		const n = 20
+		methods := make([]store.MFAMethod, n)
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			kind := store.MFAWebAuthn
+			if i%2 == 1 {
+				kind = store.MFATOTP
+			}
+			methods[i] = newMFAMethod("acme", user, fmt.Sprintf("r%d-%02d", round, i), kind)
+			wg.Go(func() { errs[i] = s.AddMFAMethodIfNone(ctx, methods[i], enrolKinds) })
+		}
+		wg.Wait()
+		winner := -1
+		for i, err := range errs {
+			switch {
+			case err == nil && winner < 0:
+				winner = i
+			case err == nil:
+				t.Errorf("round %d: both %s and %s were added", round, methods[winner].ID, methods[i].ID)
+			case !errors.Is(err, store.ErrMFAEnrolled):
+				t.Errorf("round %d: add %s: %v", round, methods[i].ID, err)
+			}
+		}
+		if winner < 0 {
+			t.Fatalf("round %d: none was added: %v", round, errs)
+		}
+		checkMFAList(t, s, "acme", user, methods[winner], rec)
+		for i, m := range methods {
+			if m.CredentialID != "" && i != winner {
+				checkByCredential(t, s, "acme", m.CredentialID, "", "")
+			}
+		}
+		if m := methods[winner]; m.CredentialID != "" {
+			checkByCredential(t, s, "acme", m.CredentialID, user, m.ID)
+		}
+	}
 }
 
 func testMFACredentialPerPartner(t *testing.T, s store.Store) {
