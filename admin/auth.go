@@ -131,13 +131,17 @@ type caller struct {
 	// cookie marks a browser session: its writes need the CSRF header.
 	cookie    bool
 	sessionID string
+	// signedInAt is when the user of a cookie session signed in, for the
+	// writes that need a recent sign-in.
+	signedInAt time.Time
 	// setup marks a setup link, and setupRedeemed the setup session it
 	// became once redeemed; permitSetup bounds what either reaches.
 	setup         bool
 	setupRedeemed bool
-	// actor names the caller in audit events: an operator key, or a
-	// session opened with it, by the key's name; an admin token or setup
-	// link by its id and name; a user by id and email.
+	// actor names the caller in audit events: an operator key by its
+	// name, and a session opened with it by the key's name as its id and
+	// the session's in its name (see operatorSessionCaller); an admin
+	// token or setup link by its id and name; a user by id and email.
 	actor     audit.Actor
 	requestID string
 	ip        string
@@ -151,9 +155,15 @@ func callerOf(r *http.Request) *caller {
 }
 
 // creator names the caller as the creator of an object, in the
-// "<actor type>:<actor id>" form Token.CreatedBy holds.
+// "<actor type>:<actor id>" form Token.CreatedBy holds. An operator
+// session appends its id, "operator:<key name>/<session id>", so what a
+// stolen session made can be told from the rest of the key's work.
 func (c *caller) creator() string {
-	return string(c.actor.Type) + ":" + c.actor.ID
+	by := string(c.actor.Type) + ":" + c.actor.ID
+	if c.operatorSession != "" {
+		by += "/" + c.operatorSession
+	}
+	return by
 }
 
 var (
@@ -321,11 +331,12 @@ func (h *Handler) sessionCaller(r *http.Request) (*caller, error) {
 		return nil, errNotAdmin
 	}
 	return &caller{
-		partnerID: id.PartnerID,
-		ownerID:   id.UserID,
-		cookie:    true,
-		sessionID: id.SessionID,
-		actor:     audit.Actor{Type: audit.ActorUser, ID: id.UserID, Name: id.Email},
+		partnerID:  id.PartnerID,
+		ownerID:    id.UserID,
+		cookie:     true,
+		sessionID:  id.SessionID,
+		signedInAt: id.IssuedAt,
+		actor:      audit.Actor{Type: audit.ActorUser, ID: id.UserID, Name: id.Email},
 	}, nil
 }
 

@@ -117,6 +117,11 @@ type meJSON struct {
 func (h *Handler) getMe(w http.ResponseWriter, r *http.Request) error {
 	c := callerOf(r)
 	out := meJSON{Kind: string(c.actor.Type), Name: c.actor.Name, PartnerID: c.partnerID, ReadOnly: c.readOnly, Setup: c.setup}
+	if c.operator {
+		// An operator is the key's operator, whether by the key or a
+		// session; the session in the audit name is no name to show.
+		out.Name = c.key.name
+	}
 	if c.cookie {
 		out.CSRFToken = h.csrfToken(c.sessionID)
 	}

@@ -8,7 +8,14 @@ import (
 	"github.com/partnergate/partnergate/store"
 )
 
-var errMFAMethodNotFound = &apiError{status: http.StatusNotFound, code: "not_found", message: "MFA method not found"}
+var (
+	errMFAMethodNotFound = &apiError{status: http.StatusNotFound, code: "not_found", message: "MFA method not found"}
+	errSignInAgain       = &apiError{status: http.StatusForbidden, code: "reauthentication_required", message: "removing your own second factor needs a sign-in of the last 15 minutes; sign out and sign in again"}
+)
+
+// freshSignIn is how recent a sign-in must be for a partner admin to
+// remove their own second factor, as on the gateway's account page.
+const freshSignIn = 15 * time.Minute
 
 // recoveryName is what a user's recovery codes are called when the
 // record names nothing else.
@@ -67,6 +74,12 @@ func (h *Handler) removeMFAMethod(w http.ResponseWriter, r *http.Request) error 
 	}
 	id := r.PathValue("methodId")
 	noteTarget(r, "mfa_method", id)
+	// An admin stripping their own factors weakens the account that
+	// guards the partner, so only a fresh sign-in may: a browser left
+	// open, or a session taken, cannot. Tokens belong to no sign-in.
+	if c := callerOf(r); c.cookie && u.ID == c.ownerID && h.now().Sub(c.signedInAt) > freshSignIn {
+		return errSignInAgain
+	}
 	m, err := h.store.GetMFAMethod(r.Context(), u.PartnerID, u.ID, id)
 	if err != nil {
 		return mfaMethodError(err)

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"slices"
 	"strings"
@@ -195,5 +196,54 @@ func TestMFAMethodRemove(t *testing.T) {
 			t.Errorf("globex's trail: %+v", globexTrail.Events)
 		}
 		e.noLeak(string(totpSeed), string(recoveryState), credentialID)
+	})
+}
+
+// TestMFAMethodRemoveOwnNeedsFreshSignIn: a partner admin's cookie
+// session removes the admin's own second factor only within 15 minutes
+// of signing in, so a browser left open, or a session taken, cannot strip
+// them. Other users' methods, and tokens, are not bound to a sign-in.
+func TestMFAMethodRemoveOwnNeedsFreshSignIn(t *testing.T) {
+	t.Parallel()
+	onEachStore(t, func(t *testing.T, backend string) {
+		e := newLiveEnv(t, backend)
+		s := e.setupPartnerAdmin()
+		e.enrollAll("acme", s.admin)
+		e.addMFA("acme", s.plain, store.MFAMethod{ID: "mfa_plain", Kind: store.MFATOTP, Name: "Phone", Secret: totpSeed})
+		own := "/api/v1/partners/acme/users/" + s.admin + "/mfa-methods/"
+		remove := func(cookie, csrf, path string) *httptest.ResponseRecorder {
+			return e.do(cookieRequest("DELETE", s.host, path, "", cookie, csrf))
+		}
+
+		if rec := remove(s.cookie, s.csrf, own+"mfa_1key"); rec.Code != http.StatusNoContent {
+			t.Fatalf("own method within 15 minutes of signing in: %d %s", rec.Code, rec.Body)
+		}
+		e.clock.Advance(freshSignIn + time.Minute)
+		// Not e.unchanged: the request touches the session's last use.
+		rec := remove(s.cookie, s.csrf, own+"mfa_2totp")
+		assertError(t, rec, http.StatusForbidden, "reauthentication_required", "")
+		if !strings.Contains(rec.Body.String(), "sign out and sign in again") {
+			t.Errorf("message: %s", rec.Body)
+		}
+		if got := e.mfaIDs("acme", s.admin); !slices.Equal(got, []string{"mfa_2totp", "mfa_3codes"}) {
+			t.Errorf("the admin's methods after the refusal: %v", got)
+		}
+		if rec := remove(s.cookie, s.csrf, "/api/v1/partners/acme/users/"+s.plain+"/mfa-methods/mfa_plain"); rec.Code != http.StatusNoContent {
+			t.Errorf("another user's method with an old sign-in: %d %s", rec.Code, rec.Body)
+		}
+
+		// A new sign-in may again.
+		fresh := e.issueSession("acme", s.admin, "192.0.2.10", "admin-browser")
+		csrf := decodeAs[meJSON](t, e.do(cookieRequest("GET", s.host, "/api/v1/me", "", fresh, "")).Body.Bytes()).CSRFToken
+		if rec := remove(fresh, csrf, own+"mfa_2totp"); rec.Code != http.StatusNoContent {
+			t.Errorf("own method after signing in again: %d %s", rec.Code, rec.Body)
+		}
+		if got := e.mfaIDs("acme", s.admin); !slices.Equal(got, []string{"mfa_3codes"}) {
+			t.Errorf("the admin's methods: %v", got)
+		}
+		events := e.auditEvents("/api/v1/partners/acme/audit?action=user.mfa_remove").Events
+		if len(events) != 4 || events[2].Outcome != audit.Failure || events[2].Reason != "reauthentication_required" {
+			t.Errorf("events = %+v", events)
+		}
 	})
 }

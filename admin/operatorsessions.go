@@ -119,11 +119,14 @@ func (h *Handler) operatorSessionCaller(r *http.Request, ipKey, token string) (*
 	if key == nil {
 		return nil, errUnauthorized
 	}
+	// The actor's id stays the key's name, so the trail is still queried
+	// by operator; the name carries the session, so what a stolen session
+	// did can be told from the rest of the key's work.
 	return &caller{
 		operator:        true,
 		key:             key,
 		operatorSession: id,
-		actor:           audit.Actor{Type: audit.ActorOperator, ID: key.name, Name: key.name},
+		actor:           audit.Actor{Type: audit.ActorOperator, ID: key.name, Name: key.name + " (session " + id + ")"},
 	}, nil
 }
 

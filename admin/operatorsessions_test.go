@@ -49,19 +49,55 @@ func TestOperatorSession(t *testing.T) {
 		}
 		assertError(t, e.as(session, "GET", "/api/v1/partners", ""), http.StatusUnauthorized, "unauthorized", "")
 
-		// The platform's trail names the key's operator.
+		// The platform's trail names the key's operator, and the session
+		// that ended: the key opened it, the session ended itself.
 		events := e.auditEvents("/api/v1/audit?action=operator_session.*").Events
 		if !slices.Equal(eventActions(events), []string{"operator_session.delete", "operator_session.create"}) {
 			t.Fatalf("events = %v", eventActions(events))
 		}
-		ops := audit.Actor{Type: audit.ActorOperator, ID: "ops", Name: "ops"}
 		id := strings.Split(session, ".")[1]
-		for _, ev := range events {
-			if ev.Actor != ops || ev.Target != (audit.Target{Type: "operator_session", ID: id}) || ev.Outcome != audit.Success {
+		for i, actor := range []audit.Actor{
+			{Type: audit.ActorOperator, ID: "ops", Name: "ops (session " + id + ")"},
+			{Type: audit.ActorOperator, ID: "ops", Name: "ops"},
+		} {
+			if ev := events[i]; ev.Actor != actor || ev.Target != (audit.Target{Type: "operator_session", ID: id}) || ev.Outcome != audit.Success {
 				t.Errorf("event %+v", ev)
 			}
 		}
 		e.noLeak(session, strings.Split(session, ".")[2])
+	})
+}
+
+// TestOperatorSessionNamed: what an operator session makes, and its
+// audit events, name the session, so a stolen session's work can be
+// found; the trail still finds it by the key's name.
+func TestOperatorSessionNamed(t *testing.T) {
+	t.Parallel()
+	onEachStore(t, func(t *testing.T, backend string) {
+		e := newEnvOn(t, backend)
+		e.createPartner("acme")
+		session := e.newOperatorSession()
+		id := strings.Split(session, ".")[1]
+		rec := e.as(session, "POST", "/api/v1/partners/acme/admin-tokens", `{"name": "automation"}`)
+		if rec.Code != http.StatusCreated {
+			t.Fatalf("admin token through the session: %d %s", rec.Code, rec.Body)
+		}
+		tok := decodeAs[tokenJSON](t, rec.Body.Bytes())
+		if want := "operator:ops/" + id; tok.CreatedBy != want {
+			t.Errorf("created_by = %q, want %q", tok.CreatedBy, want)
+		}
+		if stored, err := e.store.GetToken(t.Context(), "acme", tok.ID); err != nil || stored.CreatedBy != "operator:ops/"+id {
+			t.Errorf("stored token = %+v, %v", stored, err)
+		}
+		events := e.auditEvents("/api/v1/partners/acme/audit?actor=ops&action=admin_token.create").Events
+		if len(events) != 1 || events[0].Actor != (audit.Actor{Type: audit.ActorOperator, ID: "ops", Name: "ops (session " + id + ")"}) ||
+			events[0].Target != (audit.Target{Type: "admin_token", ID: tok.ID}) {
+			t.Errorf("events = %+v", events)
+		}
+		// The key itself is still plain "ops".
+		if by := decodeAs[tokenJSON](t, e.mustCall("POST", "/api/v1/partners/acme/admin-tokens", `{"name": "by key"}`, http.StatusCreated)).CreatedBy; by != "operator:ops" {
+			t.Errorf("created_by with the key = %q", by)
+		}
 	})
 }
 

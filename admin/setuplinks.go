@@ -28,7 +28,9 @@ import (
 // The link and the session are one token record: redeeming replaces its
 // secret, so whoever copied the link from a mailbox or a chat afterwards
 // holds nothing. A ticket marks the link unused; taking it is what makes
-// a redeem happen once, however many run at the same time.
+// a redeem happen once, however many run at the same time. Only
+// completion and revocation delete the record: a session that ended
+// itself stays listed, expired, for its revocation to undo its work.
 
 // Limits of setup links.
 const (
@@ -68,6 +70,10 @@ var (
 	// revocation: either way the link is spent.
 	errSetupLinkUsed   = &apiError{status: http.StatusGone, code: "setup_link_used", message: "this setup link was already used or revoked; ask for a new one"}
 	errPartnerHasUsers = &apiError{status: http.StatusConflict, code: "partner_has_users", message: "this partner already has users; invite its admin or create an admin token instead"}
+	// errSetupHasUsers refuses a setup session a SCIM token once the
+	// partner has users: the token could set their passwords.
+	errSetupHasUsers = &apiError{status: http.StatusConflict, code: "partner_has_users", message: "this partner already has users, so a setup session can no longer create SCIM tokens; ask the platform"}
+	errUserExists    = &apiError{status: http.StatusConflict, code: "user_exists", field: "email", message: "a user with this email already exists; ask the platform to make them an admin"}
 )
 
 // setupLinkJSON is a setup link on the wire; Token is set only in the
@@ -94,14 +100,14 @@ func setupTicket(tokenID string) string { return "setup-link:" + tokenID }
 // another.
 func adminsGroupTicket(tokenID string) string { return "setup-admins:" + tokenID }
 
-// checkNoUsers refuses a setup of a partner that has users.
-func (h *Handler) checkNoUsers(ctx context.Context, partnerID string) error {
+// checkNoUsers answers refusal if the partner has users.
+func (h *Handler) checkNoUsers(ctx context.Context, partnerID string, refusal error) error {
 	users, err := h.store.ListUsers(ctx, partnerID, store.Page{Limit: 1})
 	if err != nil {
 		return fmt.Errorf("list users: %w", err)
 	}
 	if len(users) > 0 {
-		return errPartnerHasUsers
+		return refusal
 	}
 	return nil
 }
@@ -160,7 +166,7 @@ func (h *Handler) createSetupLink(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	ctx := r.Context()
-	if err := h.checkNoUsers(ctx, p.ID); err != nil {
+	if err := h.checkNoUsers(ctx, p.ID, errPartnerHasUsers); err != nil {
 		return err
 	}
 	existing, err := h.store.ListTokens(ctx, p.ID, store.SetupToken)
@@ -223,6 +229,9 @@ func (h *Handler) revokeSetupLink(w http.ResponseWriter, r *http.Request) error 
 	t, err := h.store.GetToken(ctx, p.ID, id)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
+		// Only completion and revocation delete a link's record (an
+		// ended session keeps it, expired): a completed setup's work is
+		// the new admin's to keep, and a revoked one's is undone.
 		return errSetupLinkNotFound
 	case err != nil:
 		return fmt.Errorf("get setup link: %w", err)
@@ -237,7 +246,7 @@ func (h *Handler) revokeSetupLink(w http.ResponseWriter, r *http.Request) error 
 		return fmt.Errorf("use up setup link %s: %w", t.ID, err)
 	}
 	if t.Redeemed {
-		if err := h.undoSetup(r, t); err != nil {
+		if _, err := h.undoSetup(r, p.ID, t.ID); err != nil {
 			return err
 		}
 	}
@@ -248,7 +257,7 @@ func (h *Handler) revokeSetupLink(w http.ResponseWriter, r *http.Request) error 
 		return fmt.Errorf("delete setup link %s: %w", t.ID, err)
 	}
 	if t.Redeemed {
-		if err := h.undoSetup(r, t); err != nil {
+		if _, err := h.undoSetup(r, p.ID, t.ID); err != nil {
 			return err
 		}
 	}
@@ -256,31 +265,33 @@ func (h *Handler) revokeSetupLink(w http.ResponseWriter, r *http.Request) error 
 	return nil
 }
 
-// undoSetup revokes the tokens the setup session of link made and
-// disables its SSO connections. The connections stay, for an admin to
-// look at: deleting one would lose its service provider key, which the
-// IdP may already trust.
-func (h *Handler) undoSetup(r *http.Request, link store.Token) error {
+// undoSetup revokes the tokens the setup session of the link made and
+// disables its SSO connections, and reports whether there was any to.
+// The connections stay, for an admin to look at: deleting one would lose
+// its service provider key, which the IdP may already trust.
+func (h *Handler) undoSetup(r *http.Request, partnerID, linkID string) (bool, error) {
 	ctx := r.Context()
-	creator := string(audit.ActorSetupLink) + ":" + link.ID
+	creator := setupCreator(linkID)
+	undone := false
 	for _, kind := range []store.TokenKind{store.SCIMToken, store.AdminToken} {
-		tokens, err := h.store.ListTokens(ctx, link.PartnerID, kind)
+		tokens, err := h.store.ListTokens(ctx, partnerID, kind)
 		if err != nil {
-			return fmt.Errorf("list %s tokens: %w", kind, err)
+			return false, fmt.Errorf("list %s tokens: %w", kind, err)
 		}
 		for _, t := range tokens {
 			if t.CreatedBy != creator {
 				continue
 			}
-			if err := h.store.DeleteToken(ctx, link.PartnerID, t.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
-				return fmt.Errorf("revoke %s token %s: %w", kind, t.ID, err)
+			if err := h.store.DeleteToken(ctx, partnerID, t.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return false, fmt.Errorf("revoke %s token %s: %w", kind, t.ID, err)
 			}
-			noteTarget(r, "setup_link", link.ID, change{Field: "revoked_" + string(kind) + "_token", To: t.ID})
+			undone = true
+			noteTarget(r, "setup_link", linkID, change{Field: "revoked_" + string(kind) + "_token", To: t.ID})
 		}
 	}
-	conns, err := h.store.ListSSOConnections(ctx, link.PartnerID)
+	conns, err := h.store.ListSSOConnections(ctx, partnerID)
 	if err != nil {
-		return fmt.Errorf("list SSO connections: %w", err)
+		return false, fmt.Errorf("list SSO connections: %w", err)
 	}
 	disabled := false
 	now := h.timestamp()
@@ -288,7 +299,7 @@ func (h *Handler) undoSetup(r *http.Request, link store.Token) error {
 		if c.CreatedBy != creator || !c.Enabled {
 			continue
 		}
-		_, err := h.store.UpdateSSOConnection(ctx, link.PartnerID, c.ID, func(cur store.SSOConnection) (store.SSOConnection, error) {
+		_, err := h.store.UpdateSSOConnection(ctx, partnerID, c.ID, func(cur store.SSOConnection) (store.SSOConnection, error) {
 			cur.Enabled, cur.UpdatedAt = false, now
 			return cur, nil
 		})
@@ -296,16 +307,20 @@ func (h *Handler) undoSetup(r *http.Request, link store.Token) error {
 		case errors.Is(err, store.ErrNotFound):
 			continue
 		case err != nil:
-			return fmt.Errorf("disable SSO connection %s: %w", c.ID, err)
+			return false, fmt.Errorf("disable SSO connection %s: %w", c.ID, err)
 		}
 		disabled = true
-		noteTarget(r, "setup_link", link.ID, change{Field: "disabled_sso_connection", To: c.ID})
+		noteTarget(r, "setup_link", linkID, change{Field: "disabled_sso_connection", To: c.ID})
 	}
 	if disabled {
-		h.publish(r, store.Event{Kind: store.PartnersChanged, PartnerID: link.PartnerID})
+		h.publish(r, store.Event{Kind: store.PartnersChanged, PartnerID: partnerID})
 	}
-	return nil
+	return undone || disabled, nil
 }
+
+// setupCreator is what the setup session of a link is as the creator of
+// an object; it is the session caller's creator().
+func setupCreator(linkID string) string { return string(audit.ActorSetupLink) + ":" + linkID }
 
 // setupSessionJSON answers a redeem: the session's credential replaces
 // the link's.
@@ -326,7 +341,7 @@ func (h *Handler) redeemSetupLink(w http.ResponseWriter, r *http.Request) error 
 	ctx := r.Context()
 	// Checked before the link is used up, so it still works once the
 	// users are gone.
-	if err := h.checkNoUsers(ctx, c.partnerID); err != nil {
+	if err := h.checkNoUsers(ctx, c.partnerID, errPartnerHasUsers); err != nil {
 		return err
 	}
 	if _, err := h.store.TakeTicket(ctx, c.partnerID, setupTicket(c.actor.ID)); err != nil {
@@ -347,17 +362,9 @@ func (h *Handler) redeemSetupLink(w http.ResponseWriter, r *http.Request) error 
 	if end := h.timestamp().Add(setupSessionTTL); end.Before(t.ExpiresAt) {
 		t.ExpiresAt = end
 	}
-	// The store has no update of a token, so the record is replaced under
-	// the same id, for a revocation to find the session by the link's id.
-	// A revocation landing between the delete and the create finds
-	// nothing and answers 404; repeating it ends the session.
-	if err := h.store.DeleteToken(ctx, t.PartnerID, t.ID); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return errSetupLinkUsed
-		}
-		return fmt.Errorf("replace setup link %s: %w", t.ID, err)
-	}
-	if err := h.store.CreateToken(ctx, t); err != nil {
+	// A revocation landing inside the replacement finds nothing and
+	// answers 404; repeating it ends the session.
+	if err := h.replaceToken(ctx, t); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return errSetupLinkUsed
 		}
@@ -416,26 +423,54 @@ func (h *Handler) completeSetup(w http.ResponseWriter, r *http.Request) error {
 
 // endSetup ends the caller's setup session at once, as signing out of the
 // portal does, rather than leaving it to live out its hours in a browser.
-// The link stays used; what the session set up stays too.
+// The link stays used; what the session set up stays too. The record
+// stays, expired: deleting it would let a session that ended itself
+// shield what it made from the operator's revocation.
 func (h *Handler) endSetup(w http.ResponseWriter, r *http.Request) error {
 	c := callerOf(r)
 	// The path names no partner; the event belongs to the link's.
 	noteStream(r, c.partnerID)
 	noteTarget(r, "setup_link", c.actor.ID)
-	if err := h.store.DeleteToken(r.Context(), c.partnerID, c.actor.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+	ctx := r.Context()
+	t, err := h.store.GetToken(ctx, c.partnerID, c.actor.ID)
+	if err == nil {
+		t.ExpiresAt = h.timestamp()
+		err = h.replaceToken(ctx, t)
+	}
+	// Gone, the session was completed or revoked meanwhile: ended too.
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("end setup session %s: %w", c.actor.ID, err)
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
+// replaceToken writes t over the stored token of its id. The store has no
+// update of a token, so the record is deleted and created again under the
+// same id, for a revocation to find the session by the link's id.
+func (h *Handler) replaceToken(ctx context.Context, t store.Token) error {
+	if err := h.store.DeleteToken(ctx, t.PartnerID, t.ID); err != nil {
+		return err
+	}
+	return h.store.CreateToken(ctx, t)
+}
+
 // setupUser finds the partner's user with the email, or creates them
 // active and without a password: they sign in through the SSO just set
-// up, or ask for a password reset.
+// up, or ask for a password reset. A user found must be the setup's own
+// (see setupReaches): completing as anyone else, made by an operator or
+// another credential, would make them an admin on the word of whoever
+// holds the session.
 func (h *Handler) setupUser(r *http.Request, partnerID string, in userInput) (store.User, error) {
 	ctx := r.Context()
+	linkID := callerOf(r).actor.ID
 	now := h.timestamp()
 	u := store.User{ID: store.NewID("u_"), PartnerID: partnerID, Email: in.email.val, Name: in.name.val, Active: true, CreatedAt: now, UpdatedAt: now}
+	// Marked before it is made, so a completion repeated after a failure,
+	// or racing this one, knows the user for the setup's own.
+	if err := h.store.PutTicket(ctx, partnerID, setupUserTicket(linkID, u.ID), nil, setupSessionTTL); err != nil {
+		return store.User{}, fmt.Errorf("mark the setup's user: %w", err)
+	}
 	err := h.store.CreateUser(ctx, u)
 	if err == nil {
 		return u, nil
@@ -448,12 +483,66 @@ func (h *Handler) setupUser(r *http.Request, partnerID string, in userInput) (st
 	if err != nil {
 		return store.User{}, userWriteError(err)
 	}
-	if !existing.Active {
+	ok, err := h.setupReaches(ctx, partnerID, linkID, existing)
+	switch {
+	case err != nil:
+		return store.User{}, err
+	case !ok:
+		return store.User{}, errUserExists
+	case !existing.Active:
 		// Someone suspended them on purpose; a setup link is no way round
 		// that.
 		return store.User{}, conflict("email", "this user is suspended; an operator must resume them first", nil)
 	}
 	return existing, nil
+}
+
+// setupUserTicket marks a user that the completion of a setup made.
+func setupUserTicket(linkID, userID string) string { return "setup-user:" + linkID + ":" + userID }
+
+// setupReaches reports whether a user is the setup session's own: made by
+// an earlier attempt at its completion, or made after the session could
+// first provision users, with the earliest SCIM token or SSO connection
+// it created. Users do not record who made them, so time is the proof: a
+// link is redeemed only while the partner has no users, and a session
+// gets a SCIM token only while it still has none. A user made in between
+// by someone else is out of the setup's reach.
+func (h *Handler) setupReaches(ctx context.Context, partnerID, linkID string, u store.User) (bool, error) {
+	_, err := h.store.GetTicket(ctx, partnerID, setupUserTicket(linkID, u.ID))
+	switch {
+	case err == nil:
+		return true, nil
+	case !errors.Is(err, store.ErrNotFound):
+		return false, fmt.Errorf("get the setup's user mark: %w", err)
+	}
+	creator := setupCreator(linkID)
+	var since time.Time
+	earliest := func(at time.Time) {
+		if since.IsZero() || at.Before(since) {
+			since = at
+		}
+	}
+	tokens, err := h.store.ListTokens(ctx, partnerID, store.SCIMToken)
+	if err != nil {
+		return false, fmt.Errorf("list SCIM tokens: %w", err)
+	}
+	for _, t := range tokens {
+		if t.CreatedBy == creator {
+			earliest(t.CreatedAt)
+		}
+	}
+	conns, err := h.store.ListSSOConnections(ctx, partnerID)
+	if err != nil {
+		return false, fmt.Errorf("list SSO connections: %w", err)
+	}
+	for _, c := range conns {
+		if c.CreatedBy == creator {
+			earliest(c.CreatedAt)
+		}
+	}
+	// Strictly after: a user made in the same millisecond as the token
+	// cannot have been provisioned with it.
+	return !since.IsZero() && u.CreatedAt.After(since), nil
 }
 
 // adminsGroup makes a new group for the partner's admins, or finds the

@@ -158,7 +158,11 @@ func TestSetupCompleteNeverMapsExistingGroup(t *testing.T) {
 
 		_, link := e.newSetupLink("acme", `{}`)
 		setup := e.redeem(link)
-		// As the holder's SCIM client would provision them.
+		if rec := e.as(setup, "POST", p+"/scim-tokens", `{"name": "okta"}`); rec.Code != http.StatusCreated {
+			t.Fatalf("SCIM token: %d %s", rec.Code, rec.Body)
+		}
+		// As the holder's SCIM client would provision them, with the token.
+		e.clock.Advance(time.Second)
 		userID := e.createUser("acme", `{"email": "it@acme.example", "name": "Ida"}`)
 		codes := make([]int, 2)
 		var wg sync.WaitGroup
@@ -344,13 +348,173 @@ func TestSetupEnd(t *testing.T) {
 		if rec.Code != http.StatusNoContent {
 			t.Fatalf("end: %d %s", rec.Code, rec.Body)
 		}
-		assertError(t, e.as(setup, "GET", "/api/v1/me", ""), http.StatusUnauthorized, "unauthorized", "")
+		assertError(t, e.as(setup, "GET", "/api/v1/me", ""), http.StatusUnauthorized, "token_expired", "")
 		assertError(t, e.as(link, "POST", redeemPath, ""), http.StatusUnauthorized, "unauthorized", "")
+		// Ending again, from a second tab, finds it ended.
+		assertError(t, e.as(setup, "POST", "/api/v1/setup/end", ""), http.StatusUnauthorized, "token_expired", "")
 		// Newest first: the end, then the unredeemed link's refused try.
 		events := e.auditEvents(p + "/audit?action=setup_link.end").Events
 		if len(events) != 2 || events[1].Reason != "setup_scope" || events[0].Outcome != audit.Success || events[0].Target != (audit.Target{Type: "setup_link", ID: id}) ||
 			events[0].Actor.Type != audit.ActorSetupLink {
 			t.Errorf("end events = %+v", events)
+		}
+	})
+}
+
+// TestSetupEndStaysRevocable: a session that ends itself stays listed,
+// expired, and revoking its link still undoes what it set up, so ending
+// is no way to keep a SCIM token or an enabled connection out of the
+// operator's reach.
+func TestSetupEndStaysRevocable(t *testing.T) {
+	t.Parallel()
+	onEachStore(t, func(t *testing.T, backend string) {
+		e := newEnvOn(t, backend)
+		e.createPartner("acme")
+		const p = "/api/v1/partners/acme"
+		linkID, link := e.newSetupLink("acme", `{}`)
+		setup := e.redeem(link)
+		scim, conn := e.setupArtifacts(setup, "acme.com")
+		e.mustCall("POST", "/api/v1/setup/end", "", http.StatusForbidden) // only the session ends itself
+		if rec := e.as(setup, "POST", "/api/v1/setup/end", ""); rec.Code != http.StatusNoContent {
+			t.Fatalf("end: %d %s", rec.Code, rec.Body)
+		}
+
+		list := decodeAs[listJSON[setupLinkJSON]](t, e.mustCall("GET", p+"/setup-links", "", http.StatusOK))
+		if len(list.Data) != 1 || list.Data[0].ID != linkID || !list.Data[0].Redeemed || !list.Data[0].ExpiresAt.Equal(e.clock.Now()) {
+			t.Errorf("list after the end = %+v, want the link, redeemed, expired now", list)
+		}
+		e.mustCall("DELETE", p+"/setup-links/"+linkID, "", http.StatusNoContent)
+		if _, err := e.store.GetToken(t.Context(), "acme", scim); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("SCIM token of the ended session: %v, want it revoked", err)
+		}
+		if c, err := e.store.GetSSOConnection(t.Context(), "acme", conn); err != nil || c.Enabled {
+			t.Errorf("SSO connection of the ended session: %+v, %v; want it disabled", c, err)
+		}
+		assertError(t, e.call("DELETE", p+"/setup-links/"+linkID, ""), http.StatusNotFound, "not_found", "")
+	})
+}
+
+// setupArtifacts has the setup session make a SCIM token and an enabled
+// SSO connection for the domain, and returns their ids.
+func (e *env) setupArtifacts(setup, domain string) (scim, conn string) {
+	e.t.Helper()
+	const p = "/api/v1/partners/acme"
+	rec := e.as(setup, "POST", p+"/scim-tokens", `{"name": "okta"}`)
+	if rec.Code != http.StatusCreated {
+		e.t.Fatalf("SCIM token of the session: %d %s", rec.Code, rec.Body)
+	}
+	scim = decodeAs[tokenJSON](e.t, rec.Body.Bytes()).ID
+	body := strings.NewReplacer(`"jit": true`, `"jit": true, "enabled": true`, "acme.com", domain).Replace(validSSOConnection)
+	rec = e.as(setup, "POST", p+"/sso-connections", body)
+	if rec.Code != http.StatusCreated {
+		e.t.Fatalf("SSO connection of the session: %d %s", rec.Code, rec.Body)
+	}
+	return scim, decodeAs[struct{ ID string }](e.t, rec.Body.Bytes()).ID
+}
+
+// TestRevokingACompletedSetupKeepsItsWork: a completed setup's link
+// answers 404, and what the setup made, now the new admin's, stays.
+func TestRevokingACompletedSetupKeepsItsWork(t *testing.T) {
+	t.Parallel()
+	onEachStore(t, func(t *testing.T, backend string) {
+		e := newEnvOn(t, backend)
+		e.createPartner("acme")
+		const p = "/api/v1/partners/acme"
+
+		linkID, link := e.newSetupLink("acme", `{}`)
+		setup := e.redeem(link)
+		scim, conn := e.setupArtifacts(setup, "acme.example")
+		if rec := e.as(setup, "POST", p+"/setup/complete", `{"email": "it@acme.example", "name": "Ida"}`); rec.Code != http.StatusOK {
+			t.Fatalf("complete: %d %s", rec.Code, rec.Body)
+		}
+		e.unchanged(func() {
+			assertError(t, e.call("DELETE", p+"/setup-links/"+linkID, ""), http.StatusNotFound, "not_found", "")
+		})
+		if _, err := e.store.GetToken(t.Context(), "acme", scim); err != nil {
+			t.Errorf("SCIM token of the completed setup: %v", err)
+		}
+		if c, err := e.store.GetSSOConnection(t.Context(), "acme", conn); err != nil || !c.Enabled {
+			t.Errorf("SSO connection of the completed setup: %+v, %v; want it enabled", c, err)
+		}
+	})
+}
+
+// TestSetupUsersAfterRedeem: users that appear after the redeem, made by
+// someone else, are out of the setup's reach: the session gets no SCIM
+// token, which could set their passwords, and cannot complete as one of
+// them, which would make them an admin.
+func TestSetupUsersAfterRedeem(t *testing.T) {
+	t.Parallel()
+	onEachStore(t, func(t *testing.T, backend string) {
+		e := newEnvOn(t, backend)
+		e.createPartner("acme")
+		const p = "/api/v1/partners/acme"
+		_, link := e.newSetupLink("acme", `{}`)
+		setup := e.redeem(link)
+		e.createUser("acme", `{"email": "ceo@acme.example", "name": "CEO"}`)
+		e.clock.Advance(time.Second)
+		e.unchanged(func() {
+			assertError(t, e.as(setup, "POST", p+"/scim-tokens", `{"name": "okta"}`), http.StatusConflict, "partner_has_users", "")
+		})
+		// A connection made after the user does not bring them in reach.
+		if rec := e.as(setup, "POST", p+"/sso-connections", validSSOConnection); rec.Code != http.StatusCreated {
+			t.Fatalf("SSO connection: %d %s", rec.Code, rec.Body)
+		}
+		e.clock.Advance(time.Second)
+		e.unchanged(func() {
+			rec := e.as(setup, "POST", p+"/setup/complete", `{"email": "CEO@acme.example", "name": "x"}`)
+			assertError(t, rec, http.StatusConflict, "user_exists", "email")
+			if !strings.Contains(rec.Body.String(), "a user with this email already exists; ask the platform to make them an admin") {
+				t.Errorf("message: %s", rec.Body)
+			}
+		})
+		if ms, err := e.store.ListRoleMappings(t.Context(), "acme"); err != nil || len(ms) != 0 {
+			t.Errorf("role mappings = %+v, %v; want none", ms, err)
+		}
+	})
+}
+
+// TestSetupCompleteRepeated: a completion that made its user and failed
+// later is repeated, and finds that user for the setup's own, though the
+// session made no SCIM token or connection that could have provisioned it.
+func TestSetupCompleteRepeated(t *testing.T) {
+	t.Parallel()
+	onEachStore(t, func(t *testing.T, backend string) {
+		e := newEnvOn(t, backend)
+		e.createPartner("acme")
+		const p = "/api/v1/partners/acme"
+		_, link := e.newSetupLink("acme", `{}`)
+		setup := e.redeem(link)
+		// Every name of the admins' group is taken, so the first try fails
+		// after making the user.
+		var taken []string
+		for n := 1; n <= maxAdminsGroupNames; n++ {
+			name := setupAdminsGroup
+			if n > 1 {
+				name = fmt.Sprintf("%s (%d)", setupAdminsGroup, n)
+			}
+			g := store.Group{ID: store.NewID("g_"), PartnerID: "acme", Name: name, CreatedAt: e.clock.Now(), UpdatedAt: e.clock.Now()}
+			if err := e.store.CreateGroup(t.Context(), g); err != nil {
+				t.Fatal(err)
+			}
+			taken = append(taken, g.ID)
+		}
+		const body = `{"email": "it@acme.example", "name": "Ida"}`
+		assertError(t, e.as(setup, "POST", p+"/setup/complete", body), http.StatusConflict, "conflict", "")
+		u, err := e.store.GetUserByEmail(t.Context(), "acme", "it@acme.example")
+		if err != nil {
+			t.Fatalf("the user of the failed try: %v", err)
+		}
+		e.clock.Advance(time.Minute)
+		if err := e.store.DeleteGroup(t.Context(), "acme", taken[0]); err != nil {
+			t.Fatal(err)
+		}
+		rec := e.as(setup, "POST", p+"/setup/complete", body)
+		if rec.Code != http.StatusOK {
+			t.Fatalf("repeated completion: %d %s", rec.Code, rec.Body)
+		}
+		if got := decodeAs[struct{ User userJSON }](t, rec.Body.Bytes()).User; got.ID != u.ID || len(got.Groups) != 1 {
+			t.Errorf("completed as %+v, want %s in the admins' group", got, u.ID)
 		}
 	})
 }

@@ -165,13 +165,22 @@ func (h *Handler) createToken(k *tokenKind) handlerFunc {
 		if err != nil {
 			return err
 		}
+		c := callerOf(r)
+		// A setup is for a partner without users, and a SCIM token
+		// reaches every user: a setup session may make one before
+		// provisioning starts, not once the partner has users, whoever
+		// made them.
+		if c.setup && k.kind == store.SCIMToken {
+			if err := h.checkNoUsers(r.Context(), p.ID, errSetupHasUsers); err != nil {
+				return err
+			}
+		}
 		if len(existing) >= k.limit {
 			return conflict("", fmt.Sprintf("this partner already has the maximum number of %ss; revoke one first", k.noun), nil)
 		}
 		if slices.ContainsFunc(existing, func(t store.Token) bool { return strings.EqualFold(t.Name, name.val) }) {
 			return conflict("name", fmt.Sprintf("another %s of this partner has this name", k.noun), nil)
 		}
-		c := callerOf(r)
 		t := store.Token{
 			ID:        store.NewID(apitoken.IDPrefix),
 			PartnerID: p.ID,

@@ -104,23 +104,10 @@ func TestSCIMIsolationAndSetupViewer(t *testing.T) {
 	eachBackend(t, func(t *testing.T, e *env) {
 		e.partner("acme")
 		e.partner("bravo")
-		// A setup link is for a partner without users: start it first.
+		// A setup link is for a partner without users, and its session
+		// makes SCIM tokens only before any user exists: it goes first.
 		s := e.ssoSetupBrowser("acme")
-		var theirs scimAPIToken
-		e.apiJSON("POST", "/api/v1/partners/bravo/scim-tokens", map[string]any{"name": "<script>x</script>"}, &theirs)
-		a := e.partnerAdmin("acme", "ann@acme.test")
-		if res := a.form("/scim", "/scim/tokens/"+theirs.ID+"/revoke", nil); res.status != http.StatusNotFound {
-			t.Errorf("acme revokes bravo's token: %d", res.status)
-		}
-		if len(e.scimTokens("bravo")) != 1 {
-			t.Error("bravo's token was revoked")
-		}
-		res := e.partnerAdmin("bravo", "bob@bravo.test").get("/scim")
-		if strings.Contains(res.body, "<script>x") || !strings.Contains(res.body, "&lt;script&gt;x&lt;/script&gt;") {
-			t.Error("a token name is not escaped")
-		}
-
-		res = s.get("/scim")
+		res := s.get("/scim")
 		if res.status != http.StatusOK {
 			t.Fatalf("setup viewer /scim: %d\n%s", res.status, res.body)
 		}
@@ -135,6 +122,20 @@ func TestSCIMIsolationAndSetupViewer(t *testing.T) {
 		}
 		if res := s.form("/scim", "/scim/tokens/"+tokens[0].ID+"/revoke", nil); res.status != http.StatusSeeOther || len(e.scimTokens("acme")) != 0 {
 			t.Errorf("setup viewer revoke: %d", res.status)
+		}
+
+		var theirs scimAPIToken
+		e.apiJSON("POST", "/api/v1/partners/bravo/scim-tokens", map[string]any{"name": "<script>x</script>"}, &theirs)
+		a := e.partnerAdmin("acme", "ann@acme.test")
+		if res := a.form("/scim", "/scim/tokens/"+theirs.ID+"/revoke", nil); res.status != http.StatusNotFound {
+			t.Errorf("acme revokes bravo's token: %d", res.status)
+		}
+		if len(e.scimTokens("bravo")) != 1 {
+			t.Error("bravo's token was revoked")
+		}
+		res = e.partnerAdmin("bravo", "bob@bravo.test").get("/scim")
+		if strings.Contains(res.body, "<script>x") || !strings.Contains(res.body, "&lt;script&gt;x&lt;/script&gt;") {
+			t.Error("a token name is not escaped")
 		}
 	})
 }
